@@ -1,0 +1,40 @@
+# Two commands: `make reproduce` (the main job) and `make test`. Each creates .venv if absent and
+# installs the package with its extras from the pinned constraints before it runs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := requirements/constraints-py311.txt
+STAMP := $(VENV)/.installed
+
+.PHONY: test reproduce install lock lint bench clean
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+reproduce: $(STAMP)
+	$(BIN)/python -m theory_checks
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/ppo_throughput.py
+
+# Re-pin after a deliberate upgrade: resolve the newest allowed versions and write the constraints.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q -e '.[dev,bench]'
+	{ echo "# Pinned versions CI installs (Python 3.11, CPU). Regenerate with: make lock"; \
+	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -vi '^jaxrl'; } > $(CONSTRAINTS)
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) results paper_figures/out

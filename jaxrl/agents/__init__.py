@@ -1,0 +1,1 @@
+"""Agents: each exposes ``make_train(static, env, transform) -> train(key, hparams)``."""

@@ -1,0 +1,218 @@
+"""PPO (Schulman et al. 2017) as one jittable, vmappable function of ``(key, hparams)``.
+
+``make_train(static, env, transform) -> train`` where ``train(key, hparams) -> (runner_state,
+metrics)``. The reward the learner optimises comes through a ``RewardTransform``; the raw reward
+and every ``info`` reward channel are logged alongside it. Episode boundaries follow gymnax 1.0:
+the bootstrap discount is γ·(1 − terminated) and the next-state value on the last step of an
+episode is V(info["final_observation"]).
+
+For chunked training (checkpoints, progress, evaluation curves) use ``train.init`` and
+``train.chunk``; ``train(key, hp)`` is exactly ``init`` followed by ``static.num_chunks`` chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training.train_state import TrainState
+
+from jaxrl.agents.gae import gae_advantages
+from jaxrl.agents.networks import ActorCritic
+from jaxrl.agents.normalizer import RunningStats, normalize, update_stats
+from jaxrl.agents.policy import Policy
+from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+from jaxrl.agents.ppo_loss import ppo_loss
+from jaxrl.agents.rollout import EpisodeTracker, evaluate_policy, reward_channels
+from jaxrl.shaping.transform import RewardTransform, Transition, identity
+
+
+class RunnerState(NamedTuple):
+    """Everything a run needs to continue bit-identically (what a checkpoint stores)."""
+
+    train_state: TrainState
+    env_state: Any
+    obs: jnp.ndarray  # [N, *obs_shape] raw observation
+    episode_time: jnp.ndarray  # [N] int32 step index within the episode
+    tracker: EpisodeTracker
+    transform_state: Any
+    obs_stats: RunningStats
+    key: jax.Array
+    update: jnp.ndarray  # [] int32 updates done
+
+
+class Trajectory(NamedTuple):
+    """Per-step data the update needs, ``[T, N, ...]``."""
+
+    obs: jnp.ndarray  # normalised s_t
+    next_obs: jnp.ndarray  # normalised s'_t (final observation at episode ends)
+    u: jnp.ndarray  # unsquashed action (discrete: the action index)
+    log_prob: jnp.ndarray
+    value: jnp.ndarray
+    reward: jnp.ndarray  # transformed reward the learner optimises
+    terminated: jnp.ndarray
+    truncated: jnp.ndarray
+
+
+@dataclass(frozen=True)
+class PPOTrainer:
+    """``train(key, hparams)``, plus its pieces for chunked runs."""
+
+    static: PPOStatic
+    init: Any
+    chunk: Any
+    evaluate: Any
+    policy: Policy
+
+    def __call__(self, key: jax.Array, hparams: PPOHParams):
+        state = self.init(key, hparams)
+        state, metrics = jax.lax.scan(
+            lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
+        )
+        # [num_chunks, updates_per_chunk, ...] -> [num_updates, ...]; eval stays [num_chunks, ...]
+        metrics = {k: v.reshape(-1, *v.shape[2:]) if not k.startswith("eval/") else v
+                   for k, v in metrics.items()}
+        return state, metrics
+
+
+def make_train(
+    static: PPOStatic,
+    env,
+    transform: RewardTransform | None = None,
+    env_params=None,
+) -> PPOTrainer:
+    """Build the PPO training function for one environment and one reward transform.
+
+    Args:
+      static: shapes and counts (hashable; closed over).
+      env: a gymnax-1.0-contract environment (``jaxrl.envs.make``).
+      transform: reward transform applied to every step before GAE (default: identity).
+      env_params: environment params (default: ``env.default_params``).
+    """
+    transform = identity() if transform is None else transform
+    env_params = env.default_params if env_params is None else env_params
+    policy = Policy.for_env(env, env_params, static.continuous_squash)
+    network = ActorCritic(policy.action_dim, policy.continuous, static.hidden_sizes,
+                          static.activation)
+    obs_shape = env.observation_space(env_params).shape
+    eval_steps = static.eval_steps or int(env_params.max_steps_in_episode)
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+    vreset = jax.vmap(env.reset, in_axes=(0, None))
+
+    def make_tx(learning_rate, max_grad_norm):
+        return optax.chain(optax.clip_by_global_norm(max_grad_norm),
+                           optax.adam(learning_rate, eps=1e-5))
+
+    def init(key: jax.Array, hp: PPOHParams) -> RunnerState:
+        key, k_net, k_env = jax.random.split(key, 3)
+        params = network.init(k_net, jnp.zeros(obs_shape))
+        tx = optax.inject_hyperparams(make_tx)(
+            learning_rate=hp.learning_rate, max_grad_norm=hp.max_grad_norm)
+        train_state = TrainState.create(apply_fn=network.apply, params=params, tx=tx)
+        obs, env_state = vreset(jax.random.split(k_env, static.num_envs), env_params)
+        _, _, _, _, _, info = jax.eval_shape(
+            vstep, jax.random.split(k_env, static.num_envs), env_state,
+            jnp.zeros((static.num_envs, *policy.action_shape), policy.action_dtype), env_params)
+        names = ("env_reward", "learner_reward", *reward_channels(info))
+        return RunnerState(
+            train_state=train_state, env_state=env_state, obs=obs,
+            episode_time=jnp.zeros(static.num_envs, jnp.int32),
+            tracker=EpisodeTracker.create(names, static.num_envs),
+            transform_state=transform.init(hp.transform),
+            obs_stats=RunningStats.create(obs_shape), key=key,
+            update=jnp.zeros((), jnp.int32))
+
+    def env_step(hp: PPOHParams, rs: RunnerState, _):
+        params = rs.train_state.params
+        key, k_act, k_env = jax.random.split(rs.key, 3)
+        obs_n = normalize(rs.obs_stats, rs.obs, static.normalize_obs)
+        logits, log_std, value = network.apply(params, obs_n)
+        u, log_prob = policy.sample(logits, log_std, k_act)
+        action = policy.to_env(u)
+        next_obs, env_state, reward, term, trunc, info = vstep(
+            jax.random.split(k_env, static.num_envs), rs.env_state, action, env_params)
+        final_obs = info["final_observation"]
+        term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
+        channels = reward_channels(info)
+        tr = Transition(obs=rs.obs, action=action, reward=reward.astype(jnp.float32),
+                        next_obs=final_obs, terminated=term, truncated=trunc,
+                        discount=hp.gamma * (1.0 - term), channels=channels,
+                        time=rs.episode_time)
+        shaped, transform_state = transform.apply(hp.transform, rs.transform_state, tr)
+        ended = term | trunc
+        tracker = rs.tracker.step(
+            {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended)
+        obs_stats = update_stats(rs.obs_stats, next_obs) if static.normalize_obs else rs.obs_stats
+        step = Trajectory(obs=obs_n, next_obs=normalize(rs.obs_stats, final_obs,
+                                                        static.normalize_obs),
+                          u=u, log_prob=log_prob, value=value, reward=shaped,
+                          terminated=term, truncated=trunc)
+        rs = rs._replace(env_state=env_state, obs=next_obs,
+                         episode_time=jnp.where(ended, 0, rs.episode_time + 1),
+                         tracker=tracker, transform_state=transform_state,
+                         obs_stats=obs_stats, key=key)
+        return rs, step
+
+    def update(rs: RunnerState, hp: PPOHParams):
+        rs = rs._replace(tracker=rs.tracker.reset_window())
+        rs, traj = jax.lax.scan(lambda s, x: env_step(hp, s, x), rs, None, static.num_steps)
+        _, _, v_next = network.apply(rs.train_state.params, traj.next_obs)
+        discount = hp.gamma * (1.0 - traj.terminated)
+        adv, targets = gae_advantages(traj.reward, discount, traj.value, v_next,
+                                      traj.terminated | traj.truncated, hp.gae_lambda)
+        train_state = rs.train_state
+        if static.anneal_lr:  # linear decay, set through inject_hyperparams (vmappable lr)
+            frac = 1.0 - rs.update.astype(jnp.float32) / static.num_updates
+            opt_state = train_state.opt_state
+            hyper = {**opt_state.hyperparams, "learning_rate": hp.learning_rate * frac}
+            train_state = train_state.replace(opt_state=opt_state._replace(hyperparams=hyper))
+
+        def epoch(carry, _):
+            train_state, key = carry
+            key, k_perm = jax.random.split(key)
+            batch = jax.tree.map(lambda x: x.reshape(static.batch_size, *x.shape[2:]),
+                                 (traj, adv, targets))
+            perm = jax.random.permutation(k_perm, static.batch_size)
+            mbs = jax.tree.map(lambda x: x[perm].reshape(static.num_minibatches, -1,
+                                                         *x.shape[1:]), batch)
+
+            def minibatch(ts, mb):
+                mb_traj, mb_adv, mb_targets = mb
+                loss = lambda p: ppo_loss(p, ts.apply_fn, policy, mb_traj, mb_adv, mb_targets,
+                                          hp, static.clip_value_loss)
+                grads, aux = jax.grad(loss, has_aux=True)(ts.params)
+                return ts.apply_gradients(grads=grads), aux
+
+            train_state, aux = jax.lax.scan(minibatch, train_state, mbs)
+            return (train_state, key), aux
+
+        key, k_epochs = jax.random.split(rs.key)
+        (train_state, _), aux = jax.lax.scan(epoch, (train_state, k_epochs), None,
+                                             static.update_epochs)
+        metrics = {k: v.mean() for k, v in aux.items()}
+        metrics.update(rs.tracker.window_means())
+        metrics["learning_rate"] = train_state.opt_state.hyperparams["learning_rate"]
+        rs = rs._replace(train_state=train_state, key=key, update=rs.update + 1)
+        return rs, metrics
+
+    def evaluate(rs: RunnerState, hp: PPOHParams) -> jnp.ndarray:
+        """Mean first-episode return of ``static.eval_channel`` over fixed evaluation keys."""
+        del hp
+        act = lambda obs, key: policy.act(
+            *network.apply(rs.train_state.params,
+                           normalize(rs.obs_stats, obs, static.normalize_obs))[:2],
+            key, static.deterministic_eval)
+        keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
+        return evaluate_policy(env, env_params, act, keys, eval_steps, static.eval_channel)
+
+    def chunk(rs: RunnerState, hp: PPOHParams):
+        rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None,
+                                   static.updates_per_chunk)
+        metrics["eval/return"] = evaluate(rs, hp)
+        metrics["eval/env_steps"] = rs.update * static.batch_size
+        return rs, metrics
+
+    return PPOTrainer(static=static, init=init, chunk=chunk, evaluate=evaluate, policy=policy)

@@ -1,0 +1,115 @@
+"""Rollout helpers shared by agents: reward channels, in-scan episode statistics, evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+REWARD_SUFFIX = "_reward"
+
+
+def reward_channels(info: Mapping[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
+    """The ``info`` entries that are reward channels (names ending in ``_reward``), as float32."""
+    return {k: jnp.asarray(v, jnp.float32) for k, v in info.items() if k.endswith(REWARD_SUFFIX)}
+
+
+class EpisodeTracker(NamedTuple):
+    """Per-env running episode returns, reduced inside the scan to per-update means.
+
+    Only sums over *finished* episodes leave the scan, so no per-step arrays are stored. When no
+    episode finished in an update window the previous mean is repeated (``episode/count`` says 0),
+    instead of reporting a misleading 0 return.
+    """
+
+    running: dict[str, jnp.ndarray]  # name -> [N] return of the current episode so far
+    length: jnp.ndarray  # [N]
+    window_sum: dict[str, jnp.ndarray]  # name -> [] sum of finished-episode returns
+    window_length: jnp.ndarray  # []
+    window_count: jnp.ndarray  # []
+    last_mean: dict[str, jnp.ndarray]  # name -> [] last reported mean (incl. "length")
+
+    @classmethod
+    def create(cls, names, num_envs: int) -> EpisodeTracker:
+        zeros = lambda: {n: jnp.zeros((num_envs,), jnp.float32) for n in names}
+        scalars = lambda: {n: jnp.zeros((), jnp.float32) for n in names}
+        return cls(zeros(), jnp.zeros((num_envs,), jnp.float32), scalars(),
+                   jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32),
+                   {**scalars(), "length": jnp.zeros((), jnp.float32)})
+
+    def step(self, rewards: Mapping[str, jnp.ndarray], ended: jnp.ndarray) -> EpisodeTracker:
+        ended = ended.astype(jnp.float32)
+        running = {k: self.running[k] + rewards[k] for k in self.running}
+        length = self.length + 1.0
+        return self._replace(
+            running={k: v * (1.0 - ended) for k, v in running.items()},
+            length=length * (1.0 - ended),
+            window_sum={k: self.window_sum[k] + (running[k] * ended).sum() for k in running},
+            window_length=self.window_length + (length * ended).sum(),
+            window_count=self.window_count + ended.sum(),
+        )
+
+    def window_means(self) -> dict[str, jnp.ndarray]:
+        """``{"episode/<channel>": mean return, "episode/length", "episode/count"}``."""
+        n = jnp.maximum(self.window_count, 1.0)
+        has = self.window_count > 0
+        out = {f"episode/{k}": jnp.where(has, v / n, self.last_mean[k])
+               for k, v in self.window_sum.items()}
+        out["episode/length"] = jnp.where(has, self.window_length / n, self.last_mean["length"])
+        out["episode/count"] = self.window_count
+        return out
+
+    def reset_window(self) -> EpisodeTracker:
+        means = self.window_means()
+        last = {k: means[f"episode/{k}"] for k in self.window_sum}
+        last["length"] = means["episode/length"]
+        zero = jnp.zeros((), jnp.float32)
+        return self._replace(window_sum={k: zero for k in self.window_sum},
+                             window_length=zero, window_count=zero, last_mean=last)
+
+
+def evaluate_policy(
+    env,
+    env_params,
+    act: Callable[[jnp.ndarray, jax.Array], jnp.ndarray],
+    keys: jax.Array,
+    num_steps: int,
+    channel: str = "true_reward",
+) -> jnp.ndarray:
+    """Mean return of the *first* episode in each of ``E`` evaluation environments.
+
+    Args:
+      env, env_params: the environment (gymnax 1.0 contract).
+      act: ``act(obs [E, *obs_shape], key) -> action [E, ...]``.
+      keys: ``[E]`` fixed evaluation keys (share them across training seeds).
+      num_steps: rollout length; an episode still running at the end counts with its partial return.
+      channel: an ``info`` reward channel, or ``"env_reward"`` for the environment's reward.
+
+    Returns:
+      ``[]`` the mean first-episode return of ``channel``.
+    """
+    obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def body(carry, _):
+        obs, state, ret, alive, keys = carry
+        split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
+        action = act(obs, split[:, 1])
+        obs, state, reward, term, trunc, info = vstep(split[:, 2], state, action, env_params)
+        if channel == "env_reward":
+            r = reward
+        elif channel in info:
+            r = info[channel]
+        else:
+            raise KeyError(f"evaluation channel {channel!r} not in info; available: "
+                           f"{sorted(reward_channels(info)) + ['env_reward']}")
+        ret = ret + alive * r.astype(jnp.float32)
+        alive = alive * (1.0 - (term | trunc).astype(jnp.float32))
+        return (obs, state, ret, alive, split[:, 0]), None
+
+    n = keys.shape[0]
+    init = (obs, state, jnp.zeros(n, jnp.float32), jnp.ones(n, jnp.float32), keys)
+    (_, _, ret, _, _), _ = jax.lax.scan(body, init, None, num_steps)
+    return ret.mean()
