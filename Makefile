@@ -21,6 +21,8 @@ test: $(STAMP)
 
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks
+	$(BIN)/python experiments/ppo_classic.py --profile quick
+	$(BIN)/python paper_figures/ppo_classic.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -26,8 +26,13 @@ from jaxrl.agents.normalizer import RunningStats, normalize, update_stats
 from jaxrl.agents.policy import Policy
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.agents.ppo_loss import ppo_loss
-from jaxrl.agents.rollout import EpisodeTracker, evaluate_policy, reward_channels
-from jaxrl.shaping.transform import RewardTransform, Transition, identity
+from jaxrl.agents.rollout import (
+    EpisodeTracker,
+    channel_names,
+    evaluate_policy,
+    reward_channels,
+)
+from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
 
 
 class RunnerState(NamedTuple):
@@ -62,19 +67,24 @@ class PPOTrainer:
     """``train(key, hparams)``, plus its pieces for chunked runs."""
 
     static: PPOStatic
+    transform: RewardTransform
     init: Any
     chunk: Any
     evaluate: Any
     policy: Policy
+
+    def check(self, hparams: PPOHParams, allow_gamma_mismatch: bool = False) -> PPOHParams:
+        """Validate concrete hyperparameters before compiling (bad values, γ mismatch)."""
+        check_gamma(self.transform, hparams.gamma, allow_gamma_mismatch)
+        return hparams.check()
 
     def __call__(self, key: jax.Array, hparams: PPOHParams):
         state = self.init(key, hparams)
         state, metrics = jax.lax.scan(
             lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
         )
-        # [num_chunks, updates_per_chunk, ...] -> [num_updates, ...]; eval stays [num_chunks, ...]
-        metrics = {k: v.reshape(-1, *v.shape[2:]) if not k.startswith("eval/") else v
-                   for k, v in metrics.items()}
+        # [num_chunks, per_chunk, ...] -> [num_updates or num_chunks, ...]
+        metrics = {k: v.reshape(-1, *v.shape[2:]) for k, v in metrics.items()}
         return state, metrics
 
 
@@ -116,7 +126,7 @@ def make_train(
         _, _, _, _, _, info = jax.eval_shape(
             vstep, jax.random.split(k_env, static.num_envs), env_state,
             jnp.zeros((static.num_envs, *policy.action_shape), policy.action_dtype), env_params)
-        names = ("env_reward", "learner_reward", *reward_channels(info))
+        names = ("env_reward", "learner_reward", *channel_names(info))
         return RunnerState(
             train_state=train_state, env_state=env_state, obs=obs,
             episode_time=jnp.zeros(static.num_envs, jnp.int32),
@@ -211,8 +221,9 @@ def make_train(
     def chunk(rs: RunnerState, hp: PPOHParams):
         rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None,
                                    static.updates_per_chunk)
-        metrics["eval/return"] = evaluate(rs, hp)
-        metrics["eval/env_steps"] = rs.update * static.batch_size
+        # one evaluation per chunk: [1] so chunks concatenate into [num_chunks]
+        metrics["eval_return"] = evaluate(rs, hp)[None]
+        metrics["eval_env_steps"] = (rs.update * static.batch_size)[None]
         return rs, metrics
 
-    return PPOTrainer(static=static, init=init, chunk=chunk, evaluate=evaluate, policy=policy)
+    return PPOTrainer(static=static, transform=transform, init=init, chunk=chunk, evaluate=evaluate, policy=policy)

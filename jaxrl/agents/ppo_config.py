@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+import jax
 import jax.numpy as jnp
+
+from jaxrl.experiment.config import Config
 
 
 @dataclass(frozen=True)
-class PPOStatic:
+class PPOStatic(Config):
     """Shapes and counts, closed over by ``make_train`` (changing one recompiles)."""
 
     num_envs: int = 4
@@ -56,31 +59,17 @@ class PPOStatic:
     def updates_per_chunk(self) -> int:
         return self.num_updates // self.num_chunks
 
-    def __post_init__(self):
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("int", int) and (not isinstance(value, int) or isinstance(value, bool)):
-                raise TypeError(f"PPOStatic.{f.name} must be an int, got {value!r}")
-            if f.type in ("bool", bool) and not isinstance(value, bool):
-                raise TypeError(f"PPOStatic.{f.name} must be a bool, got {value!r}")
+    def check(self) -> None:
         for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs",
                      "num_minibatches", "num_chunks", "num_eval_envs"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"PPOStatic.{name} must be positive, got {getattr(self, name)}")
-        if self.batch_size % self.num_minibatches:
-            raise ValueError(
-                f"PPOStatic.num_minibatches={self.num_minibatches} does not divide the batch "
-                f"num_envs*num_steps={self.batch_size}"
-            )
-        if self.num_updates < self.num_chunks or self.num_updates % self.num_chunks:
-            raise ValueError(
-                f"PPOStatic.num_chunks={self.num_chunks} must divide the number of updates "
-                f"{self.num_updates} (= total_timesteps // (num_envs*num_steps))"
-            )
-        if self.continuous_squash not in ("clip", "tanh"):
-            raise ValueError(f"PPOStatic.continuous_squash={self.continuous_squash!r}")
-        if self.activation not in ("tanh", "relu", "gelu"):
-            raise ValueError(f"PPOStatic.activation={self.activation!r}")
+            self.require(getattr(self, name) > 0, name, "must be positive")
+        self.require(self.eval_steps >= 0, "eval_steps", "must be >= 0")
+        self.require(self.batch_size % self.num_minibatches == 0, "num_minibatches",
+                     f"does not divide the batch num_envs*num_steps={self.batch_size}")
+        self.require(self.num_updates >= self.num_chunks and
+                     self.num_updates % self.num_chunks == 0, "num_chunks",
+                     f"must divide the number of updates {self.num_updates} "
+                     "(= total_timesteps // (num_envs*num_steps))")
 
 
 class PPOHParams(NamedTuple):
@@ -95,6 +84,16 @@ class PPOHParams(NamedTuple):
     max_grad_norm: Any = 0.5
     transform: Any = ()
     """the reward transform's params pytree (e.g. a shaping coefficient)"""
+
+    def broadcast(self, n: int) -> PPOHParams:
+        """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept), so
+        ``jax.vmap(train)(keys, hp.broadcast(n))`` sweeps whichever leaves differ."""
+
+        def lead(x):
+            x = jnp.asarray(x)
+            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
+
+        return jax.tree.map(lead, self)
 
     def check(self) -> PPOHParams:
         """Raise ``ValueError`` naming a bad value; call on concrete values before ``jit``."""

@@ -25,9 +25,9 @@ def ppo_loss(params, apply_fn, policy, traj, advantages, targets, hp, clip_value
     entropy = policy.entropy(logits, log_std).mean()
     loss = actor_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
     aux = {
-        "loss/total": loss,
-        "loss/actor": actor_loss,
-        "loss/value": value_loss,
+        "loss_total": loss,
+        "loss_actor": actor_loss,
+        "loss_value": value_loss,
         "entropy": entropy,
         "approx_kl": ((ratio - 1.0) - log_ratio).mean(),  # Schulman's k3 estimator
         "clip_fraction": (jnp.abs(ratio - 1.0) > hp.clip_eps).mean(),

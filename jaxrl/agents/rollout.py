@@ -11,6 +11,11 @@ import jax.numpy as jnp
 REWARD_SUFFIX = "_reward"
 
 
+def channel_names(info: Mapping[str, object]) -> tuple[str, ...]:
+    """Names of the reward channels in ``info`` (works on abstract shapes too)."""
+    return tuple(sorted(k for k in info if k.endswith(REWARD_SUFFIX)))
+
+
 def reward_channels(info: Mapping[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
     """The ``info`` entries that are reward channels (names ending in ``_reward``), as float32."""
     return {k: jnp.asarray(v, jnp.float32) for k, v in info.items() if k.endswith(REWARD_SUFFIX)}
@@ -20,7 +25,7 @@ class EpisodeTracker(NamedTuple):
     """Per-env running episode returns, reduced inside the scan to per-update means.
 
     Only sums over *finished* episodes leave the scan, so no per-step arrays are stored. When no
-    episode finished in an update window the previous mean is repeated (``episode/count`` says 0),
+    episode finished in an update window the previous mean is repeated (``episode_count`` says 0),
     instead of reporting a misleading 0 return.
     """
 
@@ -52,19 +57,19 @@ class EpisodeTracker(NamedTuple):
         )
 
     def window_means(self) -> dict[str, jnp.ndarray]:
-        """``{"episode/<channel>": mean return, "episode/length", "episode/count"}``."""
+        """``{"return_<channel>": mean return, "episode_length", "episode_count"}``."""
         n = jnp.maximum(self.window_count, 1.0)
         has = self.window_count > 0
-        out = {f"episode/{k}": jnp.where(has, v / n, self.last_mean[k])
+        out = {f"return_{k}": jnp.where(has, v / n, self.last_mean[k])
                for k, v in self.window_sum.items()}
-        out["episode/length"] = jnp.where(has, self.window_length / n, self.last_mean["length"])
-        out["episode/count"] = self.window_count
+        out["episode_length"] = jnp.where(has, self.window_length / n, self.last_mean["length"])
+        out["episode_count"] = self.window_count
         return out
 
     def reset_window(self) -> EpisodeTracker:
         means = self.window_means()
-        last = {k: means[f"episode/{k}"] for k in self.window_sum}
-        last["length"] = means["episode/length"]
+        last = {k: means[f"return_{k}"] for k in self.window_sum}
+        last["length"] = means["episode_length"]
         zero = jnp.zeros((), jnp.float32)
         return self._replace(window_sum={k: zero for k in self.window_sum},
                              window_length=zero, window_count=zero, last_mean=last)

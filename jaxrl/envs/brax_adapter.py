@@ -61,7 +61,12 @@ class BraxEnv:
             raise ValueError(f"Unknown brax env {env_name!r}; brax provides: {known}")
         self.env_name = env_name
         self.backend = backend
-        self._brax = brax_envs.get_environment(env_name, backend=backend, **env_kwargs)
+        try:
+            self._brax = brax_envs.get_environment(env_name, backend=backend, **env_kwargs)
+        except TypeError as e:  # a wrong constructor kwarg; say where it came from
+            raise ValueError(
+                f"brax/{env_name}: bad keyword argument(s) {sorted(env_kwargs)}: {e}"
+            ) from None
         if not isinstance(self._brax.observation_size, int):
             raise ValueError(f"brax/{env_name}: dict observations are not supported")
         self.obs_size = int(self._brax.observation_size)

@@ -71,7 +71,7 @@ def reward_channels(info: dict[str, Any]) -> dict[str, Array]:
 
 
 def terminated_wins(terminated: Array, truncated: Array) -> Array:
-    """Returns ``truncated & ~terminated``: a step that ends in a terminal state is not a truncation.
+    """Returns ``truncated & ~terminated``: a step ending in a terminal state is no truncation.
 
     Args:
       terminated: ``[*B]`` bool.

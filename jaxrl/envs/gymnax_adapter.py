@@ -29,7 +29,9 @@ class GymnaxEnv(Wrapper):
     """
 
     @_jit_method
-    def step(self, key: Array, state: PyTree, action: Array, params: PyTree | None = None) -> StepOut:
+    def step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> StepOut:
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params(params)
         )

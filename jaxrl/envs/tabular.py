@@ -40,26 +40,33 @@ class TabularEnvState:
 class TabularEnv(Environment):
     """Samples a finite MDP: ``s0 ~ init_dist``, ``s' ~ P[s, a]``, reward ``R[s, a, s']``.
 
-    * obs: ``one_hot(s)`` float32 ``[S]`` (default) or the int32 index ``[]`` (``obs_type="index"``);
+    * obs: ``one_hot(s)`` float32 ``[S]`` (default), or with ``obs_type="index"`` the int32
+      index ``[]``;
     * actions: ``Discrete(A)``;
     * terminated: ``terminal_mask[s']``; truncated at ``params.max_steps_in_episode``;
-    * info: ``"state"`` (s, int32), ``"next_state"`` (s', the arrival state before any reset, like
-      ``final_observation``), ``"true_reward"`` (= reward) and ``"discount"`` (0 at a terminal), plus
-      gymnax's ``"terminated"``, ``"truncated"``, ``"final_observation"``.
+    * info: ``"state"`` (s, int32), ``"next_state"`` (s', the arrival state before any reset,
+      like ``final_observation``), ``"true_reward"`` (= reward) and ``"discount"`` (0 at a
+      terminal), plus gymnax's ``"terminated"``, ``"truncated"``, ``"final_observation"``.
 
     Args:
-      num_states: S (static).
-      num_actions: A (static).
+      mdp: the ``TabularMDP``; its shapes fix S and A, and it is the default params' MDP. Any MDP
+        with the same S and A can be passed in ``params`` instead.
+      max_steps: default ``params.max_steps_in_episode``.
       obs_type: ``"one_hot"`` or ``"index"``.
     """
 
-    def __init__(self, num_states: int, num_actions: int, obs_type: str = "one_hot"):
+    def __init__(self, mdp: Any, max_steps: int = 100, obs_type: str = "one_hot"):
         super().__init__()
+        missing = [f for f in ("P", "R", "init_dist", "terminal_mask") if not hasattr(mdp, f)]
+        if missing:
+            raise ValueError(f"TabularEnv: mdp lacks field(s) {missing}; pass a TabularMDP")
         if obs_type not in OBS_TYPES:
             raise ValueError(f"TabularEnv: obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
-        self.num_states = int(num_states)
-        self._num_actions = int(num_actions)
+        if int(max_steps) < 1:
+            raise ValueError(f"TabularEnv: max_steps must be >= 1, got {max_steps}")
+        self.num_states, self._num_actions = int(mdp.P.shape[0]), int(mdp.P.shape[1])
         self.obs_type = obs_type
+        self._default_params = TabularEnvParams(mdp=mdp, max_steps_in_episode=int(max_steps))
 
     @property
     def name(self) -> str:
@@ -71,7 +78,7 @@ class TabularEnv(Environment):
 
     @property
     def default_params(self) -> TabularEnvParams:
-        raise ValueError("TabularEnv has no default MDP; use make('tabular', mdp=...)")
+        return self._default_params
 
     def observation_space(self, params: TabularEnvParams | None = None) -> spaces.Space:
         if self.obs_type == "index":
@@ -132,11 +139,5 @@ def make_tabular(
     Returns:
       ``(env, env_params)``.
     """
-    missing = [f for f in ("P", "R", "init_dist", "terminal_mask") if not hasattr(mdp, f)]
-    if missing:
-        raise ValueError(f"make('tabular'): mdp lacks field(s) {missing}; pass a TabularMDP")
-    num_states, num_actions = mdp.P.shape[0], mdp.P.shape[1]
-    if int(max_steps) < 1:
-        raise ValueError(f"make('tabular'): max_steps must be >= 1, got {max_steps}")
-    env = TabularEnv(num_states, num_actions, obs_type=obs_type)
-    return env, TabularEnvParams(mdp=mdp, max_steps_in_episode=int(max_steps))
+    env = TabularEnv(mdp, max_steps=max_steps, obs_type=obs_type)
+    return env, env.default_params

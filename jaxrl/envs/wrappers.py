@@ -67,7 +67,9 @@ class Wrapper:
     def reset(self, key: Array, params: PyTree | None = None) -> tuple[PyTree, PyTree]:
         return self._env.reset(key, params)
 
-    def step(self, key: Array, state: PyTree, action: Array, params: PyTree | None = None) -> StepOut:
+    def step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> StepOut:
         return self._env.step(key, state, action, params)
 
     def _params(self, params: PyTree | None) -> PyTree:
@@ -92,7 +94,9 @@ class AutoReset(Wrapper):
     """
 
     @_jit_method
-    def step(self, key: Array, state: PyTree, action: Array, params: PyTree | None = None) -> StepOut:
+    def step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> StepOut:
         params = self._params(params)
         key_step, key_reset = jax.random.split(key)
         obs_st, state_st, reward, terminated, truncated, info = self._env.step(
@@ -152,7 +156,7 @@ class TimeLimit(Wrapper):
 
 
 class RewardChannels(Wrapper):
-    """Adds reward channels to ``info``: ``"true_reward"`` (= reward unless the env sets it) + extras.
+    """Adds reward channels to ``info``: ``"true_reward"`` (= reward unless set) and extras.
 
     Args:
       env: the inner env.
@@ -168,7 +172,9 @@ class RewardChannels(Wrapper):
         self.channels = dict(channels or {})
 
     @_jit_method
-    def step(self, key: Array, state: PyTree, action: Array, params: PyTree | None = None) -> StepOut:
+    def step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> StepOut:
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params(params)
         )

@@ -27,6 +27,13 @@ import numpy as np
 Array = Any
 
 
+@jax.jit
+def _expected_reward(P: Array, R: Array, terminal_mask: Array) -> Array:
+    # jitted so eager callers compile one kernel per shape instead of one per jnp op.
+    r = jnp.sum(P * R, axis=-1)
+    return jnp.where(terminal_mask[..., None], jnp.zeros_like(r), r)
+
+
 @flax.struct.dataclass
 class TabularMDP:
     """A finite MDP as a pytree: vmap over a batch of them, pass them into ``jit``.
@@ -59,8 +66,7 @@ class TabularMDP:
     @property
     def expected_reward(self) -> Array:
         """``[S, A]`` ``r(s, a) = Σ_{s'} P R``, zero on terminal states (by convention)."""
-        r = jnp.sum(self.P * self.R, axis=-1)
-        return jnp.where(self.terminal_mask[..., None], jnp.zeros_like(r), r)
+        return _expected_reward(self.P, self.R, self.terminal_mask)
 
     @classmethod
     def create(

@@ -12,6 +12,7 @@ Everything is jittable (``horizon`` static) and vmappable.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -71,6 +72,7 @@ def _backup(P, R, V_next, gamma, live):
     return Q * live[:, None]
 
 
+@partial(jax.jit, static_argnames=("horizon",))
 def finite_horizon(
     P: Array,
     R: Array,
@@ -107,6 +109,7 @@ def finite_horizon(
     )
 
 
+@partial(jax.jit, static_argnames=("horizon",))
 def finite_horizon_evaluation(
     P: Array,
     R: Array,

@@ -1,12 +1,63 @@
 """Reward shaping: the RewardTransform API and the shaping families built on it."""
 
+from jaxrl.shaping.heuristics import (
+    cartpole_upright,
+    mountain_car_energy,
+    mountain_car_height,
+    pendulum_energy,
+    pendulum_height,
+)
+from jaxrl.shaping.potential import (
+    apply_to_table,
+    biased_greedy,
+    dynamic_potential,
+    dynamic_shaped_rewards,
+    lookahead_advice_fixed_point,
+    lookahead_advice_reward,
+    lookback_advice_reward,
+    potential_based,
+    potential_from_critic,
+    potential_from_table,
+    potential_shaping,
+    shaped_reward_table,
+    table_transitions,
+    time_potential_from_table,
+)
 from jaxrl.shaping.transform import (
     RewardTransform,
     Transition,
     chain,
+    check_gamma,
     from_channel,
     identity,
     scale,
 )
 
-__all__ = ["RewardTransform", "Transition", "chain", "from_channel", "identity", "scale"]
+__all__ = [
+    "RewardTransform",
+    "Transition",
+    "apply_to_table",
+    "biased_greedy",
+    "cartpole_upright",
+    "chain",
+    "check_gamma",
+    "dynamic_potential",
+    "dynamic_shaped_rewards",
+    "from_channel",
+    "identity",
+    "lookahead_advice_fixed_point",
+    "lookahead_advice_reward",
+    "lookback_advice_reward",
+    "mountain_car_energy",
+    "mountain_car_height",
+    "pendulum_energy",
+    "pendulum_height",
+    "potential_based",
+    "potential_from_critic",
+    "potential_from_table",
+    "potential_shaping",
+    "scale",
+    "shaped_reward_table",
+    "table_transitions",
+    "time_potential_from_table",
+]

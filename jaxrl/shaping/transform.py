@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax.numpy as jnp
+import numpy as np
 
 Array = Any
 Params = Any
@@ -58,11 +59,30 @@ class Transition(NamedTuple):
 
 class RewardTransform(NamedTuple):
     """A pair of pure functions ``init(params) -> state`` and
-    ``apply(params, state, transition) -> (reward, state)``, plus the default ``params``."""
+    ``apply(params, state, transition) -> (reward, state)``, plus the default ``params``.
+
+    ``gamma`` is the discount the transform was built for, if it has one (potential-based shaping
+    is only policy-invariant when its γ equals the learner's; Ng et al. 1999). Trainers call
+    ``check_gamma`` before compiling and raise on a mismatch.
+    """
 
     init: Callable[[Params], State]
     apply: Callable[[Params, State, Transition], tuple[Array, State]]
     default_params: Params = ()
+    gamma: float | None = None
+
+
+def check_gamma(transform: RewardTransform, learner_gamma, allow_mismatch: bool = False) -> None:
+    """Raise ``ValueError`` if the transform's γ differs from the learner's (all sweep values)."""
+    if transform.gamma is None or allow_mismatch:
+        return
+    learner = np.asarray(learner_gamma, dtype=np.float64)
+    if not np.allclose(learner, transform.gamma, rtol=0, atol=1e-12):
+        raise ValueError(
+            f"reward transform was built for gamma={transform.gamma} but the learner uses "
+            f"gamma={learner}; potential-based shaping is only policy-invariant with the learner's "
+            "gamma (pass allow_gamma_mismatch=True to override)"
+        )
 
 
 def _no_state(params: Params) -> State:
@@ -121,4 +141,9 @@ def chain(*transforms: RewardTransform) -> RewardTransform:
             new_state.append(s)
         return transition.reward, tuple(new_state)
 
-    return RewardTransform(init, apply, tuple(t.default_params for t in transforms))
+    gammas = {t.gamma for t in transforms if t.gamma is not None}
+    if len(gammas) > 1:
+        raise ValueError(f"chained transforms were built for different gammas: {sorted(gammas)}")
+    return RewardTransform(
+        init, apply, tuple(t.default_params for t in transforms), gammas.pop() if gammas else None
+    )

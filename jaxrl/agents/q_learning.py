@@ -1,0 +1,489 @@
+"""Tabular Q-learning (and SARSA / expected SARSA) on a finite MDP, jitted and vmapped over seeds.
+
+Three layers, each usable on its own:
+
+* **Pure updates** (rlax style, one transition, ``q [S, A]`` in and out):
+  :func:`q_learning_update`, :func:`sarsa_update`, :func:`expected_sarsa_update`. The bootstrap
+  discount is ``discount = γ·(1 − terminated)``: a true terminal is never bootstrapped from, a
+  truncated step bootstraps from the arrival state ``s_next``.
+* **Replay of a given experience stream** (:func:`replay`): the same updates applied in order to
+  arrays ``s, a, r, s', terminated, truncated`` (an :class:`Experience`), optionally returning
+  the whole ``[T, S, A]`` history of tables. Two learners fed one stream see *identical*
+  experience (Wiewiora 2003; ``theory_checks/check_wiewiora.py``).
+* **Online training** (:func:`make_train`): ``make_train(static, mdp_or_env, transform) -> train``
+  with ``train(key, hparams) -> (state, metrics)``, pure and jittable, ``vmap``-able over keys and
+  hyperparameters (``jax.vmap(train)(keys, hparams.broadcast(n))``).
+
+Experience in :func:`make_train` is sampled from the :class:`~jaxrl.mdp.TabularMDP` itself:
+``s0 ~ init_dist``, ``s' ~ P[s, a]``, reward ``R[s, a, s']``; reaching a terminal state
+(``terminal_mask[s']``) *terminates* the episode (no bootstrap) and the env resets to
+``init_dist``; hitting ``max_episode_steps`` first *truncates* it (bootstrap from ``s'``, then
+reset). ``terminated`` wins over ``truncated`` on the same step (as in :mod:`jaxrl.envs.core`).
+
+Reward shaping goes through the :class:`~jaxrl.shaping.transform.RewardTransform` API, exactly as
+for the deep agents. The :class:`~jaxrl.shaping.transform.Transition` a transform sees has
+
+* ``obs`` / ``next_obs``: the state **one-hot** ``[N, S]`` in the Q-table's dtype (default; the
+  same observation :class:`jaxrl.envs.tabular.TabularEnv` emits, so one ``phi_fn(obs)`` shapes
+  both this learner and a deep agent on that env) or, with ``static.transform_obs="index"``, the
+  int32 state index ``[N]``. ``next_obs`` is the arrival state (never the reset state).
+* ``reward`` and ``channels["true_reward"]``: the MDP reward ``R[s, a, s']`` (the true reward).
+* ``discount``: the learner's ``γ·(1 − terminated)``; ``time``: the step index in the episode.
+
+The learner optimises the transformed reward; the metrics report the true reward.
+
+Metrics (one entry per chunk of ``static.eval_every`` steps, leading axis ``num_chunks``):
+
+* ``"eval/greedy_return"``: exact ``J(greedy(Q))`` by :func:`jaxrl.mdp.expected_return` (the
+  unnormalised return under the MDP's true reward, γ = ``mdp.gamma``, ``d0 = init_dist``; ties in
+  ``Q`` go to the lowest action index). Noise-free, so it is the figure's curve.
+* ``"eval/env_steps"``: environment steps per seed so far (summed over ``num_envs``).
+* ``"episode/true_reward"``, ``"episode/learner_reward"``: mean *undiscounted* return of the
+  episodes that finished in the chunk (the previous value is repeated when none finished;
+  ``"episode/count"`` says how many did), ``"episode/length"``.
+* ``"experience"`` (only with ``static.record_experience``): an :class:`Experience` with leaves
+  ``[num_steps, num_envs]`` (``learner_reward`` = the transformed reward), ready for
+  :func:`replay` after ``flatten_experience``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.mdp import TabularMDP, expected_return, greedy_policy
+from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
+
+Array = Any
+
+ALGORITHMS = ("q_learning", "sarsa", "expected_sarsa")
+TRANSFORM_OBS = ("one_hot", "index")
+
+
+# ----------------------------------------------------------------------------- pure updates
+def q_learning_update(q: Array, s, a, r, discount, s_next, alpha) -> Array:
+    """One Q-learning step: ``Q[s, a] += α (r + discount·max_a' Q[s', a'] − Q[s, a])``.
+
+    Args:
+      q: ``[S, A]`` table.
+      s, a, s_next: int scalars.
+      r: scalar reward (already shaped, if shaping is used).
+      discount: ``γ·(1 − terminated)`` (rlax's ``discount_t``).
+      alpha: step size (scalar).
+    """
+    target = r + discount * jnp.max(q[s_next])
+    return q.at[s, a].add(alpha * (target - q[s, a]))
+
+
+def sarsa_update(q: Array, s, a, r, discount, s_next, a_next, alpha) -> Array:
+    """One SARSA step: ``Q[s, a] += α (r + discount·Q[s', a'] − Q[s, a])``."""
+    target = r + discount * q[s_next, a_next]
+    return q.at[s, a].add(alpha * (target - q[s, a]))
+
+
+def expected_sarsa_update(q: Array, s, a, r, discount, s_next, probs_next, alpha) -> Array:
+    """One expected-SARSA step: target ``r + discount·Σ_a' π(a'|s') Q[s', a']``.
+
+    ``probs_next [A]`` is the target policy at ``s'`` (e.g. :func:`epsilon_greedy_probs`).
+    """
+    target = r + discount * jnp.dot(probs_next, q[s_next])
+    return q.at[s, a].add(alpha * (target - q[s, a]))
+
+
+def epsilon_greedy_probs(q_s: Array, epsilon) -> Array:
+    """``[..., A]`` ε-greedy probabilities; the greedy mass ``1 − ε`` is split over tied maxima."""
+    is_max = q_s >= jnp.max(q_s, axis=-1, keepdims=True)
+    greedy = is_max / jnp.sum(is_max, axis=-1, keepdims=True)
+    A = q_s.shape[-1]
+    return epsilon / A + (1.0 - epsilon) * greedy
+
+
+def epsilon_greedy(key: Array, q_s: Array, epsilon) -> Array:
+    """Sample an action from :func:`epsilon_greedy_probs` (uniform tie-breaking), int32."""
+    return inverse_cdf(epsilon_greedy_probs(q_s, epsilon), jax.random.uniform(key, q_s.shape[:-1]))
+
+
+def inverse_cdf(probs: Array, u: Array) -> Array:
+    """Index drawn from ``probs [..., n]`` by one uniform ``u [...]`` (int32; zeros never drawn).
+
+    One uniform per draw keeps the compiled program small (a categorical draw per call site
+    costs a threefry block each); round-off past the last non-zero entry maps to that entry.
+    """
+    cdf = jnp.cumsum(probs, axis=-1)
+    idx = jnp.sum(cdf <= u[..., None], axis=-1)
+    n = probs.shape[-1]
+    last = n - 1 - jnp.argmax(jnp.flip(probs > 0, axis=-1), axis=-1)
+    return jnp.minimum(idx, last).astype(jnp.int32)
+
+
+def _td_update(algorithm, q, s, a, r, discount, s_next, a_next, alpha, epsilon):
+    if algorithm == "q_learning":
+        return q_learning_update(q, s, a, r, discount, s_next, alpha)
+    if algorithm == "sarsa":
+        return sarsa_update(q, s, a, r, discount, s_next, a_next, alpha)
+    if algorithm == "expected_sarsa":
+        probs = epsilon_greedy_probs(q[s_next], epsilon)
+        return expected_sarsa_update(q, s, a, r, discount, s_next, probs, alpha)
+    raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+
+
+def _step_size(alpha, alpha_decay, count):
+    """``α·(n + 1)^(−ω)`` with ``n`` the visits of (s, a) before this update (ω = 0: constant)."""
+    return alpha * (count + 1.0) ** (-alpha_decay)
+
+
+# ----------------------------------------------------------------------------- experience replay
+class Experience(NamedTuple):
+    """A stream of transitions, leaves ``[T]`` (or ``[T, N]`` from :func:`make_train`).
+
+    Attributes:
+      state, action, next_state: int32 indices (``next_state`` = arrival state, before any reset).
+      reward: the MDP's (true) reward ``R[s, a, s']``.
+      learner_reward: the reward the learner optimised (after the transform; = ``reward`` with
+        no transform).
+      next_action: the action SARSA bootstraps with at ``next_state`` (for the other algorithms,
+        the greedy action of the pre-update table; informational).
+      terminated, truncated: bool, kept apart (``terminated`` wins when both would hold).
+    """
+
+    state: Array
+    action: Array
+    reward: Array
+    learner_reward: Array
+    next_state: Array
+    next_action: Array
+    terminated: Array
+    truncated: Array
+
+
+def flatten_experience(exp: Experience) -> Experience:
+    """``[T, N]`` leaves -> ``[T·N]`` in the order :func:`make_train` applied them (t-major)."""
+    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), exp)
+
+
+@partial(jax.jit, static_argnames=("algorithm", "return_history", "use_learner_reward"))
+def replay(
+    q0: Array,
+    experience: Experience,
+    alpha,
+    gamma,
+    *,
+    epsilon=0.0,
+    alpha_decay=0.0,
+    reward: Array | None = None,
+    algorithm: str = "q_learning",
+    use_learner_reward: bool = False,
+    return_history: bool = False,
+):
+    """Apply the updates to a given ``[T]`` experience stream, in order.
+
+    Args:
+      q0: ``[S, A]`` initial table.
+      experience: :class:`Experience` with ``[T]`` leaves.
+      alpha, alpha_decay: step size ``α·(n(s, a) + 1)^(−alpha_decay)`` (visit counts from 0).
+      gamma: the learner's γ; the bootstrap discount is ``γ·(1 − terminated)``.
+      epsilon: target-policy ε (expected SARSA only).
+      reward: optional ``[T]`` reward overriding the stream's (e.g. a shaped reward computed
+        with :func:`jaxrl.shaping.potential.potential_shaping`).
+      algorithm: ``"q_learning"``, ``"sarsa"`` or ``"expected_sarsa"``.
+      use_learner_reward: learn from ``experience.learner_reward`` instead of ``reward``.
+      return_history: also return the ``[T, S, A]`` tables *after* each step.
+
+    Returns:
+      ``q_T`` or ``(q_T, history)``.
+    """
+    if reward is None:
+        reward = experience.learner_reward if use_learner_reward else experience.reward
+    q0 = jnp.asarray(q0)
+    counts0 = jnp.zeros(q0.shape, q0.dtype)
+
+    def body(carry, x):
+        q, counts = carry
+        e, r = x
+        discount = gamma * (1.0 - e.terminated.astype(q.dtype))
+        lr = _step_size(alpha, alpha_decay, counts[e.state, e.action])
+        q = _td_update(algorithm, q, e.state, e.action, r, discount, e.next_state,
+                       e.next_action, lr, epsilon)
+        counts = counts.at[e.state, e.action].add(1.0)
+        return (q, counts), (q if return_history else None)
+
+    (q, _), hist = jax.lax.scan(body, (q0, counts0), (experience, reward))
+    return (q, hist) if return_history else q
+
+
+# ----------------------------------------------------------------------------- online training
+@dataclass(frozen=True)
+class QLearningStatic:
+    """Shapes and counts, closed over by :func:`make_train` (changing one recompiles)."""
+
+    num_steps: int = 10_000
+    """environment steps per parallel env (per seed)"""
+    num_envs: int = 1
+    """parallel copies of the MDP per seed; their transitions update one shared table in env
+    order within a step (so the stream is t-major, env-minor)"""
+    max_episode_steps: int | None = None
+    """time limit (truncation, bootstrapped); None: the env's ``max_steps_in_episode`` or 100"""
+    eval_every: int = 1_000
+    """steps per chunk (per env); metrics, incl. the exact J(greedy(Q)), once per chunk"""
+    algorithm: str = "q_learning"
+    """``"q_learning"``, ``"sarsa"`` or ``"expected_sarsa"``"""
+    transform_obs: str = "one_hot"
+    """what ``Transition.obs`` holds for the reward transform: ``"one_hot"`` or ``"index"``"""
+    record_experience: bool = False
+    """return the whole stream as ``metrics["experience"]`` (``[num_steps, num_envs]`` leaves)"""
+
+    @property
+    def num_chunks(self) -> int:
+        return self.num_steps // self.eval_every
+
+    def __post_init__(self):
+        for name in ("num_steps", "num_envs", "eval_every"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"QLearningStatic.{name} must be a positive int, got {v!r}")
+        if self.max_episode_steps is not None and self.max_episode_steps < 1:
+            raise ValueError(f"QLearningStatic.max_episode_steps must be >= 1, got "
+                             f"{self.max_episode_steps}")
+        if self.num_steps % self.eval_every:
+            raise ValueError(f"QLearningStatic.eval_every={self.eval_every} must divide "
+                             f"num_steps={self.num_steps}")
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"QLearningStatic.algorithm must be one of {ALGORITHMS}, got "
+                             f"{self.algorithm!r}")
+        if self.transform_obs not in TRANSFORM_OBS:
+            raise ValueError(f"QLearningStatic.transform_obs must be one of {TRANSFORM_OBS}, got "
+                             f"{self.transform_obs!r}")
+
+
+class QLearningHParams(NamedTuple):
+    """Traced hyperparameters: every leaf may carry a leading vmap axis."""
+
+    alpha: Any = 0.1
+    """step size"""
+    epsilon: Any = 0.1
+    """behaviour ε-greedy exploration (uniform tie-breaking among greedy actions)"""
+    gamma: Any = None
+    """the learner's γ; None: the MDP's ``gamma``"""
+    q_init: Any = 0.0
+    """initial table, a scalar or ``[S, A]``"""
+    alpha_decay: Any = 0.0
+    """per-(s, a) step size ``α·(n + 1)^(−alpha_decay)``; 0 = constant, 0.5 < ω <= 1 converges"""
+    transform: Any = ()
+    """the reward transform's params pytree"""
+
+    def broadcast(self, n: int) -> QLearningHParams:
+        """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept)."""
+
+        def lead(x):
+            x = jnp.asarray(x)
+            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
+
+        return jax.tree.map(lead, self)
+
+
+class QLearningState(NamedTuple):
+    """Everything a run needs to continue bit-identically."""
+
+    q: Array  # [S, A]
+    counts: Array  # [S, A] visits (float, for the step-size schedule)
+    state: Array  # [N] int32 current state
+    action: Array  # [N] int32 next action (SARSA carries it; others re-choose)
+    time: Array  # [N] int32 step index within the episode
+    transform_state: Any
+    ep_true: Array  # [N] running undiscounted true return
+    ep_learner: Array  # [N] running undiscounted learner return
+    last: Array  # [3] last reported (true, learner, length) means
+    key: Array
+    step: Array  # [] int32 steps done (per env)
+
+
+class _Window(NamedTuple):
+    true: Array
+    learner: Array
+    length: Array
+    count: Array
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, so jax.jit(trainer) works
+class QLearningTrainer:
+    """``train(key, hparams, mdp=None) -> (state, metrics)``, plus ``init`` / ``chunk``.
+
+    ``mdp`` (same S and A as the one given to :func:`make_train`) may be passed to ``train`` to
+    sweep or ``vmap`` over MDPs with one compiled function.
+    """
+
+    static: QLearningStatic
+    mdp: TabularMDP
+    transform: RewardTransform
+    init: Any
+    chunk: Any
+
+    def check(self, hparams: QLearningHParams, allow_gamma_mismatch: bool = False):
+        """Validate concrete hyperparameters before compiling (γ mismatch with the transform)."""
+        gamma = self.mdp.gamma if hparams.gamma is None else hparams.gamma
+        check_gamma(self.transform, gamma, allow_gamma_mismatch)
+        return hparams
+
+    def __call__(self, key: Array, hparams: QLearningHParams, mdp: TabularMDP | None = None):
+        mdp = self.mdp if mdp is None else mdp
+        state = self.init(key, hparams, mdp)
+        state, metrics = jax.lax.scan(
+            lambda s, _: self.chunk(s, hparams, mdp), state, None, self.static.num_chunks)
+        if "experience" in metrics:  # [C, k, N] -> [C·k, N]
+            metrics["experience"] = jax.tree.map(
+                lambda x: x.reshape(-1, *x.shape[2:]), metrics["experience"])
+        return state, metrics
+
+
+def _jnp_tree(tree):
+    """numpy leaves -> jnp (a traced index into a numpy array fails)."""
+    return jax.tree.map(jnp.asarray, tree)
+
+
+def _as_mdp(mdp_or_env) -> tuple[TabularMDP, int]:
+    if isinstance(mdp_or_env, TabularMDP):
+        return mdp_or_env, 100
+    params = getattr(mdp_or_env, "default_params", None)
+    if params is not None and hasattr(params, "mdp"):
+        return params.mdp, int(params.max_steps_in_episode)
+    if hasattr(mdp_or_env, "mdp"):  # TabularEnvParams
+        return mdp_or_env.mdp, int(mdp_or_env.max_steps_in_episode)
+    raise TypeError("make_train: pass a TabularMDP, a TabularEnv or TabularEnvParams, got "
+                    f"{type(mdp_or_env).__name__}")
+
+
+def make_train(
+    static: QLearningStatic,
+    mdp_or_env,
+    transform: RewardTransform | None = None,
+) -> QLearningTrainer:
+    """Build the tabular training function (see the module docstring for semantics/metrics).
+
+    Args:
+      static: shapes and counts (hashable; closed over).
+      mdp_or_env: a :class:`~jaxrl.mdp.TabularMDP`, or a :class:`jaxrl.envs.tabular.TabularEnv`
+        (its default params' MDP and time limit are used; experience is still sampled from the
+        MDP directly).
+      transform: reward transform applied to every step before the update (default: identity).
+    """
+    transform = identity() if transform is None else transform
+    mdp0, default_limit = _as_mdp(mdp_or_env)
+    limit = static.max_episode_steps or default_limit
+    N = static.num_envs
+    alg = static.algorithm
+
+    def dtype_of(mdp):
+        return jnp.result_type(mdp.P.dtype)
+
+    def gamma_of(hp, mdp):
+        return mdp.gamma if hp.gamma is None else jnp.asarray(hp.gamma, dtype_of(mdp))
+
+    def reset_states(u, mdp):
+        return inverse_cdf(jnp.broadcast_to(mdp.init_dist, (N, mdp.n_states)), u)
+
+    def choose(u, q, states, epsilon):
+        return inverse_cdf(epsilon_greedy_probs(q[states], epsilon), u)
+
+    def obs_of(states, mdp):
+        if static.transform_obs == "index":
+            return states
+        return jax.nn.one_hot(states, mdp.n_states, dtype=dtype_of(mdp))
+
+    def init(key: Array, hp: QLearningHParams, mdp: TabularMDP | None = None) -> QLearningState:
+        mdp = _jnp_tree(mdp0 if mdp is None else mdp)
+        dt = dtype_of(mdp)
+        S, A = mdp.n_states, mdp.n_actions
+        key, k_init = jax.random.split(key)
+        u = jax.random.uniform(k_init, (2, N), dt)
+        q = jnp.broadcast_to(jnp.asarray(hp.q_init, dt), (S, A))
+        states = reset_states(u[0], mdp)
+        zeros = jnp.zeros((N,), dt)
+        return QLearningState(
+            q=q, counts=jnp.zeros((S, A), dt), state=states,
+            action=choose(u[1], q, states, hp.epsilon), time=jnp.zeros((N,), jnp.int32),
+            transform_state=transform.init(hp.transform), ep_true=zeros, ep_learner=zeros,
+            last=jnp.zeros((3,), dt), key=key, step=jnp.zeros((), jnp.int32))
+
+    def env_step(hp, mdp, carry, _):
+        st, win = carry
+        dt = dtype_of(mdp)
+        gamma = gamma_of(hp, mdp)
+        # one uniform draw per step and env (a small program): action, s', a' (SARSA), reset, a0
+        key, k_u = jax.random.split(st.key)
+        u = jax.random.uniform(k_u, (5, N), dt)
+        s = st.state
+        a = st.action if alg == "sarsa" else choose(u[0], st.q, s, hp.epsilon)
+        s_next = inverse_cdf(mdp.P[s, a], u[1])
+        r = mdp.R[s, a, s_next]
+        term = mdp.terminal_mask[s_next]
+        trunc = (st.time + 1 >= limit) & ~term
+        discount = gamma * (1.0 - term.astype(dt))
+        tr = Transition(obs=obs_of(s, mdp), action=a, reward=r, next_obs=obs_of(s_next, mdp),
+                        terminated=term, truncated=trunc, discount=discount,
+                        channels={"true_reward": r}, time=st.time)
+        shaped, tstate = transform.apply(hp.transform, st.transform_state, tr)
+        shaped = jnp.broadcast_to(jnp.asarray(shaped, dt), (N,))
+        if alg == "sarsa":  # a' from the pre-update table (Sutton & Barto's order)
+            a_next = choose(u[2], st.q, s_next, hp.epsilon)
+        else:
+            a_next = jnp.argmax(st.q[s_next], axis=-1).astype(jnp.int32)
+
+        def upd(qc, x):
+            q, counts = qc
+            s_i, a_i, r_i, d_i, sn_i, an_i = x
+            lr = _step_size(hp.alpha, hp.alpha_decay, counts[s_i, a_i])
+            q = _td_update(alg, q, s_i, a_i, r_i, d_i, sn_i, an_i, lr, hp.epsilon)
+            return (q, counts.at[s_i, a_i].add(1.0)), None
+
+        xs = (s, a, shaped, discount, s_next, a_next)
+        if N == 1:  # no inner loop (a smaller program to compile)
+            (q, counts), _ = upd((st.q, st.counts), jax.tree.map(lambda x: x[0], xs))
+        else:
+            (q, counts), _ = jax.lax.scan(upd, (st.q, st.counts), xs)
+        ended = term | trunc
+        s_reset = reset_states(u[3], mdp)
+        new_s = jnp.where(ended, s_reset, s_next)
+        if alg == "sarsa":  # a fresh episode's first action comes from the updated table
+            new_a = jnp.where(ended, choose(u[4], q, new_s, hp.epsilon), a_next)
+        else:
+            new_a = st.action
+        ep_true, ep_learner = st.ep_true + r, st.ep_learner + shaped
+        length = (st.time + 1).astype(dt)
+        endf = ended.astype(dt)
+        win = _Window(win.true + jnp.sum(ep_true * endf), win.learner + jnp.sum(ep_learner * endf),
+                      win.length + jnp.sum(length * endf), win.count + jnp.sum(endf))
+        st = st._replace(q=q, counts=counts, state=new_s, action=new_a,
+                         time=jnp.where(ended, 0, st.time + 1), transform_state=tstate,
+                         ep_true=ep_true * (1 - endf), ep_learner=ep_learner * (1 - endf),
+                         key=key, step=st.step + 1)
+        exp = Experience(state=s, action=a, reward=r, learner_reward=shaped, next_state=s_next,
+                         next_action=a_next, terminated=term, truncated=trunc)
+        return (st, win), (exp if static.record_experience else None)
+
+    def chunk(st: QLearningState, hp: QLearningHParams, mdp: TabularMDP | None = None):
+        mdp = _jnp_tree(mdp0 if mdp is None else mdp)
+        dt = dtype_of(mdp)
+        zero = jnp.zeros((), dt)
+        (st, win), exp = jax.lax.scan(partial(env_step, hp, mdp), (st, _Window(zero, zero, zero,
+                                      zero)), None, static.eval_every)
+        has = win.count > 0
+        n = jnp.maximum(win.count, 1.0)
+        means = jnp.where(has, jnp.stack([win.true, win.learner, win.length]) / n, st.last)
+        st = st._replace(last=means)
+        metrics = {
+            "eval/greedy_return": expected_return(mdp, greedy_policy(st.q)),
+            "eval/env_steps": st.step * N,
+            "episode/true_reward": means[0],
+            "episode/learner_reward": means[1],
+            "episode/length": means[2],
+            "episode/count": win.count,
+        }
+        if static.record_experience:
+            metrics["experience"] = exp
+        return st, metrics
+
+    return QLearningTrainer(static=static, mdp=mdp0, transform=transform, init=init, chunk=chunk)

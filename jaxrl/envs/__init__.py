@@ -1,0 +1,58 @@
+"""Environments with one contract (gymnax 1.0's): see :mod:`jaxrl.envs.core`.
+
+env, params = jaxrl.envs.make("CartPole-v1")
+obs, state = env.reset(key, params)
+obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+"""
+
+from jaxrl.envs.brax_adapter import BraxEnv, BraxEnvState, BraxParams, make_brax
+from jaxrl.envs.core import (
+    REWARD_CHANNEL_SUFFIX,
+    TRUE_REWARD,
+    Env,
+    Environment,
+    reward_channels,
+    terminated_wins,
+)
+from jaxrl.envs.gymnax_adapter import CLASSIC_CONTROL, GymnaxEnv, make_gymnax
+from jaxrl.envs.registry import make, register, registered_names
+from jaxrl.envs.tabular import TabularEnv, TabularEnvParams, TabularEnvState, make_tabular
+from jaxrl.envs.wrappers import (
+    AutoReset,
+    EpisodeStatistics,
+    EpisodeStatisticsState,
+    RewardChannels,
+    TimeLimit,
+    TimeLimitState,
+    Wrapper,
+)
+
+__all__ = [
+    "CLASSIC_CONTROL",
+    "REWARD_CHANNEL_SUFFIX",
+    "TRUE_REWARD",
+    "AutoReset",
+    "BraxEnv",
+    "BraxEnvState",
+    "BraxParams",
+    "Env",
+    "Environment",
+    "EpisodeStatistics",
+    "EpisodeStatisticsState",
+    "GymnaxEnv",
+    "RewardChannels",
+    "TabularEnv",
+    "TabularEnvParams",
+    "TabularEnvState",
+    "TimeLimit",
+    "TimeLimitState",
+    "Wrapper",
+    "make",
+    "make_brax",
+    "make_gymnax",
+    "make_tabular",
+    "register",
+    "registered_names",
+    "reward_channels",
+    "terminated_wins",
+]

@@ -1,0 +1,204 @@
+"""Tests for jaxrl.experiment.runner: chunked run, checkpoint/resume, NaN guard."""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxrl.experiment.results import ResultsStore
+from jaxrl.experiment.runner import check_finite, enable_compilation_cache, run_chunked
+
+SEEDS, UPDATES, CHUNKS, DIM = 3, 5, 4, 4
+
+
+class ToyState(NamedTuple):
+    params: jax.Array  # [DIM]
+    opt_state: optax.OptState
+    key: jax.Array  # typed PRNG key
+    step: jax.Array  # int32 counter
+    stats: dict  # a "normaliser" running mean
+
+
+def _optimizer():
+    return optax.sgd(1.0, momentum=0.9)  # the per-seed learning rate is applied in `update`
+
+
+def _make():
+    """Noisy linear regression; each update draws a fresh minibatch, so RNG state matters.
+
+    ``hp["nan_at"]`` injects a NaN loss at that global step (-1: never), so the NaN test reuses
+    the same compiled functions.
+    """
+    w_true = jnp.arange(1.0, DIM + 1)
+
+    def init(key, hp):
+        key, sub = jax.random.split(key)
+        params = 0.1 * jax.random.normal(sub, (DIM,))
+        del hp
+        opt_state = _optimizer().init(params)
+        return ToyState(params, opt_state, key, jnp.int32(0), {"mean": jnp.zeros(DIM)})
+
+    def update(state, hp):
+        key, kx, kn = jax.random.split(state.key, 3)
+        x = jax.random.normal(kx, (8, DIM))
+        y = x @ w_true + 0.1 * jax.random.normal(kn, (8,))
+
+        def loss_fn(p):
+            return jnp.mean((x @ p - y) ** 2)
+
+        loss, g = jax.value_and_grad(loss_fn)(state.params)
+        loss = jnp.where(state.step == hp["nan_at"], jnp.nan, loss)
+        upd, opt_state = _optimizer().update(g, state.opt_state, state.params)
+        upd = jax.tree_util.tree_map(lambda u: -hp["lr"] * u, upd)
+        mean = state.stats["mean"] + (x.mean(0) - state.stats["mean"]) / (state.step + 1)
+        new = ToyState(state.params - upd, opt_state, key, state.step + 1, {"mean": mean})
+        return new, {"loss": loss, "step": state.step}
+
+    def chunk(state, hp):
+        return jax.lax.scan(lambda s, _: update(s, hp), state, None, length=UPDATES)
+
+    return jax.jit(jax.vmap(init)), jax.jit(jax.vmap(chunk))
+
+
+INIT, CHUNK = _make()  # module level: compiled once for all tests
+
+
+def _inputs(nan_at: int = -1):
+    keys = jax.random.split(jax.random.key(0), SEEDS)
+    return keys, {"lr": jnp.array([0.01, 0.02, 0.03]), "nan_at": jnp.full(SEEDS, nan_at)}
+
+
+def _assert_trees_equal(a, b):
+    a, b = jax.tree_util.tree_map(
+        lambda x: jax.random.key_data(x) if jnp.issubdtype(x.dtype, jax.dtypes.prng_key) else x,
+        (a, b),
+    )
+    jax.tree_util.tree_map(lambda x, y: np.testing.assert_array_equal(x, y), a, b)
+    assert jax.tree_util.tree_structure(a) == jax.tree_util.tree_structure(b)
+
+
+def test_in_memory_run_shapes_and_learning():
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    m = run_chunked(
+        init, chunk, keys, hp, num_chunks=CHUNKS, run=None, resume=False, progress=False
+    )
+    assert set(m) == {"loss", "step"}
+    assert m["loss"].shape == (SEEDS, CHUNKS * UPDATES)
+    np.testing.assert_array_equal(m["step"][0], np.arange(CHUNKS * UPDATES))
+    assert np.all(m["loss"][:, -5:].mean(1) < 0.5 * m["loss"][:, :5].mean(1))
+
+
+def test_resume_is_bit_identical(tmp_path):
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    store = ResultsStore(tmp_path)
+    ref_run = store.create("toy", {"a": 1}, run_id="ref")
+    ref, ref_state = run_chunked(
+        init,
+        chunk,
+        keys,
+        hp,
+        num_chunks=CHUNKS,
+        run=ref_run,
+        resume=False,
+        progress=False,
+        return_state=True,
+        finalize=True,
+    )
+    assert ref_run.is_done
+    # Only the latest two checkpoints are kept, and no temporary orbax directories remain.
+    assert sorted(p.name for p in ref_run.checkpoint_dir.iterdir()) == ["2", "3"]
+
+    # Crash during the third chunk (after chunks 0 and 1 were checkpointed).
+    calls = {"n": 0}
+
+    def crashing_chunk(state, hparams):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated kill")
+        return chunk(state, hparams)
+
+    run = store.create("toy", {"a": 1}, run_id="crashy")
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(
+            init, crashing_chunk, keys, hp, num_chunks=CHUNKS, run=run, resume=False, progress=False
+        )
+    assert not run.is_done and not (run.path / "metrics.npz").exists()
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["0", "1"]
+
+    run = store.create("toy", {"a": 1}, run_id="crashy", resume=True)
+    seen = []
+
+    def counting_chunk(state, hparams):
+        seen.append(int(state.step[0]))
+        return chunk(state, hparams)
+
+    compiled = chunk._cache_size()
+    out, state = run_chunked(
+        init,
+        counting_chunk,
+        keys,
+        hp,
+        num_chunks=CHUNKS,
+        run=run,
+        resume=True,
+        progress=False,
+        return_state=True,
+    )
+    assert seen == [2 * UPDATES, 3 * UPDATES]  # continued from chunk 2, not from scratch
+    assert chunk._cache_size() == compiled  # restored state did not force a recompile
+    for k in ref:
+        np.testing.assert_array_equal(out[k], ref[k])
+    _assert_trees_equal(state, ref_state)
+    assert jnp.issubdtype(state.key.dtype, jax.dtypes.prng_key)
+    np.testing.assert_array_equal(run.load_metrics("metrics")["loss"], ref["loss"])
+    assert not run.is_done  # caller's job unless finalize=True
+
+
+def test_resume_without_checkpoint_starts_fresh(tmp_path):
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    run = ResultsStore(tmp_path).create("toy", {"a": 1}, run_id="r")
+    a = run_chunked(init, chunk, keys, hp, num_chunks=2, run=run, resume=True, progress=False)
+    b = run_chunked(init, chunk, keys, hp, num_chunks=2, run=None, resume=False, progress=False)
+    np.testing.assert_array_equal(a["loss"], b["loss"])
+
+
+def test_nan_raises_and_never_marks_done(tmp_path):
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs(nan_at=UPDATES + 2)  # chunk 1, update 2
+    run = ResultsStore(tmp_path).create("toy", {"a": 1}, run_id="nan")
+    with pytest.raises(FloatingPointError, match=r"'loss'.*chunk 1 at seed index 0, update 2"):
+        run_chunked(
+            init,
+            chunk,
+            keys,
+            hp,
+            num_chunks=CHUNKS,
+            run=run,
+            resume=False,
+            progress=False,
+            finalize=True,
+        )
+    assert not run.is_done
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["0"]  # bad chunk not saved
+
+
+def test_check_finite_names_seed_and_skips_allowed():
+    m = {"ret": np.array([[1.0, 2.0], [3.0, np.inf]]), "n": np.array([[1, 2], [3, 4]])}
+    with pytest.raises(FloatingPointError, match=r"'ret'.*chunk 7 at seed index 1, update 1"):
+        check_finite(m, chunk=7)
+    check_finite(m, chunk=7, allow={"ret"})
+
+
+def test_enable_compilation_cache(tmp_path):
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        p = enable_compilation_cache(tmp_path / "cache")
+        assert p.is_dir() and jax.config.jax_compilation_cache_dir == str(p)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
