@@ -77,7 +77,9 @@ def test_coefficient_scales_shaping_and_is_vmappable():
     np.testing.assert_allclose(_apply(t, tr), np.asarray(tr.reward) + 2 * F, rtol=1e-6)
     coefs = jnp.array([0.0, 1.0, 3.0])
     out = jax.vmap(lambda c: t.apply(c, t.init(c), tr)[0])(coefs)
-    np.testing.assert_allclose(out, np.asarray(tr.reward) + np.asarray(coefs)[:, None] * F, rtol=1e-6)
+    np.testing.assert_allclose(
+        out, np.asarray(tr.reward) + np.asarray(coefs)[:, None] * F, rtol=1e-6
+    )
 
 
 def test_batch_polymorphic_rollout_shape():
@@ -234,9 +236,9 @@ def test_potential_from_critic():
     obs = jax.random.normal(jax.random.key(1), (5, 4))
     np.testing.assert_allclose(phi(obs), critic.apply(params, obs)[:, 0], rtol=1e-6)
     # Frozen: no gradient flows into the snapshot through the potential.
-    grad = jax.grad(lambda p: potential_from_critic(critic.apply, p, lambda v: v[..., 0])(obs).sum())(
-        params
-    )
+    grad = jax.grad(
+        lambda p: potential_from_critic(critic.apply, p, lambda v: v[..., 0])(obs).sum()
+    )(params)
     assert all(float(jnp.abs(g).max()) == 0.0 for g in jax.tree.leaves(grad))
 
 
@@ -294,3 +296,33 @@ def test_pendulum_potentials():
     np.testing.assert_allclose(e, [0.0, -10.0, -(5.0 - 4.0 / 6.0)], atol=1e-5)
     np.testing.assert_allclose(pendulum_energy(target=False)(obs)[:2], [5.0, -5.0], atol=1e-5)
     assert pendulum_energy()(obs[None]).shape == (1, 3)
+
+
+# ----------------------------------------------------------------------------- controls
+def test_theory_unit_cases_flip_only_with_the_bug():
+    """The constructive counterexamples of checks 1.1/1.3/1.5 flip the optimum only because of the
+    broken assumption: the correct shaping of the same MDPs has zero regret."""
+    from theory_checks.check_dynamic_pbrs import finite_horizon_regret, unit_case
+    from theory_checks.check_episodic import goal_route_mdp, regret
+    from theory_checks.check_pbrs import goal_trap_mdp, regret_of_shaped_optimum
+
+    with jax.enable_x64(True):
+        mdp = goal_route_mdp(0.9)
+        for phi_goal, mask in ((0.0, None), (10.0, mdp.terminal_mask), (-10.0, None)):
+            phi = jnp.asarray([0.0, phi_goal, 0.0, 0.0])
+            assert regret(mdp, shaped_reward_table(mdp.R, phi, mdp.gamma, mask)) == 0.0
+        phi = jnp.asarray([0.0, 10.0, 0.0, 0.0])
+        assert regret(mdp, shaped_reward_table(mdp.R, phi, mdp.gamma)) > 0.1  # Φ(goal) kept
+
+        mdp = goal_trap_mdp(0.9)
+        phi = potential_from_table(jnp.asarray([0.0, 0.0, 50.0]))
+        matched = apply_to_table(potential_based(phi, gamma=0.9), mdp.R, mdp.gamma)
+        assert regret_of_shaped_optimum(mdp, matched) == 0.0
+        wrong = apply_to_table(
+            potential_based(phi, gamma=1.0, allow_gamma_mismatch=True), mdp.R, mdp.gamma
+        )
+        assert regret_of_shaped_optimum(mdp, wrong) > 0.1
+
+        P, R, gamma, H, phi_t = unit_case()
+        R_t = dynamic_shaped_rewards(R, phi_t, gamma)
+        assert finite_horizon_regret(P, R, gamma, R_t, H) == 0.0

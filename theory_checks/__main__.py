@@ -1,4 +1,6 @@
-"""``python -m theory_checks [--thorough] [-k SUBSTRING] [--examples N]``: run every check, print a report.
+"""Run every theory check and print a report.
+
+Usage: ``python -m theory_checks [--thorough] [-k SUBSTRING] [--examples N]``.
 
 Discovers every module-level :class:`~theory_checks.harness.Check` in ``theory_checks/check_*.py``
 and exits with status 1 if any property exceeds its tolerance or any counterexample fails to fail.

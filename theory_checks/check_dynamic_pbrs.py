@@ -66,9 +66,7 @@ def _dynamic_error(args) -> float:
     live = ~np.asarray(mdp.terminal_mask)
     phi_t = 5.0 * case.rng(3).standard_normal((H + 1, case.n_states))
     phi_t[H] = 0.0
-    Q, Q2, table_err = _dynamic_case(
-        mdp.P, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi_t)
-    )
+    Q, Q2, table_err = _dynamic_case(mdp.P, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi_t))
     Q, Q2 = np.asarray(Q), np.asarray(Q2)
     scale = _sup(Q) + _sup(phi_t)
     tie = 1e-9 * (1 + scale)

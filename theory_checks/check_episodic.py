@@ -73,9 +73,7 @@ def _truncation_q(P, R, gamma, terminal_mask, phi, V_boot, mixed: bool = False):
     """
     live = 1.0 - terminal_mask.astype(phi.dtype)
     R_T = jnp.broadcast_to(R, (TIME_LIMIT, *R.shape))
-    sol = finite_horizon(
-        P, R_T, gamma=gamma, terminal_value=V_boot, terminal_mask=terminal_mask
-    )
+    sol = finite_horizon(P, R_T, gamma=gamma, terminal_value=V_boot, terminal_mask=terminal_mask)
     phi_t = jnp.broadcast_to(phi, (TIME_LIMIT + 1, phi.shape[0]))
     R_shaped = dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask, zero_final=mixed)
     sol_shaped = finite_horizon(
@@ -145,12 +143,12 @@ def _goal_potential_counter(phi_goal: float = 10.0) -> float:
     mdp = goal_route_mdp(0.9)
     phi = jnp.asarray([0.0, phi_goal, 0.0, 0.0])
     # Shaping that does not know the goal is terminal: γΦ(goal) is collected on entry.
-    return regret(mdp, shaped_reward_table(mdp.R, phi, mdp.gamma, terminal_mask=None))
+    return regret(mdp, jax.jit(shaped_reward_table)(mdp.R, phi, mdp.gamma))
 
 
 def mixed_truncation_case(seed: int = 21) -> tuple[TabularMDP, np.ndarray]:
     """A seeded random MDP and the one-state potential Φ = c·1[s†] that flips the last step."""
-    mdp = numpy_mdp(seed, n_states=6, n_actions=3, gamma=0.9, n_terminal=1)
+    mdp = numpy_mdp(seed, n_states=7, n_actions=4, gamma=0.9, n_terminal=1)
     P = np.asarray(mdp.P)
     live = ~np.asarray(mdp.terminal_mask)
     _, V = policy_iteration(mdp)

@@ -74,7 +74,7 @@ def regret_of_shaped_optimum(mdp: TabularMDP, R_shaped) -> float:
 
 
 def optimal_sets(Q: np.ndarray, tie: float) -> np.ndarray:
-    """``[S, A]`` bool ``{a : Q(s, a) >= max Q(s, ·) − tie}`` (numpy twin of optimal_action_sets)."""
+    """``[S, A]`` bool ``{a : Q(s, a) >= max Q(s, ·) − tie}`` (numpy optimal_action_sets)."""
     return Q >= Q.max(-1, keepdims=True) - tie
 
 
@@ -116,13 +116,13 @@ def _pbrs_error(case) -> float:
 
 # ----------------------------------------------------------------------------- counterexamples
 def _action_bonus_counter(c: float = 100.0) -> float:
-    mdp = numpy_mdp(seed=11, n_states=6, n_actions=3, gamma=0.9)
-    phi = 5.0 * np.random.default_rng(12).standard_normal(6)
+    mdp = numpy_mdp(seed=11, n_states=7, n_actions=4, gamma=0.9)  # a DEFAULT_SHAPES shape
+    phi = 5.0 * np.random.default_rng(12).standard_normal(7)
     _, Q = _solve(mdp)
     s, a0 = np.unravel_index(np.argmax(Q.max(-1, keepdims=True) - Q), Q.shape)
     del s  # a0 is strictly sub-optimal in state s, so "always a0" is not optimal in M
     bonus = np.zeros(Q.shape)[:, :, None] + c * (np.arange(Q.shape[1]) == a0)[None, :, None]
-    R_shaped = shaped_reward_table(mdp.R, phi, mdp.gamma) + bonus
+    R_shaped = _shaped_tables(mdp.R, jnp.asarray(phi), mdp.gamma, mdp.terminal_mask)[0] + bonus
     return regret_of_shaped_optimum(mdp, R_shaped)
 
 
@@ -143,12 +143,13 @@ def _gamma_mismatch_counter() -> float:
     mdp = goal_trap_mdp(0.9)
     phi = jnp.asarray([0.0, 0.0, 50.0])
     wrong = potential_based(potential_from_table(phi), gamma=1.0, allow_gamma_mismatch=True)
-    R_shaped = apply_to_table(wrong, mdp.R, mdp.gamma)  # the learner's γ = 0.9, F uses γ' = 1
+    # The learner's γ = 0.9 (the transitions' discount); F uses γ' = 1. One jit, not ~20 eager ops.
+    R_shaped = jax.jit(lambda R, g: apply_to_table(wrong, R, g))(mdp.R, mdp.gamma)
     return regret_of_shaped_optimum(mdp, R_shaped)
 
 
 def potential_defect(F: np.ndarray, gamma: float, absorbing: int) -> np.ndarray:
-    """``δ[s, s₁] = F(s, s₁) + γF(s₁, s₀) − F(s, s₀)`` for absorbing s₀ (0 for all iff F is PBRS)."""
+    """``δ[s, s₁] = F(s, s₁) + γF(s₁, s₀) − F(s, s₀)`` for absorbing s₀ (0 iff F is PBRS)."""
     return F + gamma * F[:, absorbing][None, :] - F[:, absorbing][:, None]
 
 

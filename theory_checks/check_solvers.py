@@ -95,7 +95,7 @@ def _vi_case(case) -> float:
 
 
 def _vi_counter() -> float:
-    mdp = numpy_mdp(seed=0, n_states=5, n_actions=3, gamma=0.99)
+    mdp = numpy_mdp(seed=0, n_states=6, n_actions=3, gamma=0.99)
     V_vi, _ = value_iteration(mdp, tol=1e-2)
     _, V_pi = policy_iteration(mdp)
     return _sup(V_vi - V_pi)
@@ -173,7 +173,7 @@ def _episodic_error(mdp: TabularMDP) -> float:
 
 
 def _episodic_counter() -> float:
-    mdp = numpy_mdp(seed=1, n_states=4, n_actions=2, gamma=1.0)  # no terminal states
+    mdp = numpy_mdp(seed=1, n_states=6, n_actions=3, gamma=1.0)  # no terminal states
     return _episodic_error(mdp)
 
 
@@ -238,11 +238,11 @@ def _fh_error(mdp: TabularMDP, horizon: int, recursion_gamma=None) -> float:
 
 
 def _fh_counter() -> float:
-    # Reward 1 everywhere, γ = 0.9: V* = 10, but undiscounted backward induction over H = 20 gives
-    # V_0 = 20, so |V_0 − V*| = 10 > γ^20 · 10 ≈ 1.2.
-    mdp = numpy_mdp(seed=3, n_states=3, n_actions=2, gamma=0.9)
-    mdp = mdp.replace(R=jnp.ones_like(mdp.R))
-    return _fh_error(mdp, 20, recursion_gamma=1.0)
+    # Reward 1 everywhere, γ = 0.9: V* = 10, but undiscounted backward induction over H = 40 gives
+    # V_0 = 40, so |V_0 − V*| = 30 > γ^40 · 10 ≈ 0.15.
+    mdp = numpy_mdp(seed=3, n_states=2, n_actions=2, gamma=0.9)
+    mdp = mdp.replace(R=np.ones_like(mdp.R))
+    return _fh_error(mdp, 40, recursion_gamma=1.0)
 
 
 FINITE_HORIZON = Check(

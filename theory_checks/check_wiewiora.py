@@ -56,7 +56,7 @@ _LAST: dict = {}  # details of the latest run (for reports)
 
 
 def _episodic_mdp(seed: int, S: int, A: int, gamma: float) -> TabularMDP:
-    """``numpy_mdp`` with state S−1 made terminal (absorbing, zero reward); d0 uniform on the rest."""
+    """``numpy_mdp`` with state S−1 terminal (absorbing, zero reward); d0 uniform on the rest."""
     base = numpy_mdp(seed, S, A, gamma)
     P, R = np.array(base.P), np.array(base.R)
     P[S - 1] = 0.0
@@ -65,8 +65,13 @@ def _episodic_mdp(seed: int, S: int, A: int, gamma: float) -> TabularMDP:
     term = np.zeros(S, bool)
     term[S - 1] = True
     d0 = (~term).astype(np.float64) / (S - 1)
-    return TabularMDP(P=jnp.asarray(P), R=jnp.asarray(R), gamma=jnp.asarray(gamma),
-                      init_dist=jnp.asarray(d0), terminal_mask=jnp.asarray(term))
+    return TabularMDP(
+        P=jnp.asarray(P),
+        R=jnp.asarray(R),
+        gamma=jnp.asarray(gamma),
+        init_dist=jnp.asarray(d0),
+        terminal_mask=jnp.asarray(term),
+    )
 
 
 def _pbrs_transform() -> RewardTransform:
@@ -91,8 +96,13 @@ def _pbrs_transform() -> RewardTransform:
 
 @cache
 def _trainer():
-    static = QLearningStatic(num_steps=NUM_STEPS, num_envs=1, eval_every=NUM_STEPS,
-                             max_episode_steps=TIME_LIMIT, record_experience=True)
+    static = QLearningStatic(
+        num_steps=NUM_STEPS,
+        num_envs=1,
+        eval_every=NUM_STEPS,
+        max_episode_steps=TIME_LIMIT,
+        record_experience=True,
+    )
     dummy = _episodic_mdp(0, 2, 2, 0.9)  # shapes come from the mdp passed to train
     return jax.jit(make_train(static, dummy, _pbrs_transform()))
 
@@ -125,17 +135,28 @@ def _run(case: WiewioraCase, phi: np.ndarray, terminal_weight: float) -> float:
     S = case.n_states
     q0 = case.rng(3).standard_normal((S, case.n_actions))
     gamma = jnp.asarray(case.gamma, jnp.float64)
-    hp = QLearningHParams(alpha=jnp.asarray(case.alpha), epsilon=jnp.asarray(case.epsilon),
-                          gamma=gamma, q_init=jnp.asarray(q0),
-                          transform=(jnp.asarray(phi), jnp.asarray(terminal_weight), gamma))
+    hp = QLearningHParams(
+        alpha=jnp.asarray(case.alpha),
+        epsilon=jnp.asarray(case.epsilon),
+        gamma=gamma,
+        q_init=jnp.asarray(q0),
+        transform=(jnp.asarray(phi), jnp.asarray(terminal_weight), gamma),
+    )
     key = jax.random.key(case.seed % (2**31))
     state, metrics = _trainer()(key, hp, case.mdp)
     exp = flatten_experience(metrics["experience"])
     # L replays the stream with its (shaped) learner reward; L' with the true reward.
-    q_T, hist = replay(jnp.asarray(q0), exp, case.alpha, gamma, reward=exp.learner_reward,
-                       return_history=True)
-    _, hist_p = replay(jnp.asarray(q0 + phi[:, None]), exp, case.alpha, gamma,
-                       reward=exp.reward, return_history=True)
+    q_T, hist = replay(
+        jnp.asarray(q0), exp, case.alpha, gamma, reward=exp.learner_reward, return_history=True
+    )
+    _, hist_p = replay(
+        jnp.asarray(q0 + phi[:, None]),
+        exp,
+        case.alpha,
+        gamma,
+        reward=exp.reward,
+        return_history=True,
+    )
     hist, hist_p = np.asarray(hist)[:, : S - 1], np.asarray(hist_p)[:, : S - 1]  # non-terminal
     deviation = float(np.max(np.abs(hist_p - hist - phi[None, : S - 1, None])))
     top2 = np.sort(hist, axis=-1)[..., -2:]

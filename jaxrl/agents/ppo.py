@@ -62,7 +62,7 @@ class Trajectory(NamedTuple):
     truncated: jnp.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
 class PPOTrainer:
     """``train(key, hparams)``, plus its pieces for chunked runs."""
 

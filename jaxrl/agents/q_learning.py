@@ -34,13 +34,13 @@ The learner optimises the transformed reward; the metrics report the true reward
 
 Metrics (one entry per chunk of ``static.eval_every`` steps, leading axis ``num_chunks``):
 
-* ``"eval/greedy_return"``: exact ``J(greedy(Q))`` by :func:`jaxrl.mdp.expected_return` (the
+* ``"eval_greedy_return"``: exact ``J(greedy(Q))`` by :func:`jaxrl.mdp.expected_return` (the
   unnormalised return under the MDP's true reward, γ = ``mdp.gamma``, ``d0 = init_dist``; ties in
   ``Q`` go to the lowest action index). Noise-free, so it is the figure's curve.
-* ``"eval/env_steps"``: environment steps per seed so far (summed over ``num_envs``).
-* ``"episode/true_reward"``, ``"episode/learner_reward"``: mean *undiscounted* return of the
+* ``"eval_env_steps"``: environment steps per seed so far (summed over ``num_envs``).
+* ``"return_true_reward"``, ``"return_learner_reward"``: mean *undiscounted* return of the
   episodes that finished in the chunk (the previous value is repeated when none finished;
-  ``"episode/count"`` says how many did), ``"episode/length"``.
+  ``"episode_count"`` says how many did), ``"episode_length"``.
 * ``"experience"`` (only with ``static.record_experience``): an :class:`Experience` with leaves
   ``[num_steps, num_envs]`` (``learner_reward`` = the transformed reward), ready for
   :func:`replay` after ``flatten_experience``.
@@ -54,6 +54,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.mdp import TabularMDP, expected_return, greedy_policy
 from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
@@ -206,8 +207,9 @@ def replay(
         e, r = x
         discount = gamma * (1.0 - e.terminated.astype(q.dtype))
         lr = _step_size(alpha, alpha_decay, counts[e.state, e.action])
-        q = _td_update(algorithm, q, e.state, e.action, r, discount, e.next_state,
-                       e.next_action, lr, epsilon)
+        q = _td_update(
+            algorithm, q, e.state, e.action, r, discount, e.next_state, e.next_action, lr, epsilon
+        )
         counts = counts.at[e.state, e.action].add(1.0)
         return (q, counts), (q if return_history else None)
 
@@ -246,17 +248,23 @@ class QLearningStatic:
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"QLearningStatic.{name} must be a positive int, got {v!r}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
-            raise ValueError(f"QLearningStatic.max_episode_steps must be >= 1, got "
-                             f"{self.max_episode_steps}")
+            raise ValueError(
+                f"QLearningStatic.max_episode_steps must be >= 1, got {self.max_episode_steps}"
+            )
         if self.num_steps % self.eval_every:
-            raise ValueError(f"QLearningStatic.eval_every={self.eval_every} must divide "
-                             f"num_steps={self.num_steps}")
+            raise ValueError(
+                f"QLearningStatic.eval_every={self.eval_every} must divide "
+                f"num_steps={self.num_steps}"
+            )
         if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"QLearningStatic.algorithm must be one of {ALGORITHMS}, got "
-                             f"{self.algorithm!r}")
+            raise ValueError(
+                f"QLearningStatic.algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}"
+            )
         if self.transform_obs not in TRANSFORM_OBS:
-            raise ValueError(f"QLearningStatic.transform_obs must be one of {TRANSFORM_OBS}, got "
-                             f"{self.transform_obs!r}")
+            raise ValueError(
+                f"QLearningStatic.transform_obs must be one of {TRANSFORM_OBS}, got "
+                f"{self.transform_obs!r}"
+            )
 
 
 class QLearningHParams(NamedTuple):
@@ -324,7 +332,11 @@ class QLearningTrainer:
 
     def check(self, hparams: QLearningHParams, allow_gamma_mismatch: bool = False):
         """Validate concrete hyperparameters before compiling (γ mismatch with the transform)."""
-        gamma = self.mdp.gamma if hparams.gamma is None else hparams.gamma
+        gamma = np.asarray(self.mdp.gamma if hparams.gamma is None else hparams.gamma)
+        if gamma.dtype == np.float32 and self.transform.gamma is not None:
+            # a float32 MDP stores 0.9 as 0.89999998; check_gamma's atol is 1e-12
+            close = np.abs(gamma - self.transform.gamma) <= 4 * np.finfo(np.float32).eps
+            gamma = np.where(close, self.transform.gamma, gamma.astype(np.float64))
         check_gamma(self.transform, gamma, allow_gamma_mismatch)
         return hparams
 
@@ -332,10 +344,12 @@ class QLearningTrainer:
         mdp = self.mdp if mdp is None else mdp
         state = self.init(key, hparams, mdp)
         state, metrics = jax.lax.scan(
-            lambda s, _: self.chunk(s, hparams, mdp), state, None, self.static.num_chunks)
+            lambda s, _: self.chunk(s, hparams, mdp), state, None, self.static.num_chunks
+        )
         if "experience" in metrics:  # [C, k, N] -> [C·k, N]
             metrics["experience"] = jax.tree.map(
-                lambda x: x.reshape(-1, *x.shape[2:]), metrics["experience"])
+                lambda x: x.reshape(-1, *x.shape[2:]), metrics["experience"]
+            )
         return state, metrics
 
 
@@ -352,8 +366,10 @@ def _as_mdp(mdp_or_env) -> tuple[TabularMDP, int]:
         return params.mdp, int(params.max_steps_in_episode)
     if hasattr(mdp_or_env, "mdp"):  # TabularEnvParams
         return mdp_or_env.mdp, int(mdp_or_env.max_steps_in_episode)
-    raise TypeError("make_train: pass a TabularMDP, a TabularEnv or TabularEnvParams, got "
-                    f"{type(mdp_or_env).__name__}")
+    raise TypeError(
+        "make_train: pass a TabularMDP, a TabularEnv or TabularEnvParams, got "
+        f"{type(mdp_or_env).__name__}"
+    )
 
 
 def make_train(
@@ -403,10 +419,18 @@ def make_train(
         states = reset_states(u[0], mdp)
         zeros = jnp.zeros((N,), dt)
         return QLearningState(
-            q=q, counts=jnp.zeros((S, A), dt), state=states,
-            action=choose(u[1], q, states, hp.epsilon), time=jnp.zeros((N,), jnp.int32),
-            transform_state=transform.init(hp.transform), ep_true=zeros, ep_learner=zeros,
-            last=jnp.zeros((3,), dt), key=key, step=jnp.zeros((), jnp.int32))
+            q=q,
+            counts=jnp.zeros((S, A), dt),
+            state=states,
+            action=choose(u[1], q, states, hp.epsilon),
+            time=jnp.zeros((N,), jnp.int32),
+            transform_state=transform.init(hp.transform),
+            ep_true=zeros,
+            ep_learner=zeros,
+            last=jnp.zeros((3,), dt),
+            key=key,
+            step=jnp.zeros((), jnp.int32),
+        )
 
     def env_step(hp, mdp, carry, _):
         st, win = carry
@@ -422,9 +446,17 @@ def make_train(
         term = mdp.terminal_mask[s_next]
         trunc = (st.time + 1 >= limit) & ~term
         discount = gamma * (1.0 - term.astype(dt))
-        tr = Transition(obs=obs_of(s, mdp), action=a, reward=r, next_obs=obs_of(s_next, mdp),
-                        terminated=term, truncated=trunc, discount=discount,
-                        channels={"true_reward": r}, time=st.time)
+        tr = Transition(
+            obs=obs_of(s, mdp),
+            action=a,
+            reward=r,
+            next_obs=obs_of(s_next, mdp),
+            terminated=term,
+            truncated=trunc,
+            discount=discount,
+            channels={"true_reward": r},
+            time=st.time,
+        )
         shaped, tstate = transform.apply(hp.transform, st.transform_state, tr)
         shaped = jnp.broadcast_to(jnp.asarray(shaped, dt), (N,))
         if alg == "sarsa":  # a' from the pre-update table (Sutton & Barto's order)
@@ -454,33 +486,57 @@ def make_train(
         ep_true, ep_learner = st.ep_true + r, st.ep_learner + shaped
         length = (st.time + 1).astype(dt)
         endf = ended.astype(dt)
-        win = _Window(win.true + jnp.sum(ep_true * endf), win.learner + jnp.sum(ep_learner * endf),
-                      win.length + jnp.sum(length * endf), win.count + jnp.sum(endf))
-        st = st._replace(q=q, counts=counts, state=new_s, action=new_a,
-                         time=jnp.where(ended, 0, st.time + 1), transform_state=tstate,
-                         ep_true=ep_true * (1 - endf), ep_learner=ep_learner * (1 - endf),
-                         key=key, step=st.step + 1)
-        exp = Experience(state=s, action=a, reward=r, learner_reward=shaped, next_state=s_next,
-                         next_action=a_next, terminated=term, truncated=trunc)
+        win = _Window(
+            win.true + jnp.sum(ep_true * endf),
+            win.learner + jnp.sum(ep_learner * endf),
+            win.length + jnp.sum(length * endf),
+            win.count + jnp.sum(endf),
+        )
+        st = st._replace(
+            q=q,
+            counts=counts,
+            state=new_s,
+            action=new_a,
+            time=jnp.where(ended, 0, st.time + 1),
+            transform_state=tstate,
+            ep_true=ep_true * (1 - endf),
+            ep_learner=ep_learner * (1 - endf),
+            key=key,
+            step=st.step + 1,
+        )
+        exp = Experience(
+            state=s,
+            action=a,
+            reward=r,
+            learner_reward=shaped,
+            next_state=s_next,
+            next_action=a_next,
+            terminated=term,
+            truncated=trunc,
+        )
         return (st, win), (exp if static.record_experience else None)
 
     def chunk(st: QLearningState, hp: QLearningHParams, mdp: TabularMDP | None = None):
         mdp = _jnp_tree(mdp0 if mdp is None else mdp)
         dt = dtype_of(mdp)
         zero = jnp.zeros((), dt)
-        (st, win), exp = jax.lax.scan(partial(env_step, hp, mdp), (st, _Window(zero, zero, zero,
-                                      zero)), None, static.eval_every)
+        (st, win), exp = jax.lax.scan(
+            partial(env_step, hp, mdp),
+            (st, _Window(zero, zero, zero, zero)),
+            None,
+            static.eval_every,
+        )
         has = win.count > 0
         n = jnp.maximum(win.count, 1.0)
         means = jnp.where(has, jnp.stack([win.true, win.learner, win.length]) / n, st.last)
         st = st._replace(last=means)
         metrics = {
-            "eval/greedy_return": expected_return(mdp, greedy_policy(st.q)),
-            "eval/env_steps": st.step * N,
-            "episode/true_reward": means[0],
-            "episode/learner_reward": means[1],
-            "episode/length": means[2],
-            "episode/count": win.count,
+            "eval_greedy_return": expected_return(mdp, greedy_policy(st.q)),
+            "eval_env_steps": st.step * N,
+            "return_true_reward": means[0],
+            "return_learner_reward": means[1],
+            "episode_length": means[2],
+            "episode_count": win.count,
         }
         if static.record_experience:
             metrics["experience"] = exp

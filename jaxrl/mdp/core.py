@@ -135,9 +135,11 @@ def validate_mdp(mdp: TabularMDP, atol: float = 1e-6) -> None:
     if batch:
         for idx in np.ndindex(batch):
             member = jax.tree.map(
-                lambda x, idx=idx: np.asarray(x)[idx]
-                if np.ndim(x) >= len(batch) and np.shape(x)[: len(batch)] == batch
-                else np.asarray(x),
+                lambda x, idx=idx: (
+                    np.asarray(x)[idx]
+                    if np.ndim(x) >= len(batch) and np.shape(x)[: len(batch)] == batch
+                    else np.asarray(x)
+                ),
                 mdp,
             )
             try:
@@ -222,5 +224,9 @@ def validate_mdp(mdp: TabularMDP, atol: float = 1e-6) -> None:
             reach = new
         if not reach.all():
             s = int(np.flatnonzero(~reach)[0])
-            what = "any terminal state" if term.any() else "a terminal state (terminal_mask is all False)"
+            what = (
+                "any terminal state"
+                if term.any()
+                else "a terminal state (terminal_mask is all False)"
+            )
             raise ValueError(f"gamma = 1 but state s={s} cannot reach {what}")

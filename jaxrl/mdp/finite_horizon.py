@@ -57,7 +57,9 @@ def _prepare(P, R, horizon, terminal_value, terminal_mask, extra=None):
     P_t = jnp.broadcast_to(P, (H, *P.shape[-3:]))
     R_t = jnp.broadcast_to(R, (H, *P.shape[-3:]))
     S = P.shape[-3]
-    V_H = jnp.zeros((S,), P.dtype) if terminal_value is None else jnp.asarray(terminal_value, P.dtype)
+    V_H = (
+        jnp.zeros((S,), P.dtype) if terminal_value is None else jnp.asarray(terminal_value, P.dtype)
+    )
     live = (
         jnp.ones((S,), P.dtype)
         if terminal_mask is None

@@ -82,7 +82,9 @@ def random_mdp(
 
 
 @partial(jax.jit, static_argnames=("S", "A", "k", "n_terminal", "dt", "alpha_is_one"))
-def _random_mdp(key, gamma, reward_scale, dirichlet_alpha, *, S, A, k, n_terminal, dt, alpha_is_one):
+def _random_mdp(
+    key, gamma, reward_scale, dirichlet_alpha, *, S, A, k, n_terminal, dt, alpha_is_one
+):
     # One uniform draw feeds every α = 1 quantity: each separate jax.random call would add its own
     # threefry kernel, and compiling those dominates (≈0.5 s each on CPU).
     k_u, k_g = jax.random.split(key)

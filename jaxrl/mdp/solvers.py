@@ -42,7 +42,10 @@ def softmax_policy(logits: Array, temperature: float | Array = 1.0) -> Array:
 
 
 def optimal_action_sets(Q: Array, tol: float = 1e-9) -> Array:
-    """``[S, A]`` bool mask ``{a : Q(s, a) >= max_a' Q(s, a') − tol}``: compare *sets*, not argmax."""
+    """``[S, A]`` bool mask ``{a : Q(s, a) >= max_a' Q(s, a') − tol}``.
+
+    Compare optimal-action *sets*, not argmax indices (ties make argmax arbitrary).
+    """
     return Q >= jnp.max(Q, axis=-1, keepdims=True) - tol
 
 
@@ -127,7 +130,7 @@ def discounted_visits(mdp: TabularMDP, pi: Array) -> Array:
 
 @jax.jit
 def occupancy_measure(mdp: TabularMDP, pi: Array) -> Array:
-    """Normalised discounted occupancy ``μ_π(s, a) = (1 − γ) Σ_t γ^t Pr(s_t = s, a_t = a)`` ``[S, A]``.
+    """``[S, A]`` normalised discounted occupancy ``μ_π(s, a) = (1 − γ) Σ_t γ^t Pr(s_t=s, a_t=a)``.
 
     Sums to 1. Equivalent to solving ``(I − γ P_πᵀ) d = (1 − γ) d0`` with the *absorbing* (unmasked)
     dynamics and ``μ = d · π``: after absorption the agent keeps occupying the terminal state, so a

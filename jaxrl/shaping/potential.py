@@ -178,7 +178,7 @@ def dynamic_potential(
 
 # ----------------------------------------------------------------------------- potentials
 def _state_lookup(values: Array, obs: Array) -> Array:
-    """``values[..., s]`` for integer obs ``[*B]``, or ``obs @ values`` for one-hot obs ``[*B, S]``."""
+    """``values[s]`` for integer obs ``[*B]``, or ``obs @ values`` for one-hot obs ``[*B, S]``."""
     obs = jnp.asarray(obs)
     if jnp.issubdtype(obs.dtype, jnp.integer) or jnp.issubdtype(obs.dtype, jnp.bool_):
         return jnp.take(values, obs.astype(jnp.int32), axis=-1)
@@ -203,7 +203,7 @@ def potential_from_table(values: Array) -> PhiFn:
 
 
 def time_potential_from_table(values: Array) -> PhiFnT:
-    """``Φ(obs, t) = values[min(t, H), s]`` from a ``[H + 1, S]`` table (see :func:`dynamic_potential`).
+    """``Φ(obs, t) = values[min(t, H), s]`` from a ``[H + 1, S]`` table (:func:`dynamic_potential`).
 
     Times beyond H are clipped to H; with ``values[H] = 0`` that is "no potential after the
     horizon".
@@ -260,9 +260,9 @@ def table_transitions(R, gamma, terminal_mask=None, time=0) -> Transition:
     R = jnp.asarray(R)
     S, A, _ = R.shape
     s, a, s2 = jnp.meshgrid(jnp.arange(S), jnp.arange(A), jnp.arange(S), indexing="ij")
-    term = (
-        jnp.zeros((S,), bool) if terminal_mask is None else jnp.asarray(terminal_mask, bool)
-    )[s2]
+    term = (jnp.zeros((S,), bool) if terminal_mask is None else jnp.asarray(terminal_mask, bool))[
+        s2
+    ]
     return Transition(
         obs=s,
         action=a,
