@@ -8,9 +8,10 @@ one ``jax.jit``.
 Each (impl, seeds) configuration runs in a fresh subprocess of this script so that its peak memory
 (CPU: ``ru_maxrss``, which is process-wide and monotone; GPU: ``peak_bytes_in_use``) is its own.
 
-    .venv/bin/python benchmarks/ppo_throughput.py --seeds 1 8 32 --total-timesteps 500000 --repeats 1
-    .venv/bin/python benchmarks/ppo_throughput.py --seeds 256 2048          # on a GPU
-    .venv/bin/python benchmarks/ppo_throughput.py --single impl=ours seeds=8  # one config, in-process
+    .venv/bin/python benchmarks/ppo_throughput.py --seeds 1 8 32 --total-timesteps 500000 \
+        --repeats 1
+    .venv/bin/python benchmarks/ppo_throughput.py --seeds 256 2048  # on a GPU
+    .venv/bin/python benchmarks/ppo_throughput.py --single impl=ours seeds=8  # one config
 
 Measured per configuration: compile time (``jit(...).lower(...).compile()`` wall time), run time of
 the compiled call (``block_until_ready``; best of ``--repeats``), env-steps/s
@@ -42,20 +43,30 @@ RESULT_TAG = "@@PPO_THROUGHPUT_RESULT@@"
 
 # PureJaxRL defaults for CartPole-v1.
 NUM_ENVS, NUM_STEPS, EPOCHS, MINIBATCHES = 4, 128, 4, 4
-HP = dict(learning_rate=2.5e-4, gamma=0.99, gae_lambda=0.95, clip_eps=0.2, ent_coef=0.01,
-          vf_coef=0.5, max_grad_norm=0.5)
+HP = dict(
+    learning_rate=2.5e-4,
+    gamma=0.99,
+    gae_lambda=0.95,
+    clip_eps=0.2,
+    ent_coef=0.01,
+    vf_coef=0.5,
+    max_grad_norm=0.5,
+)
 
 # Reference figures measured on a 2-core CPU of the kind this project develops on.
 REFERENCE = {
     "purejaxrl": {"1": 250e3, "32": 288e3, "compile_s": 4.0},
     "rejax": {"1": 231e3, "32": 239e3},
-    "targets": "ours >= 1.2x rejax throughput at 32 seeds; compile <= 5 s; PBRS <= 1.3x identity time",
+    "targets": (
+        "ours >= 1.2x rejax throughput at 32 seeds; compile <= 5 s; PBRS <= 1.3x identity time"
+    ),
 }
 
 
 # --------------------------------------------------------------------------------------------
 # one configuration (runs inside the subprocess)
 # --------------------------------------------------------------------------------------------
+
 
 def pole_angle_pbrs():
     """Potential-based shaping with Phi(s) = -|pole angle|: r + discount*Phi(s') - Phi(s).
@@ -96,10 +107,18 @@ def _build(impl: str, num_seeds: int, total_timesteps: int):
         from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
         from jaxrl.shaping.transform import identity
 
-        static = PPOStatic(num_envs=NUM_ENVS, num_steps=NUM_STEPS, total_timesteps=total_timesteps,
-                           update_epochs=EPOCHS, num_minibatches=MINIBATCHES,
-                           hidden_sizes=(64, 64), activation="tanh", anneal_lr=True,
-                           num_chunks=1, eval_channel="env_reward")
+        static = PPOStatic(
+            num_envs=NUM_ENVS,
+            num_steps=NUM_STEPS,
+            total_timesteps=total_timesteps,
+            update_epochs=EPOCHS,
+            num_minibatches=MINIBATCHES,
+            hidden_sizes=(64, 64),
+            activation="tanh",
+            anneal_lr=True,
+            num_chunks=1,
+            eval_channel="env_reward",
+        )
         transform = identity() if impl == "ours" else pole_angle_pbrs()
         train = make_train(static, env, transform=transform, env_params=env_params)
         hp = PPOHParams(**HP, transform=transform.default_params)
@@ -111,10 +130,18 @@ def _build(impl: str, num_seeds: int, total_timesteps: int):
 
         steps = num_updates * NUM_ENVS * NUM_STEPS  # exactly num_updates iterations, one eval
         algo = PPO.create(
-            env=FiveTupleEnv(env), env_params=env_params, num_envs=NUM_ENVS, num_steps=NUM_STEPS,
-            num_epochs=EPOCHS, num_minibatches=MINIBATCHES, total_timesteps=steps,
-            eval_freq=steps, skip_initial_evaluation=True,
-            agent_kwargs={"activation": "tanh", "hidden_layer_sizes": (64, 64)}, **HP)
+            env=FiveTupleEnv(env),
+            env_params=env_params,
+            num_envs=NUM_ENVS,
+            num_steps=NUM_STEPS,
+            num_epochs=EPOCHS,
+            num_minibatches=MINIBATCHES,
+            total_timesteps=steps,
+            eval_freq=steps,
+            skip_initial_evaluation=True,
+            agent_kwargs={"activation": "tanh", "hidden_layer_sizes": (64, 64)},
+            **HP,
+        )
         return jax.jit(jax.vmap(type(algo).train, in_axes=(None, 0))), (algo, keys)
 
     raise ValueError(f"unknown impl {impl!r}; expected one of {IMPLS}")
@@ -154,11 +181,17 @@ def run_single(impl: str, num_seeds: int, total_timesteps: int, repeats: int) ->
     peak_dev = _device_peak_bytes()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
     return {
-        "impl": impl, "seeds": num_seeds, "total_timesteps": total_timesteps,
+        "impl": impl,
+        "seeds": num_seeds,
+        "total_timesteps": total_timesteps,
         "env_steps_per_seed": steps_per_seed,
-        "trace_s": t1 - t0, "compile_s": t2 - t0, "run_s": run_s, "run_s_all": run_times,
+        "trace_s": t1 - t0,
+        "compile_s": t2 - t0,
+        "run_s": run_s,
+        "run_s_all": run_times,
         "env_steps_per_s": num_seeds * steps_per_seed / run_s,
-        "peak_rss_mb": rss_mb, "rss_after_import_mb": rss_import_mb,
+        "peak_rss_mb": rss_mb,
+        "rss_after_import_mb": rss_import_mb,
         "device_peak_mb": None if peak_dev is None else peak_dev / 2**20,
         "platform": jax.default_backend(),
     }
@@ -168,14 +201,23 @@ def run_single(impl: str, num_seeds: int, total_timesteps: int, repeats: int) ->
 # driver
 # --------------------------------------------------------------------------------------------
 
+
 def _spawn(impl, seeds, args) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--single", f"impl={impl}",
-           f"seeds={seeds}", "--total-timesteps", str(args.total_timesteps),
-           "--repeats", str(args.repeats)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--single",
+        f"impl={impl}",
+        f"seeds={seeds}",
+        "--total-timesteps",
+        str(args.total_timesteps),
+        "--repeats",
+        str(args.repeats),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=_ROOT)
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
+            return json.loads(line[len(RESULT_TAG) :])
     sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
     raise RuntimeError(f"{impl} seeds={seeds} failed (exit {proc.returncode})")
 
@@ -214,8 +256,16 @@ def _device_info() -> dict:
 
 def _git_rev():
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=_ROOT, timeout=10).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=_ROOT,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except Exception:  # noqa: BLE001
         return None
 
@@ -230,8 +280,9 @@ def _annotate(rows):
         rj = by.get(("rejax", r["seeds"]))
         r["ratio_vs_rejax"] = r["env_steps_per_s"] / rj["env_steps_per_s"] if rj else None
         base = by.get(("ours", r["seeds"]))
-        r["pbrs_overhead"] = (r["run_s"] / base["run_s"]
-                              if r["impl"] == "ours_pbrs" and base else None)
+        r["pbrs_overhead"] = (
+            r["run_s"] / base["run_s"] if r["impl"] == "ours_pbrs" and base else None
+        )
         r["peak_mb"] = _peak_mb(r)
     return rows
 
@@ -242,10 +293,22 @@ def _table(rows, device) -> str:
     body = []
     for r in rows:
         ratio = "-" if r["ratio_vs_rejax"] is None else f"{r['ratio_vs_rejax']:.2f}x"
-        body.append([r["impl"], str(r["seeds"]), f"{r['compile_s']:.2f}", f"{r['run_s']:.2f}",
-                     f"{r['env_steps_per_s']:,.0f}", f"{r['peak_mb']:.0f}", ratio])
+        body.append(
+            [
+                r["impl"],
+                str(r["seeds"]),
+                f"{r['compile_s']:.2f}",
+                f"{r['run_s']:.2f}",
+                f"{r['env_steps_per_s']:,.0f}",
+                f"{r['peak_mb']:.0f}",
+                ratio,
+            ]
+        )
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(hdr)]
-    fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"
+
+    def fmt(cells):
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
     lines = [fmt(hdr), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += [fmt(b) for b in body]
     return "\n".join(lines)
@@ -255,17 +318,21 @@ def _footer(rows, args) -> str:
     lines = []
     for r in rows:
         if r["pbrs_overhead"] is not None:
-            lines.append(f"PBRS overhead at {r['seeds']} seeds: pbrs run / identity run = "
-                         f"{r['pbrs_overhead']:.2f}x (target <= 1.3x)")
+            lines.append(
+                f"PBRS overhead at {r['seeds']} seeds: pbrs run / identity run = "
+                f"{r['pbrs_overhead']:.2f}x (target <= 1.3x)"
+            )
     steps = rows[0]["env_steps_per_seed"] if rows else _num_updates(args.total_timesteps) * 512
     lines += [
         f"env-steps/s = seeds x {steps:,} executed env steps per seed "
-        f"({steps // (NUM_ENVS * NUM_STEPS)} updates x {NUM_ENVS} envs x {NUM_STEPS} steps) / run s;"
+        f"({steps // (NUM_ENVS * NUM_STEPS)} updates x {NUM_ENVS} envs x {NUM_STEPS} steps)"
+        " / run s;"
         f" run s = best of {args.repeats} call(s) of the compiled function; compile s = "
         "jit(...).lower(...).compile() wall time.",
         "ours / ours_pbrs: num_chunks=1, one evaluation at the end (8 envs x 500 steps).",
-        "rejax 0.1.3: eval_freq = total_timesteps and skip_initial_evaluation=True, so it evaluates "
-        "once, at the end (128 episodes, <= 500 steps each); gymnax-1.0 env via a 5-tuple shim "
+        "rejax 0.1.3: eval_freq = total_timesteps and skip_initial_evaluation=True, so it "
+        "evaluates once, at the end (128 episodes, <= 500 steps each); gymnax-1.0 env via a "
+        "5-tuple shim "
         "(done = terminated | truncated). rejax has no LR annealing and clips gradients "
         "element-wise (optax.clip), not by global norm.",
         "peak MB: CPU = ru_maxrss of the configuration's own subprocess (includes JAX/XLA runtime "
@@ -306,17 +373,26 @@ def _parse_single(tokens) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 8, 32])
-    ap.add_argument("--total-timesteps", type=int, default=500_000,
-                    help="env steps per seed (rounded down to whole 512-step updates)")
+    ap.add_argument(
+        "--total-timesteps",
+        type=int,
+        default=500_000,
+        help="env steps per seed (rounded down to whole 512-step updates)",
+    )
     ap.add_argument("--repeats", type=int, default=1, help="timed calls of each compiled function")
     ap.add_argument("--impls", nargs="+", default=list(IMPLS), choices=IMPLS)
     ap.add_argument("--out", type=Path, default=Path("results/benchmarks/ppo_throughput.json"))
     ap.add_argument("--timeout", type=float, default=None, help="seconds per configuration")
-    ap.add_argument("--single", nargs="+", metavar="KEY=VALUE",
-                    help="run one configuration in this process and print its JSON row")
+    ap.add_argument(
+        "--single",
+        nargs="+",
+        metavar="KEY=VALUE",
+        help="run one configuration in this process and print its JSON row",
+    )
     args = ap.parse_args(argv)
 
     if args.single:
@@ -328,8 +404,11 @@ def main(argv=None) -> int:
     import jax
 
     device = _device_info()
-    print(f"platform: jax.devices() = {jax.devices()}; x64 enabled: {device['x64_enabled']}; "
-          f"cpus: {device['cpu_count']}", flush=True)
+    print(
+        f"platform: jax.devices() = {jax.devices()}; x64 enabled: {device['x64_enabled']}; "
+        f"cpus: {device['cpu_count']}",
+        flush=True,
+    )
 
     rows = []
     for seeds in args.seeds:
@@ -337,9 +416,12 @@ def main(argv=None) -> int:
             t = time.perf_counter()
             row = _spawn(impl, seeds, args)
             rows.append(row)
-            print(f"  {impl:>9} seeds={seeds:<5} compile {row['compile_s']:6.2f}s  run "
-                  f"{row['run_s']:7.2f}s  {row['env_steps_per_s']:12,.0f} steps/s  "
-                  f"(subprocess {time.perf_counter() - t:.0f}s)", flush=True)
+            print(
+                f"  {impl:>9} seeds={seeds:<5} compile {row['compile_s']:6.2f}s  run "
+                f"{row['run_s']:7.2f}s  {row['env_steps_per_s']:12,.0f} steps/s  "
+                f"(subprocess {time.perf_counter() - t:.0f}s)",
+                flush=True,
+            )
     _annotate(rows)
 
     print()
@@ -349,14 +431,26 @@ def main(argv=None) -> int:
 
     out = args.out if args.out.is_absolute() else _ROOT / args.out
     payload = {
-        "benchmark": "ppo_throughput", "env": "gymnax CartPole-v1",
-        "created_unix": time.time(), "git_rev": _git_rev(),
+        "benchmark": "ppo_throughput",
+        "env": "gymnax CartPole-v1",
+        "created_unix": time.time(),
+        "git_rev": _git_rev(),
         "command": [Path(sys.executable).name, *sys.argv],
-        "config": {"num_envs": NUM_ENVS, "num_steps": NUM_STEPS, "update_epochs": EPOCHS,
-                   "num_minibatches": MINIBATCHES, "hidden_sizes": [64, 64],
-                   "activation": "tanh", "total_timesteps": args.total_timesteps,
-                   "repeats": args.repeats, **HP},
-        "device": device, "versions": _versions(), "reference": REFERENCE, "rows": rows,
+        "config": {
+            "num_envs": NUM_ENVS,
+            "num_steps": NUM_STEPS,
+            "update_epochs": EPOCHS,
+            "num_minibatches": MINIBATCHES,
+            "hidden_sizes": [64, 64],
+            "activation": "tanh",
+            "total_timesteps": args.total_timesteps,
+            "repeats": args.repeats,
+            **HP,
+        },
+        "device": device,
+        "versions": _versions(),
+        "reference": REFERENCE,
+        "rows": rows,
     }
     _atomic_write_json(out, payload)
     print(f"\nwrote {out}")

@@ -71,8 +71,12 @@ VARIANTS = ("none", "pbrs_good", "pbrs_misleading", "bonus")
 PITFALL_VARIANTS = ("none", "pbrs", "naive_pbrs")
 MCAR_GAMMA = 0.99
 #: shaping weights (good Φ, misleading Φ, bonus) of each variant: one vmappable params tuple.
-WEIGHTS = {"none": (0, 0, 0), "pbrs_good": (1, 0, 0), "pbrs_misleading": (0, 1, 0),
-           "bonus": (0, 0, 1)}
+WEIGHTS = {
+    "none": (0, 0, 0),
+    "pbrs_good": (1, 0, 0),
+    "pbrs_misleading": (0, 1, 0),
+    "bonus": (0, 0, 1),
+}
 PITFALL_WEIGHTS = {"none": (0, 0), "pbrs": (1, 0), "naive_pbrs": (0, 1)}
 
 
@@ -126,17 +130,28 @@ class PBRSConfig(Config):
         self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
         self.require(0 < self.grid_gamma < 1, "grid_gamma", "must be in (0, 1)")
         for name in ("q_evals", "ppo_evals"):
-            self.require(getattr(self, name) % self.checkpoints == 0, name,
-                         "must be a multiple of checkpoints")
+            self.require(
+                getattr(self, name) % self.checkpoints == 0,
+                name,
+                "must be a multiple of checkpoints",
+            )
         for name in ("q_steps", "pitfall_steps"):
-            self.require(getattr(self, name) % self.q_evals == 0, name,
-                         "must be a multiple of q_evals")
+            self.require(
+                getattr(self, name) % self.q_evals == 0, name, "must be a multiple of q_evals"
+            )
 
 
 PRESETS = {
     "quick": PBRSConfig(),
-    "paper": PBRSConfig(seeds=32, q_steps=100_000, q_evals=100, pitfall_steps=100_000,
-                        grid_ppo_steps=131_072, mcar_ppo_steps=1_048_576, ppo_evals=32),
+    "paper": PBRSConfig(
+        seeds=32,
+        q_steps=100_000,
+        q_evals=100,
+        pitfall_steps=100_000,
+        grid_ppo_steps=131_072,
+        mcar_ppo_steps=1_048_576,
+        ppo_evals=32,
+    ),
 }
 
 
@@ -227,8 +242,14 @@ def exact_reference(grid: GridWorld, transform: RewardTransform, params, names) 
     """Per variant: the true return of the optimal policy of the shaped MDP (value iteration on
     the table the transform itself produces) and whether it equals the true optimum."""
     with jax.enable_x64(True):
-        mdp = jax.tree.map(lambda x: jnp.asarray(x, jnp.float64) if jnp.issubdtype(
-            jnp.asarray(x).dtype, jnp.floating) else jnp.asarray(x), grid.mdp)
+        mdp = jax.tree.map(
+            lambda x: (
+                jnp.asarray(x, jnp.float64)
+                if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
+                else jnp.asarray(x)
+            ),
+            grid.mdp,
+        )
         _, q_true = value_iteration(mdp)
         j_star = float(expected_return(mdp, greedy_policy(q_true)))
         out = {"optimal_true_return": j_star, "variants": {}}
@@ -258,8 +279,9 @@ def grouped(chunk, k: int):
 
 
 def _record(cfg: PBRSConfig, task: str, extra: dict) -> dict:
-    recorded = {k: v for k, v in dataclasses.asdict(cfg).items()
-                if k not in ("resume", "results", "tasks")}
+    recorded = {
+        k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results", "tasks")
+    }
     return {"experiment": recorded, "task": task, **extra}
 
 
@@ -289,16 +311,28 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
     else:
         transform = grid_transform(grid, cfg.grid_gamma, cfg.grid_phi_scale, cfg.grid_bonus)
         names, weights, steps = VARIANTS, WEIGHTS, cfg.q_steps
-    static = q_learning.QLearningStatic(num_steps=steps, eval_every=steps // cfg.q_evals,
-                                        max_episode_steps=cfg.grid_max_steps)
+    static = q_learning.QLearningStatic(
+        num_steps=steps, eval_every=steps // cfg.q_evals, max_episode_steps=cfg.grid_max_steps
+    )
     trainer = q_learning.make_train(static, grid.mdp, transform)
     params = variant_params(weights, names, cfg.seeds, transform)
     n = len(names) * cfg.seeds
     hp = q_learning.QLearningHParams(alpha=cfg.q_alpha, epsilon=cfg.q_epsilon, transform=params)
     hp = trainer.check(hp).broadcast(n)
-    run = store.create(EXPERIMENT, _record(cfg, task, {
-        "variants": list(names), "layout": list(grid.layout),
-        "static": dataclasses.asdict(static), "agent": "q_learning"}), resume=cfg.resume)
+    run = store.create(
+        EXPERIMENT,
+        _record(
+            cfg,
+            task,
+            {
+                "variants": list(names),
+                "layout": list(grid.layout),
+                "static": dataclasses.asdict(static),
+                "agent": "q_learning",
+            },
+        ),
+        resume=cfg.resume,
+    )
 
     def chunk(st, h):
         st, m = trainer.chunk(st, h)
@@ -306,12 +340,22 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
 
     init = jax.jit(jax.vmap(lambda k, h: trainer.init(k, h)))
     step = jax.jit(jax.vmap(grouped(chunk, cfg.q_evals // cfg.checkpoints)))
-    print(f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x {steps} steps "
-          f"-> {run.path}")
-    metrics = run_chunked(init, step, seed_keys(cfg.seeds, len(names)), hp,
-                          num_chunks=cfg.checkpoints, run=run, resume=cfg.resume,
-                          shard=cfg.shard, postfix_metric=None,
-                          metrics_name="raw")
+    print(
+        f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x {steps} steps "
+        f"-> {run.path}"
+    )
+    metrics = run_chunked(
+        init,
+        step,
+        seed_keys(cfg.seeds, len(names)),
+        hp,
+        num_chunks=cfg.checkpoints,
+        run=run,
+        resume=cfg.resume,
+        shard=cfg.shard,
+        postfix_metric=None,
+        metrics_name="raw",
+    )
     # q_learning's metric names (they were renamed once while this was written; accept both)
     greedy = _pick(metrics, "eval_greedy_return", "eval/greedy_return")
     steps_key = _pick(metrics, "eval_env_steps", "eval/env_steps")
@@ -326,45 +370,82 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
         grid = gridworld(OPEN_6X6, gamma=cfg.grid_gamma)
         env, env_params = make("tabular", mdp=grid.mdp, max_steps=cfg.grid_max_steps)
         transform = grid_transform(grid, cfg.grid_gamma, cfg.grid_phi_scale, cfg.grid_bonus)
-        static = PPOStatic(num_envs=4, num_steps=64, total_timesteps=cfg.grid_ppo_steps,
-                           num_chunks=cfg.ppo_evals, num_eval_envs=1,
-                           eval_steps=cfg.grid_max_steps)
+        static = PPOStatic(
+            num_envs=4,
+            num_steps=64,
+            total_timesteps=cfg.grid_ppo_steps,
+            num_chunks=cfg.ppo_evals,
+            num_eval_envs=1,
+            eval_steps=cfg.grid_max_steps,
+        )
         hp = PPOHParams(learning_rate=2.5e-3, gamma=cfg.grid_gamma, ent_coef=0.01)
     else:
         grid = None
         env, env_params = make("MountainCar-v0")
-        env = RewardChannels(env, {"sparse_reward": lambda o, r, info: jnp.asarray(
-            info["terminated"], jnp.float32)})
+        env = RewardChannels(
+            env, {"sparse_reward": lambda o, r, info: jnp.asarray(info["terminated"], jnp.float32)}
+        )
         transform = mcar_transform(cfg)
-        static = PPOStatic(num_envs=8, num_steps=128, total_timesteps=cfg.mcar_ppo_steps,
-                           num_chunks=cfg.ppo_evals, num_eval_envs=8,
-                           eval_channel="sparse_reward")
+        static = PPOStatic(
+            num_envs=8,
+            num_steps=128,
+            total_timesteps=cfg.mcar_ppo_steps,
+            num_chunks=cfg.ppo_evals,
+            num_eval_envs=8,
+            eval_channel="sparse_reward",
+        )
         hp = PPOHParams(learning_rate=2.5e-3, gamma=MCAR_GAMMA, ent_coef=0.01)
     trainer = make_ppo(static, env, transform, env_params)
     params = variant_params(WEIGHTS, names, cfg.seeds, transform)
     n = len(names) * cfg.seeds
     hp = trainer.check(hp._replace(transform=params)).broadcast(n)
-    run = store.create(EXPERIMENT, _record(cfg, task, {
-        "variants": list(names), "agent": "ppo", "static": dataclasses.asdict(static),
-        "hparams": {k: np.asarray(v)[0].tolist() for k, v in hp._asdict().items()
-                    if k != "transform"},
-        "layout": list(grid.layout) if grid else None}), resume=cfg.resume)
+    run = store.create(
+        EXPERIMENT,
+        _record(
+            cfg,
+            task,
+            {
+                "variants": list(names),
+                "agent": "ppo",
+                "static": dataclasses.asdict(static),
+                "hparams": {
+                    k: np.asarray(v)[0].tolist()
+                    for k, v in hp._asdict().items()
+                    if k != "transform"
+                },
+                "layout": list(grid.layout) if grid else None,
+            },
+        ),
+        resume=cfg.resume,
+    )
 
     def chunk(rs, h):
         rs, m = trainer.chunk(rs, h)
         if grid is not None:  # exact J of the mode policy (the deterministic evaluation policy)
-            logits = rs.train_state.apply_fn(rs.train_state.params,
-                                             jnp.eye(grid.n_states, dtype=jnp.float32))[0]
+            logits = rs.train_state.apply_fn(
+                rs.train_state.params, jnp.eye(grid.n_states, dtype=jnp.float32)
+            )[0]
             m["exact_return"] = expected_return(grid.mdp, greedy_policy(logits))[None]
         return rs, m
 
     init = jax.jit(jax.vmap(trainer.init))
     step = jax.jit(jax.vmap(grouped(chunk, cfg.ppo_evals // cfg.checkpoints)))
-    print(f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x "
-          f"{static.total_timesteps} steps -> {run.path}")
-    metrics = run_chunked(init, step, seed_keys(cfg.seeds, len(names)), hp,
-                          num_chunks=cfg.checkpoints, run=run, resume=cfg.resume,
-                          shard=cfg.shard, postfix_metric="eval_return", metrics_name="raw")
+    print(
+        f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x "
+        f"{static.total_timesteps} steps -> {run.path}"
+    )
+    metrics = run_chunked(
+        init,
+        step,
+        seed_keys(cfg.seeds, len(names)),
+        hp,
+        num_chunks=cfg.checkpoints,
+        run=run,
+        resume=cfg.resume,
+        shard=cfg.shard,
+        postfix_metric="eval_return",
+        metrics_name="raw",
+    )
     keep = ["eval_return"] + (["exact_return"] if grid is not None else [])
     out = _split(metrics, names, cfg.seeds, keep)
     out = {k.replace("exact_return", "true_return"): v for k, v in out.items()}
@@ -383,8 +464,10 @@ def _finish(run, out: dict, reference: dict, names, task: str):
         final = out[f"{name}/true_return"][:, -1]
         ref = reference.get("variants", {}).get(name, {}).get("shaped_optimum_true_return")
         ref_txt = "" if ref is None else f"; shaped optimum's true return {ref:.3f}"
-        print(f"[{EXPERIMENT}] {task} {name:>16}: final true return mean {final.mean():.3f} "
-              f"(min {final.min():.3f}, max {final.max():.3f}){ref_txt}")
+        print(
+            f"[{EXPERIMENT}] {task} {name:>16}: final true return mean {final.mean():.3f} "
+            f"(min {final.min():.3f}, max {final.max():.3f}){ref_txt}"
+        )
     return run
 
 

@@ -61,11 +61,18 @@ def setup(env_id: str, cfg: PPOClassic):
     """(static, hparams, transform) for one environment: PureJaxRL's settings for CartPole; a
     tuned continuous setting for Pendulum (rewards scaled by 0.1 through the transform hook)."""
     if env_id == "CartPole-v1":
-        static = PPOStatic(num_envs=4, num_steps=128, total_timesteps=cfg.cartpole_steps,
-                           num_chunks=cfg.num_chunks)
+        static = PPOStatic(
+            num_envs=4, num_steps=128, total_timesteps=cfg.cartpole_steps, num_chunks=cfg.num_chunks
+        )
         return static, PPOHParams(), None
-    static = PPOStatic(num_envs=16, num_steps=128, total_timesteps=cfg.pendulum_steps,
-                       update_epochs=10, num_minibatches=8, num_chunks=cfg.num_chunks)
+    static = PPOStatic(
+        num_envs=16,
+        num_steps=128,
+        total_timesteps=cfg.pendulum_steps,
+        update_epochs=10,
+        num_minibatches=8,
+        num_chunks=cfg.num_chunks,
+    )
     hp = PPOHParams(learning_rate=1e-3, gamma=0.95, ent_coef=0.0, transform=jnp.asarray(0.1))
     return static, hp, scale(0.1)
 
@@ -77,20 +84,36 @@ def run_env(env_id: str, cfg: PPOClassic, store: ResultsStore):
     hp = trainer.check(hp).broadcast(cfg.seeds)
     # What determines the numbers (not where they go or whether this is a resume).
     recorded = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
-    run_config = {"experiment": recorded, "env": env_id,
-                  "static": dataclasses.asdict(static), "hparams": jax.tree.map(
-                      lambda x: jnp.asarray(x)[0].tolist(), hp._asdict())}
+    run_config = {
+        "experiment": recorded,
+        "env": env_id,
+        "static": dataclasses.asdict(static),
+        "hparams": jax.tree.map(lambda x: jnp.asarray(x)[0].tolist(), hp._asdict()),
+    }
     run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
     keys = jax.random.split(jax.random.key(0), cfg.seeds)
     init = jax.jit(jax.vmap(trainer.init))
     chunk = jax.jit(jax.vmap(trainer.chunk))
-    print(f"[{EXPERIMENT}] {env_id}: {cfg.seeds} seeds x {static.total_timesteps} steps -> {run.path}")
-    metrics = run_chunked(init, chunk, keys, hp, num_chunks=static.num_chunks, run=run,
-                          resume=cfg.resume, shard=cfg.shard, postfix_metric="eval_return")
+    print(
+        f"[{EXPERIMENT}] {env_id}: {cfg.seeds} seeds x {static.total_timesteps} steps -> {run.path}"
+    )
+    metrics = run_chunked(
+        init,
+        chunk,
+        keys,
+        hp,
+        num_chunks=static.num_chunks,
+        run=run,
+        resume=cfg.resume,
+        shard=cfg.shard,
+        postfix_metric="eval_return",
+    )
     run.mark_done()
     final = metrics["eval_return"][:, -1]
-    print(f"[{EXPERIMENT}] {env_id}: final eval return mean {final.mean():.1f} "
-          f"(min {final.min():.1f}, max {final.max():.1f})")
+    print(
+        f"[{EXPERIMENT}] {env_id}: final eval return mean {final.mean():.1f} "
+        f"(min {final.min():.1f}, max {final.max():.1f})"
+    )
     return run
 
 

@@ -36,8 +36,10 @@ def main(argv=None) -> Path:
 
     runs = latest_per_env(ResultsStore(args.results))
     if not runs:
-        raise SystemExit(f"no finished {EXPERIMENT} runs under {args.results}/; run "
-                         f"experiments/{EXPERIMENT}.py first")
+        raise SystemExit(
+            f"no finished {EXPERIMENT} runs under {args.results}/; run "
+            f"experiments/{EXPERIMENT}.py first"
+        )
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.6), squeeze=False)
     captions = []
     for ax, (env_id, run) in zip(axes[0], sorted(runs.items()), strict=True):
@@ -50,8 +52,13 @@ def main(argv=None) -> Path:
         ax.grid(alpha=0.3)
         n_seeds = m["eval_return"].shape[0]
         captions.append(caption(n_seeds, f"{env_id}: {int(steps[-1]):,} steps"))
-    fig.text(0.01, -0.06, "\n".join(captions) + "\nDeterministic evaluation, 8 fixed evaluation "
-             "episodes per point.", fontsize=7, va="top")
+    fig.text(
+        0.01,
+        -0.06,
+        "\n".join(captions) + "\nDeterministic evaluation, 8 fixed evaluation episodes per point.",
+        fontsize=7,
+        va="top",
+    )
     fig.tight_layout()
     path = save_figure(fig, Path(args.out) / f"{EXPERIMENT}.png")
     print(f"wrote {path}")

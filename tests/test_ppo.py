@@ -18,9 +18,13 @@ def test_gae_hand_worked():
     # δ0 = 1 + 0.9*0.5 - 0.5 = 0.95; δ1 = 1 + 0 - 0.5 = 0.5; δ2 = 1 + 0.9*2.0 - 0.5 = 2.3
     # A2 = δ2 = 2.3; A1 = δ1 = 0.5 (terminal); A0 = δ0 + 0.9*0.5*A1 = 0.95 + 0.225 = 1.175
     adv, ret = gae_advantages(
-        r_t=jnp.array([1.0, 1.0, 1.0]), discount_t=jnp.array([0.9, 0.0, 0.9]),
-        v_t=jnp.array([0.5, 0.5, 0.5]), v_next_t=jnp.array([0.5, 0.5, 2.0]),
-        episode_end_t=jnp.array([False, True, True]), lambda_=0.5)
+        r_t=jnp.array([1.0, 1.0, 1.0]),
+        discount_t=jnp.array([0.9, 0.0, 0.9]),
+        v_t=jnp.array([0.5, 0.5, 0.5]),
+        v_next_t=jnp.array([0.5, 0.5, 2.0]),
+        episode_end_t=jnp.array([False, True, True]),
+        lambda_=0.5,
+    )
     np.testing.assert_allclose(adv, [1.175, 0.5, 2.3], rtol=1e-6)
     np.testing.assert_allclose(ret, [1.675, 1.0, 2.8], rtol=1e-6)
 
@@ -32,8 +36,9 @@ def test_gae_matches_python_loop():
     term, trunc = rng.random((T, N)) < 0.1, rng.random((T, N)) < 0.1
     trunc &= ~term
     disc = gamma * (1.0 - term)
-    adv, _ = gae_advantages(jnp.array(r), jnp.array(disc), jnp.array(v), jnp.array(vn),
-                            jnp.array(term | trunc), lam)
+    adv, _ = gae_advantages(
+        jnp.array(r), jnp.array(disc), jnp.array(v), jnp.array(vn), jnp.array(term | trunc), lam
+    )
     expected = np.zeros((T, N))
     nxt = np.zeros(N)
     for t in reversed(range(T)):
@@ -43,11 +48,19 @@ def test_gae_matches_python_loop():
     np.testing.assert_allclose(adv, expected, rtol=1e-5, atol=1e-6)
 
 
-def _train(kind, total=8192, hp=PPOHParams(learning_rate=3e-3), seeds=2, **kw):
+def _train(kind, total=8192, hp=None, seeds=2, **kw):
+    hp = PPOHParams(learning_rate=3e-3) if hp is None else hp
     env = Probe(kind)
-    static = PPOStatic(num_envs=8, num_steps=32, total_timesteps=total, num_minibatches=4,
-                       hidden_sizes=(32,), num_eval_envs=8, eval_steps=kw.pop("eval_steps", 1),
-                       **kw)
+    static = PPOStatic(
+        num_envs=8,
+        num_steps=32,
+        total_timesteps=total,
+        num_minibatches=4,
+        hidden_sizes=(32,),
+        num_eval_envs=8,
+        eval_steps=kw.pop("eval_steps", 1),
+        **kw,
+    )
     train = make_train(static, env)
     keys = jax.random.split(jax.random.key(0), seeds)
     state, metrics = jax.jit(jax.vmap(train, in_axes=(0, None)))(keys, hp)
@@ -77,16 +90,22 @@ def test_probe_policy(kind):
 
 
 def test_probe_continuous_action():
-    _, _, _, metrics = _train("continuous", total=16384,
-                              hp=PPOHParams(learning_rate=3e-3, ent_coef=0.0))
+    _, _, _, metrics = _train(
+        "continuous", total=16384, hp=PPOHParams(learning_rate=3e-3, ent_coef=0.0)
+    )
     assert np.all(metrics["eval_return"][:, -1] > -0.02), metrics["eval_return"]
 
 
 def test_probe_truncation_bootstraps_from_final_observation():
     # Reward 1 forever, cut by a 10-step time limit: with γ = 0.9 the value is 1/(1−γ) = 10 at every
     # step. Treating truncation as termination would give Σ_{k<10−t} γ^k ≤ 6.5 on average.
-    _, _, state, _ = _train("truncated_value", total=32768, anneal_lr=False,
-                            hp=PPOHParams(learning_rate=3e-3, gamma=0.9), eval_steps=10)
+    _, _, state, _ = _train(
+        "truncated_value",
+        total=32768,
+        anneal_lr=False,
+        hp=PPOHParams(learning_rate=3e-3, gamma=0.9),
+        eval_steps=10,
+    )
     np.testing.assert_allclose(_value(state, jnp.zeros((1,))), 10.0, rtol=0.1)
 
 
@@ -99,8 +118,14 @@ def test_same_seed_same_metrics_bitwise():
 
 def test_vmap_over_hyperparameters():
     env = Probe("action")
-    static = PPOStatic(num_envs=4, num_steps=16, total_timesteps=1024, num_minibatches=2,
-                       hidden_sizes=(8,), eval_steps=1)
+    static = PPOStatic(
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=1024,
+        num_minibatches=2,
+        hidden_sizes=(8,),
+        eval_steps=1,
+    )
     train = make_train(static, env)
     lrs = jnp.array([1e-4, 1e-3, 1e-2])
     hp = PPOHParams(learning_rate=lrs).broadcast(3)
@@ -113,13 +138,20 @@ def test_vmap_over_hyperparameters():
 
 def test_transform_hook_logs_raw_and_learner_rewards():
     env = Probe("action")
-    static = PPOStatic(num_envs=4, num_steps=16, total_timesteps=1024, num_minibatches=2,
-                       hidden_sizes=(8,), eval_steps=1)
+    static = PPOStatic(
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=1024,
+        num_minibatches=2,
+        hidden_sizes=(8,),
+        eval_steps=1,
+    )
     train = make_train(static, env, transform=scale(2.0))
     hp = PPOHParams(transform=jnp.asarray(2.0))
     _, metrics = jax.jit(train)(jax.random.key(0), hp)
-    np.testing.assert_allclose(metrics["return_learner_reward"],
-                               2.0 * metrics["return_env_reward"], rtol=1e-6)
+    np.testing.assert_allclose(
+        metrics["return_learner_reward"], 2.0 * metrics["return_env_reward"], rtol=1e-6
+    )
     np.testing.assert_allclose(metrics["return_true_reward"], metrics["return_env_reward"])
 
 

@@ -15,8 +15,15 @@ SEEDS = 2
 
 
 def _trainer(transform=None, num_chunks=4):
-    static = PPOStatic(num_envs=4, num_steps=16, total_timesteps=4 * 16 * 8, num_minibatches=2,
-                       hidden_sizes=(8,), eval_steps=1, num_chunks=num_chunks)
+    static = PPOStatic(
+        num_envs=4,
+        num_steps=16,
+        total_timesteps=4 * 16 * 8,
+        num_minibatches=2,
+        hidden_sizes=(8,),
+        eval_steps=1,
+        num_chunks=num_chunks,
+    )
     trainer = make_train(static, Probe("obs_action"), transform)
     return trainer, jax.jit(jax.vmap(trainer.init)), jax.jit(jax.vmap(trainer.chunk))
 
@@ -26,13 +33,20 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
     keys = jax.random.split(jax.random.key(3), SEEDS)
     hp = PPOHParams(learning_rate=1e-3).broadcast(SEEDS)
     store = ResultsStore(tmp_path)
-    full = run_chunked(init, chunk, keys, hp, num_chunks=4, run=store.create("a", {"x": 1}),
-                       resume=False, progress=False)
+    full = run_chunked(
+        init,
+        chunk,
+        keys,
+        hp,
+        num_chunks=4,
+        run=store.create("a", {"x": 1}),
+        resume=False,
+        progress=False,
+    )
     run = store.create("b", {"x": 1})
     run_chunked(init, chunk, keys, hp, num_chunks=2, run=run, resume=False, progress=False)
     assert not run.is_done  # "killed" after chunk 2 of 4
-    resumed = run_chunked(init, chunk, keys, hp, num_chunks=4, run=run, resume=True,
-                          progress=False)
+    resumed = run_chunked(init, chunk, keys, hp, num_chunks=4, run=run, resume=True, progress=False)
     assert set(full) == set(resumed)
     for k in full:
         np.testing.assert_array_equal(full[k], resumed[k], err_msg=k)
@@ -54,8 +68,17 @@ def test_nan_is_reported_with_its_chunk_and_no_done_marker(tmp_path):
     keys = jax.random.split(jax.random.key(0), SEEDS)
     run = ResultsStore(tmp_path).create("nan", {"x": 1})
     with pytest.raises(FloatingPointError, match="chunk 1"):
-        run_chunked(init, chunk, keys, PPOHParams().broadcast(SEEDS), num_chunks=4, run=run,
-                    resume=False, progress=False, finalize=True)
+        run_chunked(
+            init,
+            chunk,
+            keys,
+            PPOHParams().broadcast(SEEDS),
+            num_chunks=4,
+            run=run,
+            resume=False,
+            progress=False,
+            finalize=True,
+        )
     assert not run.is_done
 
 
@@ -81,12 +104,27 @@ def test_ppo_classic_experiment_and_figure_smoke(tmp_path):
         return mod
 
     exp = load(root / "experiments" / "ppo_classic.py")
-    runs = exp.main(["--profile", "quick", "--seeds", "2", "--envs", "CartPole-v1",
-                     "--cartpole-steps", "2048", "--num-chunks", "2", "--results", str(tmp_path)])
+    runs = exp.main(
+        [
+            "--profile",
+            "quick",
+            "--seeds",
+            "2",
+            "--envs",
+            "CartPole-v1",
+            "--cartpole-steps",
+            "2048",
+            "--num-chunks",
+            "2",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     (run,) = runs
     assert run.is_done
     assert {"config.json", "provenance.json", "metrics.npz", "DONE"} <= {
-        p.name for p in run.path.iterdir()}
+        p.name for p in run.path.iterdir()
+    }
     metrics = run.load_metrics()
     assert metrics["eval_return"].shape == (2, 2)
     prov = run.provenance

@@ -42,7 +42,5 @@ def gae_advantages(
         adv = delta + trace * adv_next
         return adv, adv
 
-    _, adv = jax.lax.scan(
-        backward, jnp.zeros_like(delta_t[0]), (delta_t, trace_t), reverse=True
-    )
+    _, adv = jax.lax.scan(backward, jnp.zeros_like(delta_t[0]), (delta_t, trace_t), reverse=True)
     return adv, adv + v_t

@@ -105,35 +105,46 @@ def make_train(
     transform = identity() if transform is None else transform
     env_params = env.default_params if env_params is None else env_params
     policy = Policy.for_env(env, env_params, static.continuous_squash)
-    network = ActorCritic(policy.action_dim, policy.continuous, static.hidden_sizes,
-                          static.activation)
+    network = ActorCritic(
+        policy.action_dim, policy.continuous, static.hidden_sizes, static.activation
+    )
     obs_shape = env.observation_space(env_params).shape
     eval_steps = static.eval_steps or int(env_params.max_steps_in_episode)
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     vreset = jax.vmap(env.reset, in_axes=(0, None))
 
     def make_tx(learning_rate, max_grad_norm):
-        return optax.chain(optax.clip_by_global_norm(max_grad_norm),
-                           optax.adam(learning_rate, eps=1e-5))
+        return optax.chain(
+            optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5)
+        )
 
     def init(key: jax.Array, hp: PPOHParams) -> RunnerState:
         key, k_net, k_env = jax.random.split(key, 3)
         params = network.init(k_net, jnp.zeros(obs_shape))
         tx = optax.inject_hyperparams(make_tx)(
-            learning_rate=hp.learning_rate, max_grad_norm=hp.max_grad_norm)
+            learning_rate=hp.learning_rate, max_grad_norm=hp.max_grad_norm
+        )
         train_state = TrainState.create(apply_fn=network.apply, params=params, tx=tx)
         obs, env_state = vreset(jax.random.split(k_env, static.num_envs), env_params)
         _, _, _, _, _, info = jax.eval_shape(
-            vstep, jax.random.split(k_env, static.num_envs), env_state,
-            jnp.zeros((static.num_envs, *policy.action_shape), policy.action_dtype), env_params)
+            vstep,
+            jax.random.split(k_env, static.num_envs),
+            env_state,
+            jnp.zeros((static.num_envs, *policy.action_shape), policy.action_dtype),
+            env_params,
+        )
         names = ("env_reward", "learner_reward", *channel_names(info))
         return RunnerState(
-            train_state=train_state, env_state=env_state, obs=obs,
+            train_state=train_state,
+            env_state=env_state,
+            obs=obs,
             episode_time=jnp.zeros(static.num_envs, jnp.int32),
             tracker=EpisodeTracker.create(names, static.num_envs),
             transform_state=transform.init(hp.transform),
-            obs_stats=RunningStats.create(obs_shape), key=key,
-            update=jnp.zeros((), jnp.int32))
+            obs_stats=RunningStats.create(obs_shape),
+            key=key,
+            update=jnp.zeros((), jnp.int32),
+        )
 
     def env_step(hp: PPOHParams, rs: RunnerState, _):
         params = rs.train_state.params
@@ -143,27 +154,47 @@ def make_train(
         u, log_prob = policy.sample(logits, log_std, k_act)
         action = policy.to_env(u)
         next_obs, env_state, reward, term, trunc, info = vstep(
-            jax.random.split(k_env, static.num_envs), rs.env_state, action, env_params)
+            jax.random.split(k_env, static.num_envs), rs.env_state, action, env_params
+        )
         final_obs = info["final_observation"]
         term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
         channels = reward_channels(info)
-        tr = Transition(obs=rs.obs, action=action, reward=reward.astype(jnp.float32),
-                        next_obs=final_obs, terminated=term, truncated=trunc,
-                        discount=hp.gamma * (1.0 - term), channels=channels,
-                        time=rs.episode_time)
+        tr = Transition(
+            obs=rs.obs,
+            action=action,
+            reward=reward.astype(jnp.float32),
+            next_obs=final_obs,
+            terminated=term,
+            truncated=trunc,
+            discount=hp.gamma * (1.0 - term),
+            channels=channels,
+            time=rs.episode_time,
+        )
         shaped, transform_state = transform.apply(hp.transform, rs.transform_state, tr)
         ended = term | trunc
         tracker = rs.tracker.step(
-            {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended)
+            {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended
+        )
         obs_stats = update_stats(rs.obs_stats, next_obs) if static.normalize_obs else rs.obs_stats
-        step = Trajectory(obs=obs_n, next_obs=normalize(rs.obs_stats, final_obs,
-                                                        static.normalize_obs),
-                          u=u, log_prob=log_prob, value=value, reward=shaped,
-                          terminated=term, truncated=trunc)
-        rs = rs._replace(env_state=env_state, obs=next_obs,
-                         episode_time=jnp.where(ended, 0, rs.episode_time + 1),
-                         tracker=tracker, transform_state=transform_state,
-                         obs_stats=obs_stats, key=key)
+        step = Trajectory(
+            obs=obs_n,
+            next_obs=normalize(rs.obs_stats, final_obs, static.normalize_obs),
+            u=u,
+            log_prob=log_prob,
+            value=value,
+            reward=shaped,
+            terminated=term,
+            truncated=trunc,
+        )
+        rs = rs._replace(
+            env_state=env_state,
+            obs=next_obs,
+            episode_time=jnp.where(ended, 0, rs.episode_time + 1),
+            tracker=tracker,
+            transform_state=transform_state,
+            obs_stats=obs_stats,
+            key=key,
+        )
         return rs, step
 
     def update(rs: RunnerState, hp: PPOHParams):
@@ -171,8 +202,14 @@ def make_train(
         rs, traj = jax.lax.scan(lambda s, x: env_step(hp, s, x), rs, None, static.num_steps)
         _, _, v_next = network.apply(rs.train_state.params, traj.next_obs)
         discount = hp.gamma * (1.0 - traj.terminated)
-        adv, targets = gae_advantages(traj.reward, discount, traj.value, v_next,
-                                      traj.terminated | traj.truncated, hp.gae_lambda)
+        adv, targets = gae_advantages(
+            traj.reward,
+            discount,
+            traj.value,
+            v_next,
+            traj.terminated | traj.truncated,
+            hp.gae_lambda,
+        )
         train_state = rs.train_state
         if static.anneal_lr:  # linear decay, set through inject_hyperparams (vmappable lr)
             frac = 1.0 - rs.update.astype(jnp.float32) / static.num_updates
@@ -183,16 +220,19 @@ def make_train(
         def epoch(carry, _):
             train_state, key = carry
             key, k_perm = jax.random.split(key)
-            batch = jax.tree.map(lambda x: x.reshape(static.batch_size, *x.shape[2:]),
-                                 (traj, adv, targets))
+            batch = jax.tree.map(
+                lambda x: x.reshape(static.batch_size, *x.shape[2:]), (traj, adv, targets)
+            )
             perm = jax.random.permutation(k_perm, static.batch_size)
-            mbs = jax.tree.map(lambda x: x[perm].reshape(static.num_minibatches, -1,
-                                                         *x.shape[1:]), batch)
+            mbs = jax.tree.map(
+                lambda x: x[perm].reshape(static.num_minibatches, -1, *x.shape[1:]), batch
+            )
 
             def minibatch(ts, mb):
                 mb_traj, mb_adv, mb_targets = mb
-                loss = lambda p: ppo_loss(p, ts.apply_fn, policy, mb_traj, mb_adv, mb_targets,
-                                          hp, static.clip_value_loss)
+                loss = lambda p: ppo_loss(
+                    p, ts.apply_fn, policy, mb_traj, mb_adv, mb_targets, hp, static.clip_value_loss
+                )
                 grads, aux = jax.grad(loss, has_aux=True)(ts.params)
                 return ts.apply_gradients(grads=grads), aux
 
@@ -200,8 +240,9 @@ def make_train(
             return (train_state, key), aux
 
         key, k_epochs = jax.random.split(rs.key)
-        (train_state, _), aux = jax.lax.scan(epoch, (train_state, k_epochs), None,
-                                             static.update_epochs)
+        (train_state, _), aux = jax.lax.scan(
+            epoch, (train_state, k_epochs), None, static.update_epochs
+        )
         metrics = {k: v.mean() for k, v in aux.items()}
         metrics.update(rs.tracker.window_means())
         metrics["learning_rate"] = train_state.opt_state.hyperparams["learning_rate"]
@@ -212,18 +253,22 @@ def make_train(
         """Mean first-episode return of ``static.eval_channel`` over fixed evaluation keys."""
         del hp
         act = lambda obs, key: policy.act(
-            *network.apply(rs.train_state.params,
-                           normalize(rs.obs_stats, obs, static.normalize_obs))[:2],
-            key, static.deterministic_eval)
+            *network.apply(
+                rs.train_state.params, normalize(rs.obs_stats, obs, static.normalize_obs)
+            )[:2],
+            key,
+            static.deterministic_eval,
+        )
         keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
         return evaluate_policy(env, env_params, act, keys, eval_steps, static.eval_channel)
 
     def chunk(rs: RunnerState, hp: PPOHParams):
-        rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None,
-                                   static.updates_per_chunk)
+        rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None, static.updates_per_chunk)
         # one evaluation per chunk: [1] so chunks concatenate into [num_chunks]
         metrics["eval_return"] = evaluate(rs, hp)[None]
         metrics["eval_env_steps"] = (rs.update * static.batch_size)[None]
         return rs, metrics
 
-    return PPOTrainer(static=static, transform=transform, init=init, chunk=chunk, evaluate=evaluate, policy=policy)
+    return PPOTrainer(
+        static=static, transform=transform, init=init, chunk=chunk, evaluate=evaluate, policy=policy
+    )

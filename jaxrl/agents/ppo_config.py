@@ -60,16 +60,28 @@ class PPOStatic(Config):
         return self.num_updates // self.num_chunks
 
     def check(self) -> None:
-        for name in ("num_envs", "num_steps", "total_timesteps", "update_epochs",
-                     "num_minibatches", "num_chunks", "num_eval_envs"):
+        for name in (
+            "num_envs",
+            "num_steps",
+            "total_timesteps",
+            "update_epochs",
+            "num_minibatches",
+            "num_chunks",
+            "num_eval_envs",
+        ):
             self.require(getattr(self, name) > 0, name, "must be positive")
         self.require(self.eval_steps >= 0, "eval_steps", "must be >= 0")
-        self.require(self.batch_size % self.num_minibatches == 0, "num_minibatches",
-                     f"does not divide the batch num_envs*num_steps={self.batch_size}")
-        self.require(self.num_updates >= self.num_chunks and
-                     self.num_updates % self.num_chunks == 0, "num_chunks",
-                     f"must divide the number of updates {self.num_updates} "
-                     "(= total_timesteps // (num_envs*num_steps))")
+        self.require(
+            self.batch_size % self.num_minibatches == 0,
+            "num_minibatches",
+            f"does not divide the batch num_envs*num_steps={self.batch_size}",
+        )
+        self.require(
+            self.num_updates >= self.num_chunks and self.num_updates % self.num_chunks == 0,
+            "num_chunks",
+            f"must divide the number of updates {self.num_updates} "
+            "(= total_timesteps // (num_envs*num_steps))",
+        )
 
 
 class PPOHParams(NamedTuple):
@@ -98,8 +110,12 @@ class PPOHParams(NamedTuple):
     def check(self) -> PPOHParams:
         """Raise ``ValueError`` naming a bad value; call on concrete values before ``jit``."""
         bounds = {
-            "learning_rate": (0.0, None), "gamma": (0.0, 1.0), "gae_lambda": (0.0, 1.0),
-            "clip_eps": (0.0, None), "ent_coef": (None, None), "vf_coef": (0.0, None),
+            "learning_rate": (0.0, None),
+            "gamma": (0.0, 1.0),
+            "gae_lambda": (0.0, 1.0),
+            "clip_eps": (0.0, None),
+            "ent_coef": (None, None),
+            "vf_coef": (0.0, None),
             "max_grad_norm": (0.0, None),
         }
         for name, (lo, hi) in bounds.items():

@@ -12,8 +12,9 @@ def ppo_loss(params, apply_fn, policy, traj, advantages, targets, hp, clip_value
 
     if clip_value:
         value_clipped = traj.value + jnp.clip(value - traj.value, -hp.clip_eps, hp.clip_eps)
-        value_loss = 0.5 * jnp.maximum(
-            (value - targets) ** 2, (value_clipped - targets) ** 2).mean()
+        value_loss = (
+            0.5 * jnp.maximum((value - targets) ** 2, (value_clipped - targets) ** 2).mean()
+        )
     else:
         value_loss = 0.5 * ((value - targets) ** 2).mean()
 
@@ -21,7 +22,8 @@ def ppo_loss(params, apply_fn, policy, traj, advantages, targets, hp, clip_value
     ratio = jnp.exp(log_ratio)
     adv = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
     actor_loss = -jnp.minimum(
-        ratio * adv, jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps) * adv).mean()
+        ratio * adv, jnp.clip(ratio, 1.0 - hp.clip_eps, 1.0 + hp.clip_eps) * adv
+    ).mean()
     entropy = policy.entropy(logits, log_std).mean()
     loss = actor_loss + hp.vf_coef * value_loss - hp.ent_coef * entropy
     aux = {

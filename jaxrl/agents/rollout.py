@@ -22,57 +22,66 @@ def reward_channels(info: Mapping[str, jnp.ndarray]) -> dict[str, jnp.ndarray]:
 
 
 class EpisodeTracker(NamedTuple):
-    """Per-env running episode returns, reduced inside the scan to per-update means.
+    """Per-env running episode returns, reduced to per-update means once per update.
 
-    Only sums over *finished* episodes leave the scan, so no per-step arrays are stored. When no
-    episode finished in an update window the previous mean is repeated (``episode_count`` says 0),
-    instead of reporting a misleading 0 return.
+    Per step only elementwise ``[N]`` updates happen (no cross-env reductions on the hot path);
+    ``window_means`` sums the per-env totals of *finished* episodes once per update, so no
+    per-step arrays leave the scan. When no episode finished in an update window the previous
+    mean is repeated (``episode_count`` says 0) instead of reporting a misleading 0 return.
     """
 
     running: dict[str, jnp.ndarray]  # name -> [N] return of the current episode so far
     length: jnp.ndarray  # [N]
-    window_sum: dict[str, jnp.ndarray]  # name -> [] sum of finished-episode returns
-    window_length: jnp.ndarray  # []
-    window_count: jnp.ndarray  # []
+    window_sum: dict[str, jnp.ndarray]  # name -> [N] summed returns of finished episodes
+    window_length: jnp.ndarray  # [N]
+    window_count: jnp.ndarray  # [N]
     last_mean: dict[str, jnp.ndarray]  # name -> [] last reported mean (incl. "length")
 
     @classmethod
     def create(cls, names, num_envs: int) -> EpisodeTracker:
         zeros = lambda: {n: jnp.zeros((num_envs,), jnp.float32) for n in names}
-        scalars = lambda: {n: jnp.zeros((), jnp.float32) for n in names}
-        return cls(zeros(), jnp.zeros((num_envs,), jnp.float32), scalars(),
-                   jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32),
-                   {**scalars(), "length": jnp.zeros((), jnp.float32)})
+        vec = lambda: jnp.zeros((num_envs,), jnp.float32)
+        last = {n: jnp.zeros((), jnp.float32) for n in (*names, "length")}
+        return cls(zeros(), vec(), zeros(), vec(), vec(), last)
 
     def step(self, rewards: Mapping[str, jnp.ndarray], ended: jnp.ndarray) -> EpisodeTracker:
         ended = ended.astype(jnp.float32)
+        live = 1.0 - ended
         running = {k: self.running[k] + rewards[k] for k in self.running}
         length = self.length + 1.0
         return self._replace(
-            running={k: v * (1.0 - ended) for k, v in running.items()},
-            length=length * (1.0 - ended),
-            window_sum={k: self.window_sum[k] + (running[k] * ended).sum() for k in running},
-            window_length=self.window_length + (length * ended).sum(),
-            window_count=self.window_count + ended.sum(),
+            running={k: v * live for k, v in running.items()},
+            length=length * live,
+            window_sum={k: self.window_sum[k] + running[k] * ended for k in running},
+            window_length=self.window_length + length * ended,
+            window_count=self.window_count + ended,
         )
 
     def window_means(self) -> dict[str, jnp.ndarray]:
         """``{"return_<channel>": mean return, "episode_length", "episode_count"}``."""
-        n = jnp.maximum(self.window_count, 1.0)
-        has = self.window_count > 0
-        out = {f"return_{k}": jnp.where(has, v / n, self.last_mean[k])
-               for k, v in self.window_sum.items()}
-        out["episode_length"] = jnp.where(has, self.window_length / n, self.last_mean["length"])
-        out["episode_count"] = self.window_count
+        count = self.window_count.sum()
+        n, has = jnp.maximum(count, 1.0), count > 0
+        out = {
+            f"return_{k}": jnp.where(has, v.sum() / n, self.last_mean[k])
+            for k, v in self.window_sum.items()
+        }
+        out["episode_length"] = jnp.where(
+            has, self.window_length.sum() / n, self.last_mean["length"]
+        )
+        out["episode_count"] = count
         return out
 
     def reset_window(self) -> EpisodeTracker:
         means = self.window_means()
         last = {k: means[f"return_{k}"] for k in self.window_sum}
         last["length"] = means["episode_length"]
-        zero = jnp.zeros((), jnp.float32)
-        return self._replace(window_sum={k: zero for k in self.window_sum},
-                             window_length=zero, window_count=zero, last_mean=last)
+        zeros = jnp.zeros_like(self.length)
+        return self._replace(
+            window_sum={k: zeros for k in self.window_sum},
+            window_length=zeros,
+            window_count=zeros,
+            last_mean=last,
+        )
 
 
 def evaluate_policy(
@@ -108,8 +117,10 @@ def evaluate_policy(
         elif channel in info:
             r = info[channel]
         else:
-            raise KeyError(f"evaluation channel {channel!r} not in info; available: "
-                           f"{sorted(reward_channels(info)) + ['env_reward']}")
+            raise KeyError(
+                f"evaluation channel {channel!r} not in info; available: "
+                f"{sorted(reward_channels(info)) + ['env_reward']}"
+            )
         ret = ret + alive * r.astype(jnp.float32)
         alive = alive * (1.0 - (term | trunc).astype(jnp.float32))
         return (obs, state, ret, alive, split[:, 0]), None

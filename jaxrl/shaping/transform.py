@@ -106,9 +106,8 @@ def from_channel(name: str) -> RewardTransform:
     def apply(params, state, transition):
         del params
         if name not in transition.channels:
-            raise KeyError(
-                f"reward channel {name!r} not in transition; available: {sorted(transition.channels)}"
-            )
+            available = sorted(transition.channels)
+            raise KeyError(f"reward channel {name!r} not in transition; available: {available}")
         return jnp.asarray(transition.channels[name], jnp.result_type(float)), state
 
     return RewardTransform(_no_state, apply, ())
