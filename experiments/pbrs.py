@@ -90,19 +90,19 @@ class PBRSConfig(Config):
     """discount of the gridworld MDPs (Q-learning and PPO learners use the same γ)"""
     grid_max_steps: int = 100
     """gridworld time limit (truncation)"""
-    grid_phi_scale: float = 0.1
-    """k in the gridworld potentials Φ = ∓k·distance"""
+    grid_phi_scale: float = 1.0
+    """scale of the gridworld potentials: good Φ = scale·(1 − d/D), misleading scale·d/D"""
     grid_bonus: float = 0.2
     """c of the gridworld bicycle bonus (loops are optimal for c > ≈0.114 at γ = 0.95)"""
-    q_steps: int = 30_000
+    q_steps: int = 40_000
     """Q-learning environment steps per seed"""
-    q_evals: int = 60
+    q_evals: int = 80
     """evaluation points (exact J(greedy Q)) per Q-learning run"""
     q_alpha: float = 0.1
     q_epsilon: float = 0.1
-    pitfall_phi_scale: float = 1.0
-    """k in the pitfall's closeness potential Φ = k·(D − distance)"""
-    pitfall_steps: int = 30_000
+    pitfall_phi_scale: float = 3.0
+    """scale of the pitfall's progress potential Φ = scale·(1 − d/D) (flips for scale > ≈1.5)"""
+    pitfall_steps: int = 40_000
     """Q-learning steps per seed on the pitfall gridworld"""
     grid_ppo_steps: int = 32_768
     """PPO environment steps per seed on the gridworld"""
@@ -185,20 +185,32 @@ def naive_potential(phi_fn, gamma: float, coefficient: float = 1.0) -> RewardTra
     return RewardTransform(lambda p: (), apply, jnp.asarray(coefficient), gamma)
 
 
-def grid_transform(grid: GridWorld, gamma: float, k: float, c: float) -> RewardTransform:
-    """chain(PBRS good Φ, PBRS misleading Φ, bicycle bonus); params select the variant."""
+def progress_potential(grid: GridWorld, scale: float):
+    """``Φ(s) = scale·(1 − d(s)/D)`` ∈ [0, scale]: 0 at the farthest cell, ``scale`` at the goal
+    (d = Manhattan distance to the goal, D its maximum). Returns ``(phi_fn, values [S])``."""
+    values = jnp.asarray(scale * (1.0 - grid.distance / grid.max_distance), jnp.float32)
+    return potential_from_table(values), values
+
+
+def grid_transform(grid: GridWorld, gamma: float, scale: float, c: float) -> RewardTransform:
+    """chain(PBRS good Φ, PBRS misleading Φ, bicycle bonus); params select the variant.
+
+    Good: the progress potential ``scale·(1 − d/D)``; misleading: ``scale·d/D`` (its mirror
+    image, largest far from the goal); bonus: ``c·1[d(s') < d(s)]``.
+    """
+    good, _ = progress_potential(grid, scale)
+    misleading = lambda o: scale - good(o)
     dist = potential_from_table(jnp.asarray(grid.distance, jnp.float32))
     return chain(
-        potential_based(lambda o: -k * dist(o), gamma=gamma),
-        potential_based(lambda o: k * dist(o), gamma=gamma),
+        potential_based(good, gamma=gamma),
+        potential_based(misleading, gamma=gamma),
         progress_bonus(lambda o: -dist(o), c),
     )
 
 
-def pitfall_transform(grid: GridWorld, gamma: float, k: float) -> RewardTransform:
-    """chain(correct PBRS, naive PBRS) of the closeness potential ``k·(D − distance)``."""
-    closeness = jnp.asarray(k * (grid.max_distance - grid.distance), jnp.float32)
-    phi = potential_from_table(closeness)
+def pitfall_transform(grid: GridWorld, gamma: float, scale: float) -> RewardTransform:
+    """chain(correct PBRS, naive PBRS) of the progress potential ``scale·(1 − d/D)``."""
+    phi, _ = progress_potential(grid, scale)
     return chain(potential_based(phi, gamma=gamma), naive_potential(phi, gamma))
 
 
