@@ -30,6 +30,8 @@ EXPERIMENT = "ppo_classic"
 class PPOClassic(Config):
     seeds: int = 8
     """independent training seeds (one vmapped axis)"""
+    seed: int = 0
+    """base PRNG seed (give each shard job of a multi-machine sweep its own)"""
     envs: tuple[str, ...] = ("CartPole-v1", "Pendulum-v1")
     """environments to run, each into its own results directory"""
     cartpole_steps: int = 131_072
@@ -91,7 +93,7 @@ def run_env(env_id: str, cfg: PPOClassic, store: ResultsStore):
         "hparams": jax.tree.map(lambda x: jnp.asarray(x)[0].tolist(), hp._asdict()),
     }
     run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
-    keys = jax.random.split(jax.random.key(0), cfg.seeds)
+    keys = jax.random.split(jax.random.key(cfg.seed), cfg.seeds)
     init = jax.jit(jax.vmap(trainer.init))
     chunk = jax.jit(jax.vmap(trainer.chunk))
     print(

@@ -64,7 +64,9 @@ class Trajectory(NamedTuple):
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
 class PPOTrainer:
-    """``train(key, hparams)``, plus its pieces for chunked runs."""
+    """``train(key, hparams)``, plus its pieces: ``init``/``chunk`` for chunked runs and
+    ``rollout``/``advantages``/``learn`` (one ``update`` is the three in order) for agents built
+    on PPO, such as ORPO, which rolls out a second policy and augments rewards before GAE."""
 
     static: PPOStatic
     transform: RewardTransform
@@ -72,6 +74,11 @@ class PPOTrainer:
     chunk: Any
     evaluate: Any
     policy: Policy
+    network: Any
+    rollout: Any
+    advantages: Any
+    learn: Any
+    update: Any
 
     def check(self, hparams: PPOHParams, allow_gamma_mismatch: bool = False) -> PPOHParams:
         """Validate concrete hyperparameters before compiling (bad values, γ mismatch)."""
@@ -93,6 +100,7 @@ def make_train(
     env,
     transform: RewardTransform | None = None,
     env_params=None,
+    extra_loss=None,
 ) -> PPOTrainer:
     """Build the PPO training function for one environment and one reward transform.
 
@@ -101,6 +109,8 @@ def make_train(
       env: a gymnax-1.0-contract environment (``jaxrl.envs.make``).
       transform: reward transform applied to every step before GAE (default: identity).
       env_params: environment params (default: ``env.default_params``).
+      extra_loss: optional ``extra_loss(params, minibatch: Trajectory, hparams) -> (loss, aux)``
+        added to PPO's loss (e.g. the action-distribution divergence to a reference policy).
     """
     transform = identity() if transform is None else transform
     env_params = env.default_params if env_params is None else env_params
@@ -197,12 +207,16 @@ def make_train(
         )
         return rs, step
 
-    def update(rs: RunnerState, hp: PPOHParams):
+    def rollout(rs: RunnerState, hp: PPOHParams) -> tuple[RunnerState, Trajectory]:
+        """``num_steps`` vector-env steps with ``rs.train_state.params`` -> ``[T, N]`` data."""
         rs = rs._replace(tracker=rs.tracker.reset_window())
-        rs, traj = jax.lax.scan(lambda s, x: env_step(hp, s, x), rs, None, static.num_steps)
+        return jax.lax.scan(lambda s, x: env_step(hp, s, x), rs, None, static.num_steps)
+
+    def advantages(rs: RunnerState, traj: Trajectory, hp: PPOHParams):
+        """GAE on ``traj.reward`` (recompute after augmenting rewards, as ORPO does)."""
         _, _, v_next = network.apply(rs.train_state.params, traj.next_obs)
         discount = hp.gamma * (1.0 - traj.terminated)
-        adv, targets = gae_advantages(
+        return gae_advantages(
             traj.reward,
             discount,
             traj.value,
@@ -210,12 +224,31 @@ def make_train(
             traj.terminated | traj.truncated,
             hp.gae_lambda,
         )
+
+    def learn(rs: RunnerState, traj: Trajectory, adv, targets, hp: PPOHParams):
+        """``update_epochs`` × ``num_minibatches`` clipped-surrogate steps on one rollout."""
         train_state = rs.train_state
         if static.anneal_lr:  # linear decay, set through inject_hyperparams (vmappable lr)
             frac = 1.0 - rs.update.astype(jnp.float32) / static.num_updates
             opt_state = train_state.opt_state
             hyper = {**opt_state.hyperparams, "learning_rate": hp.learning_rate * frac}
             train_state = train_state.replace(opt_state=opt_state._replace(hyperparams=hyper))
+
+        def loss_fn(params, mb_traj, mb_adv, mb_targets):
+            loss, aux = ppo_loss(
+                params,
+                network.apply,
+                policy,
+                mb_traj,
+                mb_adv,
+                mb_targets,
+                hp,
+                static.clip_value_loss,
+            )
+            if extra_loss is not None:  # e.g. the action-distribution KL baseline
+                extra, extra_aux = extra_loss(params, mb_traj, hp)
+                loss, aux = loss + extra, {**aux, **extra_aux, "loss_total": loss + extra}
+            return loss, aux
 
         def epoch(carry, _):
             train_state, key = carry
@@ -229,11 +262,7 @@ def make_train(
             )
 
             def minibatch(ts, mb):
-                mb_traj, mb_adv, mb_targets = mb
-                loss = lambda p: ppo_loss(
-                    p, ts.apply_fn, policy, mb_traj, mb_adv, mb_targets, hp, static.clip_value_loss
-                )
-                grads, aux = jax.grad(loss, has_aux=True)(ts.params)
+                grads, aux = jax.grad(loss_fn, has_aux=True)(ts.params, *mb)
                 return ts.apply_gradients(grads=grads), aux
 
             train_state, aux = jax.lax.scan(minibatch, train_state, mbs)
@@ -248,6 +277,11 @@ def make_train(
         metrics["learning_rate"] = train_state.opt_state.hyperparams["learning_rate"]
         rs = rs._replace(train_state=train_state, key=key, update=rs.update + 1)
         return rs, metrics
+
+    def update(rs: RunnerState, hp: PPOHParams):
+        rs, traj = rollout(rs, hp)
+        adv, targets = advantages(rs, traj, hp)
+        return learn(rs, traj, adv, targets, hp)
 
     def evaluate(rs: RunnerState, hp: PPOHParams) -> jnp.ndarray:
         """Mean first-episode return of ``static.eval_channel`` over fixed evaluation keys."""
@@ -270,5 +304,15 @@ def make_train(
         return rs, metrics
 
     return PPOTrainer(
-        static=static, transform=transform, init=init, chunk=chunk, evaluate=evaluate, policy=policy
+        static=static,
+        transform=transform,
+        init=init,
+        chunk=chunk,
+        evaluate=evaluate,
+        policy=policy,
+        network=network,
+        rollout=rollout,
+        advantages=advantages,
+        learn=learn,
+        update=update,
     )
