@@ -102,11 +102,11 @@ class PBRSConfig(Config):
     q_epsilon: float = 0.1
     pitfall_phi_scale: float = 3.0
     """scale of the pitfall's progress potential Φ = scale·(1 − d/D) (flips for scale > ≈1.5)"""
-    pitfall_steps: int = 40_000
+    pitfall_steps: int = 200_000
     """Q-learning steps per seed on the pitfall gridworld"""
     grid_ppo_steps: int = 32_768
     """PPO environment steps per seed on the gridworld"""
-    mcar_ppo_steps: int = 65_536
+    mcar_ppo_steps: int = 196_608
     """PPO environment steps per seed on sparse MountainCar"""
     mcar_energy_scale: float = 10.0
     """scale of the (good) energy potential on MountainCar"""
@@ -147,7 +147,7 @@ PRESETS = {
         seeds=32,
         q_steps=100_000,
         q_evals=100,
-        pitfall_steps=100_000,
+        pitfall_steps=400_000,
         grid_ppo_steps=131_072,
         mcar_ppo_steps=1_048_576,
         ppo_evals=32,

@@ -162,3 +162,21 @@ def test_plot_curves_and_save_png(tmp_path):
     assert text.startswith("IQM over 5 seeds, 20 updates; shaded: 95% stratified-bootstrap CI")
     assert caption([3, 5], "1M env steps", "mean").startswith("mean over 3-5 seeds")
     json.dumps(text)
+
+
+def test_params_round_trip_and_shape_mismatch(tmp_path):
+    import jax
+    import jax.numpy as jnp
+
+    from jaxrl.experiment.params_io import load_params, save_params
+
+    run = ResultsStore(tmp_path).create("p", {"x": 1})
+    params = {"dense": {"kernel": jnp.arange(6.0).reshape(2, 3), "bias": jnp.ones(3)}}
+    save_params(run, "policy", params)
+    back = load_params(run, "policy", jax.tree.map(jnp.zeros_like, params))
+    np.testing.assert_array_equal(back["dense"]["kernel"], params["dense"]["kernel"])
+    wrong = {"dense": {"kernel": jnp.zeros((3, 3)), "bias": jnp.zeros(3)}}
+    with pytest.raises(ValueError, match="shapes"):
+        load_params(run, "policy", wrong)
+    with pytest.raises(FileNotFoundError):
+        load_params(run, "missing", params)

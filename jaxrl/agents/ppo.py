@@ -283,8 +283,9 @@ def make_train(
         adv, targets = advantages(rs, traj, hp)
         return learn(rs, traj, adv, targets, hp)
 
-    def evaluate(rs: RunnerState, hp: PPOHParams) -> jnp.ndarray:
-        """Mean first-episode return of ``static.eval_channel`` over fixed evaluation keys."""
+    def evaluate(rs: RunnerState, hp: PPOHParams, channel=None):
+        """Mean first-episode return of ``channel`` (default ``static.eval_channel``; a tuple
+        gives a dict) over fixed evaluation keys."""
         del hp
         act = lambda obs, key: policy.act(
             *network.apply(
@@ -294,7 +295,8 @@ def make_train(
             static.deterministic_eval,
         )
         keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
-        return evaluate_policy(env, env_params, act, keys, eval_steps, static.eval_channel)
+        channel = static.eval_channel if channel is None else channel
+        return evaluate_policy(env, env_params, act, keys, eval_steps, channel)
 
     def chunk(rs: RunnerState, hp: PPOHParams):
         rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None, static.updates_per_chunk)

@@ -96,6 +96,8 @@ class PPOHParams(NamedTuple):
     max_grad_norm: Any = 0.5
     transform: Any = ()
     """the reward transform's params pytree (e.g. a shaping coefficient)"""
+    aux_coef: Any = 0.0
+    """coefficient of an agent's extra term (ORPO's occupancy λ, the action-divergence β)"""
 
     def broadcast(self, n: int) -> PPOHParams:
         """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept), so

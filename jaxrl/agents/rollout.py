@@ -90,8 +90,8 @@ def evaluate_policy(
     act: Callable[[jnp.ndarray, jax.Array], jnp.ndarray],
     keys: jax.Array,
     num_steps: int,
-    channel: str = "true_reward",
-) -> jnp.ndarray:
+    channel: str | tuple[str, ...] = "true_reward",
+) -> jnp.ndarray | dict[str, jnp.ndarray]:
     """Mean return of the *first* episode in each of ``E`` evaluation environments.
 
     Args:
@@ -99,11 +99,13 @@ def evaluate_policy(
       act: ``act(obs [E, *obs_shape], key) -> action [E, ...]``.
       keys: ``[E]`` fixed evaluation keys (share them across training seeds).
       num_steps: rollout length; an episode still running at the end counts with its partial return.
-      channel: an ``info`` reward channel, or ``"env_reward"`` for the environment's reward.
+      channel: an ``info`` reward channel, or ``"env_reward"`` for the environment's reward;
+        or a tuple of them, evaluated on the same episodes.
 
     Returns:
-      ``[]`` the mean first-episode return of ``channel``.
+      ``[]`` the mean first-episode return of ``channel`` (a dict name -> ``[]`` for a tuple).
     """
+    names = (channel,) if isinstance(channel, str) else tuple(channel)
     obs, state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
@@ -112,20 +114,20 @@ def evaluate_policy(
         split = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
         action = act(obs, split[:, 1])
         obs, state, reward, term, trunc, info = vstep(split[:, 2], state, action, env_params)
-        if channel == "env_reward":
-            r = reward
-        elif channel in info:
-            r = info[channel]
-        else:
+        sources = {**info, "env_reward": reward}
+        missing = [c for c in names if c not in sources]
+        if missing:
             raise KeyError(
-                f"evaluation channel {channel!r} not in info; available: "
+                f"evaluation channel(s) {missing} not in info; available: "
                 f"{sorted(reward_channels(info)) + ['env_reward']}"
             )
-        ret = ret + alive * r.astype(jnp.float32)
+        r = jnp.stack([sources[c].astype(jnp.float32) for c in names])  # [C, E]
+        ret = ret + alive * r
         alive = alive * (1.0 - (term | trunc).astype(jnp.float32))
         return (obs, state, ret, alive, split[:, 0]), None
 
     n = keys.shape[0]
-    init = (obs, state, jnp.zeros(n, jnp.float32), jnp.ones(n, jnp.float32), keys)
+    init = (obs, state, jnp.zeros((len(names), n), jnp.float32), jnp.ones(n, jnp.float32), keys)
     (_, _, ret, _, _), _ = jax.lax.scan(body, init, None, num_steps)
-    return ret.mean()
+    means = ret.mean(axis=1)
+    return means[0] if isinstance(channel, str) else dict(zip(names, means, strict=True))

@@ -17,6 +17,7 @@ from jaxrl.envs.core import (
 from jaxrl.envs.gymnax_adapter import CLASSIC_CONTROL, GymnaxEnv, make_gymnax
 from jaxrl.envs.registry import make, register, registered_names
 from jaxrl.envs.tabular import TabularEnv, TabularEnvParams, TabularEnvState, make_tabular
+from jaxrl.envs.tomato import TomatoEnv, make_tomato  # noqa: E402  (registers "tomato")
 from jaxrl.envs.wrappers import (
     AutoReset,
     EpisodeStatistics,
@@ -45,12 +46,14 @@ __all__ = [
     "TabularEnvParams",
     "TabularEnvState",
     "TimeLimit",
+    "TomatoEnv",
     "TimeLimitState",
     "Wrapper",
     "make",
     "make_brax",
     "make_gymnax",
     "make_tabular",
+    "make_tomato",
     "register",
     "registered_names",
     "reward_channels",

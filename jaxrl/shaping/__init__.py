@@ -1,5 +1,11 @@
 """Reward shaping: the RewardTransform API and the shaping families built on it."""
 
+from jaxrl.shaping.gating import (
+    gated_channels,
+    gated_reward_accumulation,
+    multiplicative_penalties,
+    weighted_channels,
+)
 from jaxrl.shaping.heuristics import (
     cartpole_upright,
     mountain_car_energy,
@@ -23,6 +29,9 @@ from jaxrl.shaping.potential import (
     table_transitions,
     time_potential_from_table,
 )
+from jaxrl.shaping.prm import delta_rewards, prm_clip, prm_delta, returns_to_go
+from jaxrl.shaping.stream import ceiling, centred, lsc, mean_std, min_max, mu_sigma_clip, par
+from jaxrl.shaping.stream import sigmoid as uncentred_sigmoid
 from jaxrl.shaping.transform import (
     RewardTransform,
     Transition,
@@ -39,25 +48,41 @@ __all__ = [
     "apply_to_table",
     "biased_greedy",
     "cartpole_upright",
+    "ceiling",
+    "centred",
     "chain",
     "check_gamma",
+    "delta_rewards",
     "dynamic_potential",
     "dynamic_shaped_rewards",
     "from_channel",
+    "gated_channels",
+    "gated_reward_accumulation",
     "identity",
     "lookahead_advice_fixed_point",
     "lookahead_advice_reward",
     "lookback_advice_reward",
+    "lsc",
+    "mean_std",
+    "min_max",
     "mountain_car_energy",
     "mountain_car_height",
+    "mu_sigma_clip",
+    "multiplicative_penalties",
+    "par",
     "pendulum_energy",
     "pendulum_height",
     "potential_based",
     "potential_from_critic",
     "potential_from_table",
     "potential_shaping",
+    "prm_clip",
+    "prm_delta",
+    "returns_to_go",
     "scale",
     "shaped_reward_table",
     "table_transitions",
     "time_potential_from_table",
+    "uncentred_sigmoid",
+    "weighted_channels",
 ]

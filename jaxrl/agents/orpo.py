@@ -1,0 +1,180 @@
+"""ORPO (Laidlaw, Singhal & Dragan, ICLR 2025): PPO regularised towards a reference policy.
+
+Each iteration (papers.md §1.3):
+
+1. roll out the current policy π and, in a second vmapped rollout, the reference policy π_ref;
+2. train the discriminator first (``disc_epochs`` passes; the released code under-trains it), so
+   that ``d(s, a) ≈ log μ_π(s, a) / μ_ref(s, a)``;
+3. augment the current policy's rewards, ``r' = r − λ·penalty(d)`` (KL: d; χ²: e^d − 1;
+   √χ²: (e^d − 1)/√trimmed-mean; TV: sign d), recompute GAE on ``r'`` and take PPO's update.
+
+``method="none"`` is plain PPO on the same rollouts (λ unused); ``method="ad_kl"`` /
+``"ad_chi2"`` is the action-distribution baseline: no discriminator, instead
+``(1/(1 − γ))·β·E_s D(π(·|s) ‖ π_ref(·|s))`` added to PPO's loss. λ and β are both
+``PPOHParams.aux_coef``, so one ``vmap`` sweeps them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import jax
+
+from jaxrl.agents.ppo import RunnerState, make_train
+from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+from jaxrl.experiment.config import Config
+from jaxrl.regularizers.action_divergence import ad_chi2_penalty, ad_kl_penalty
+from jaxrl.regularizers.discriminator import (
+    PENALTIES,
+    DiscBatch,
+    DiscriminatorConfig,
+    DiscState,
+    discriminator_logits,
+    init_discriminator,
+    penalty_from_logits,
+    train_discriminator,
+)
+
+METHODS = ("none", "om", "ad_kl", "ad_chi2")
+
+
+@dataclass(frozen=True)
+class ORPOStatic(Config):
+    """Static ORPO settings (the PPO part is a separate ``PPOStatic``)."""
+
+    method: Literal["none", "om", "ad_kl", "ad_chi2"] = "om"
+    """"om": occupancy-measure regularisation; "ad_*": action-distribution baseline"""
+    divergence: Literal["kl", "chi2", "sqrt_chi2", "tv"] = "sqrt_chi2"
+    """occupancy divergence whose penalty reward is subtracted (method "om")"""
+    state_only: bool = False
+    """discriminator on s only (state occupancy) instead of (s, a)"""
+    disc_hidden: tuple[int, ...] = (256, 256)
+    disc_epochs: int = 8
+    disc_minibatches: int = 4
+    disc_learning_rate: float = 1e-3
+    penalty_clip: float = 1000.0
+    """ORPO's discriminator_reward_clip (tomato: 1000)"""
+
+    def check(self) -> None:
+        self.require(self.method in METHODS, "method", f"expected one of {METHODS}")
+        self.require(self.divergence in PENALTIES, "divergence", f"expected one of {PENALTIES}")
+        self.require(self.disc_epochs > 0, "disc_epochs", "must be positive")
+        self.require(self.disc_minibatches > 0, "disc_minibatches", "must be positive")
+
+
+class ORPOState(NamedTuple):
+    current: RunnerState
+    reference: RunnerState  # train_state.params = π_ref, never updated
+    disc: DiscState | tuple  # () unless method == "om"
+    key: jax.Array
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
+class ORPOTrainer:
+    static: PPOStatic
+    orpo: ORPOStatic
+    ppo: Any
+    init: Any
+    update: Any
+    chunk: Any
+
+    def check(self, hparams: PPOHParams) -> PPOHParams:
+        return self.ppo.check(hparams)
+
+    def __call__(self, key, hparams):
+        state = self.init(key, hparams)
+        state, metrics = jax.lax.scan(
+            lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
+        )
+        return state, {k: v.reshape(-1, *v.shape[2:]) for k, v in metrics.items()}
+
+
+def make_orpo(
+    static: PPOStatic,
+    orpo: ORPOStatic,
+    env,
+    ref_params,
+    transform=None,
+    env_params=None,
+    eval_channels: tuple[str, ...] = ("true_reward", "proxy_reward"),
+) -> ORPOTrainer:
+    """Build ORPO (or its baselines) on top of ``make_train``'s PPO pieces.
+
+    Args:
+      static, orpo: PPO and ORPO static settings.
+      env: environment (gymnax-1.0 contract); the learner's base reward is the env reward after
+        ``transform`` (e.g. the proxy reward).
+      ref_params: the reference policy's network params (same ``ActorCritic`` architecture),
+        e.g. PPO trained on the true reward with ε-random actions, loaded via ``load_params``.
+      eval_channels: reward channels reported by the per-chunk evaluation.
+    """
+    extra_loss = None
+    if orpo.method in ("ad_kl", "ad_chi2"):
+        penalty = ad_kl_penalty if orpo.method == "ad_kl" else ad_chi2_penalty
+
+        def extra_loss(params, mb, hp):
+            logits, _, _ = ppo.network.apply(params, mb.obs)
+            ref_logits, _, _ = ppo.network.apply(ref_params, mb.obs)
+            ad = penalty(logits, ref_logits, hp.gamma, hp.aux_coef)
+            return ad, {"ad_penalty": ad}
+
+    env_params = env.default_params if env_params is None else env_params
+    ppo = make_train(static, env, transform, env_params, extra_loss=extra_loss)
+    obs_dim = math.prod(env.observation_space(env_params).shape)
+    disc_config = DiscriminatorConfig(
+        obs_dim=obs_dim,
+        action_dim=ppo.policy.action_dim,
+        discrete=not ppo.policy.continuous,
+        use_action=not orpo.state_only,
+        hidden_sizes=orpo.disc_hidden,
+        learning_rate=orpo.disc_learning_rate,
+        num_epochs=orpo.disc_epochs,
+        num_minibatches=orpo.disc_minibatches,
+    )
+    use_om = orpo.method == "om"
+
+    def init(key: jax.Array, hp: PPOHParams) -> ORPOState:
+        k_cur, k_ref, k_disc, key = jax.random.split(key, 4)
+        current = ppo.init(k_cur, hp)
+        reference = ppo.init(k_ref, hp)
+        reference = reference._replace(train_state=reference.train_state.replace(params=ref_params))
+        disc = init_discriminator(k_disc, obs_dim, disc_config.action_dim, config=disc_config)
+        disc = disc if use_om else ()
+        return ORPOState(current, reference, disc, key)
+
+    def update(state: ORPOState, hp: PPOHParams):
+        current, traj = ppo.rollout(state.current, hp)
+        reference, disc, key = state.reference, state.disc, state.key
+        extra = {}
+        if use_om:
+            reference, traj_ref = ppo.rollout(reference, hp)
+            key, k_disc = jax.random.split(key)
+            disc, dm = train_discriminator(
+                disc, DiscBatch(traj.obs, traj.u), DiscBatch(traj_ref.obs, traj_ref.u), k_disc
+            )
+            d = discriminator_logits(disc_config, disc.params, traj.obs, traj.u)
+            pen = penalty_from_logits(d, orpo.divergence, orpo.penalty_clip)
+            traj = traj._replace(reward=traj.reward - hp.aux_coef * pen)
+            extra = {
+                "om_penalty": pen.mean(),
+                "disc_accuracy": dm["accuracy"],
+                "disc_loss": dm["final_loss"],
+                "disc_logit_pi": dm["mean_logit_pi"],
+            }
+        adv, targets = ppo.advantages(current, traj, hp)
+        current, metrics = ppo.learn(current, traj, adv, targets, hp)
+        return ORPOState(current, reference, disc, key), {**metrics, **extra}
+
+    def chunk(state: ORPOState, hp: PPOHParams):
+        state, metrics = jax.lax.scan(
+            lambda s, _: update(s, hp), state, None, static.updates_per_chunk
+        )
+        evals = ppo.evaluate(state.current, hp, tuple(eval_channels))
+        for name, value in evals.items():
+            metrics[f"eval_{name}"] = value[None]
+        metrics["eval_env_steps"] = (state.current.update * static.batch_size)[None]
+        return state, metrics
+
+    return ORPOTrainer(static=static, orpo=orpo, ppo=ppo, init=init, update=update, chunk=chunk)

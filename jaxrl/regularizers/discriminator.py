@@ -1,0 +1,331 @@
+"""Discriminator estimation of occupancy divergences for deep RL (ORPO; papers.md §1.3).
+
+A logistic discriminator ``d(s, a)`` (flax MLP, 2×256 LeakyReLU by default; input = observation
+concatenated with a one-hot (discrete) or raw (continuous) action, or the observation alone for
+the state-only variant ``use_action=False``) is trained on current-policy vs reference-policy
+samples with
+
+    L = mean_π softplus(−d) + mean_ref softplus(d),
+
+whose population minimiser is ``d* = log μ_π / μ_ref`` (:func:`jaxrl.regularizers.occupancy.
+bayes_optimal_logit`; theory check 13). Each :func:`train_discriminator` call runs
+``num_epochs`` epochs of shuffled minibatches (a config field, overridable per call): the released
+ORPO code under-trains the discriminator (papers.md §1.5), so give it several epochs.
+
+Penalty rewards (:func:`penalty_from_logits`, subtracted with coefficient λ):
+
+* ``kl``: ``d`` (``E_π[d*] = KL``);
+* ``chi2``: ``e^d − 1`` (``E_π[e^{d*} − 1] = χ²``);
+* ``sqrt_chi2``: ``(e^d − 1) / √m`` with ``m`` the 1%-two-sided-trimmed batch mean of ``e^d − 1``
+  (the gradient of √χ² is ``∂χ²/∂μ / (2√χ²)``); no division if ``m <= 0`` or ``m`` is not finite;
+* ``tv``: ``sign(d)`` (the TV witness ``sign(w − 1)``). ORPO trains a separate tanh-loss critic
+  for TV; here the logistic ``d`` is reused (same sign as ``log w`` at the optimum).
+
+Then non-finite penalties are set to 0 and the result is clipped to ``±clip``
+(ORPO's ``discriminator_reward_clip``: :data:`ORPO_REWARD_CLIP`).
+
+**How the params reach the reward transform.** :func:`occupancy_penalty` returns a
+:class:`~jaxrl.shaping.RewardTransform` whose ``params`` pytree is
+:class:`OccupancyPenaltyParams` ``(lam, disc_params)``: the outer training loop trains the
+discriminator with :func:`train_discriminator` and passes ``params._replace(disc_params=
+state.params)`` to ``apply`` each iteration (λ stays vmappable for sweeps). The network shape is
+static (closed over through :class:`DiscriminatorConfig`). The ``sqrt_chi2`` normaliser is the
+trimmed mean over the *batch the transform is applied to*, so apply it to the whole
+current-policy rollout ``[T, N]`` at once (as ORPO does per train batch), not step by step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxrl.shaping.transform import RewardTransform, Transition
+
+Array = Any
+Params = Any
+
+PENALTIES = ("kl", "chi2", "sqrt_chi2", "tv")
+
+#: ORPO's per-environment ``discriminator_reward_clip`` (papers.md §1.3).
+ORPO_REWARD_CLIP = {"tomato": 1000.0, "pandemic": 100.0, "glucose": 1e10, "traffic": 1.0}
+
+
+@dataclass(frozen=True)
+class DiscriminatorConfig:
+    """Static (hashable) discriminator settings, closed over by jit.
+
+    Attributes:
+      obs_dim: flat observation size.
+      action_dim: number of actions (discrete, one-hot encoded) or action size (continuous).
+      discrete: discrete actions (integer ``[*B]``) vs continuous (``[*B, action_dim]``).
+      use_action: False for the state-only occupancy variant (``d(s)``).
+      hidden_sizes: MLP widths (ORPO: 2×256).
+      negative_slope: LeakyReLU slope.
+      learning_rate, max_grad_norm: Adam and global-norm clipping (ORPO reuses PPO's settings;
+        tomato lr 1e-3, grad clip 0.1).
+      num_epochs, num_minibatches: default passes per :func:`train_discriminator` call.
+    """
+
+    obs_dim: int
+    action_dim: int
+    discrete: bool = True
+    use_action: bool = True
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    negative_slope: float = 0.01
+    learning_rate: float = 1e-3
+    max_grad_norm: float | None = 0.1
+    num_epochs: int = 8
+    num_minibatches: int = 4
+
+    @property
+    def input_dim(self) -> int:
+        return self.obs_dim + (self.action_dim if self.use_action else 0)
+
+    def network(self) -> DiscriminatorNet:
+        return DiscriminatorNet(tuple(self.hidden_sizes), self.negative_slope)
+
+    def optimizer(self) -> optax.GradientTransformation:
+        adam = optax.adam(self.learning_rate)
+        if self.max_grad_norm is None:
+            return adam
+        return optax.chain(optax.clip_by_global_norm(self.max_grad_norm), adam)
+
+
+class DiscriminatorNet(nn.Module):
+    """``[..., D_in] -> [...]`` logit MLP with LeakyReLU hidden layers."""
+
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    negative_slope: float = 0.01
+
+    @nn.compact
+    def __call__(self, x):
+        for h in self.hidden_sizes:
+            x = nn.leaky_relu(nn.Dense(h)(x), self.negative_slope)
+        return nn.Dense(1)(x)[..., 0]
+
+
+class DiscBatch(NamedTuple):
+    """Samples ``(obs [*B, obs_dim], action [*B] int or [*B, action_dim])``."""
+
+    obs: Array
+    action: Array
+
+
+@flax.struct.dataclass
+class DiscState:
+    """Discriminator parameters and optimizer state (a pytree; ``config`` is static)."""
+
+    params: Params
+    opt_state: Any
+    config: DiscriminatorConfig = flax.struct.field(pytree_node=False)
+
+
+def discriminator_input(config: DiscriminatorConfig, obs: Array, action: Array) -> Array:
+    """Network input ``[*B, input_dim]``: obs, concatenated with the encoded action if used."""
+    obs = jnp.asarray(obs, jnp.result_type(float))
+    if not config.use_action:
+        return obs
+    if config.discrete:
+        act = jax.nn.one_hot(jnp.asarray(action), config.action_dim, dtype=obs.dtype)
+    else:
+        act = jnp.asarray(action, obs.dtype).reshape(*obs.shape[:-1], config.action_dim)
+    return jnp.concatenate([obs, act], axis=-1)
+
+
+def discriminator_logits(
+    config: DiscriminatorConfig, params: Params, obs: Array, action: Array
+) -> Array:
+    """``d(s, a)`` (or ``d(s)``), shape ``[*B]``; ``≈ log μ_π/μ_ref`` once trained."""
+    return config.network().apply(params, discriminator_input(config, obs, action))
+
+
+def init_discriminator(
+    key: Array,
+    obs_dim: int,
+    action_dim: int,
+    *,
+    config: DiscriminatorConfig | None = None,
+    **config_kwargs,
+) -> DiscState:
+    """Fresh :class:`DiscState`; settings from ``config`` or ``DiscriminatorConfig(**kwargs)``."""
+    if config is None:
+        config = DiscriminatorConfig(obs_dim=obs_dim, action_dim=action_dim, **config_kwargs)
+    elif config_kwargs or (config.obs_dim, config.action_dim) != (obs_dim, action_dim):
+        raise ValueError("pass either `config` (with matching dims) or keyword settings, not both")
+    params = config.network().init(key, jnp.zeros((1, config.input_dim)))
+    return DiscState(params=params, opt_state=config.optimizer().init(params), config=config)
+
+
+def logistic_loss(d_pi: Array, d_ref: Array) -> Array:
+    """ORPO's discriminator loss ``mean softplus(−d_π) + mean softplus(d_ref)``."""
+    return jnp.mean(jax.nn.softplus(-d_pi)) + jnp.mean(jax.nn.softplus(d_ref))
+
+
+def _flatten(batch: DiscBatch, config: DiscriminatorConfig) -> DiscBatch:
+    obs = jnp.asarray(batch.obs)
+    lead = obs.shape[:-1]
+    n = int(np.prod(lead)) if lead else 1
+    action = jnp.asarray(batch.action)
+    action = action.reshape(n) if config.discrete else action.reshape(n, config.action_dim)
+    return DiscBatch(obs.reshape(n, config.obs_dim), action)
+
+
+def _minibatches(key: Array, batch: DiscBatch, num_minibatches: int) -> DiscBatch:
+    n = batch.obs.shape[0]
+    size = n // num_minibatches
+    if size == 0:
+        raise ValueError(f"batch of {n} samples is smaller than num_minibatches={num_minibatches}")
+    idx = jax.random.permutation(key, n)[: size * num_minibatches]
+    return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, size, *x.shape[1:]), batch)
+
+
+@partial(jax.jit, static_argnames=("num_epochs", "num_minibatches"))
+def train_discriminator(
+    state: DiscState,
+    batch_pi: DiscBatch,
+    batch_ref: DiscBatch,
+    key: Array,
+    num_epochs: int | None = None,
+    num_minibatches: int | None = None,
+) -> tuple[DiscState, dict[str, Array]]:
+    """``num_epochs`` shuffled passes of ``num_minibatches`` Adam steps on the logistic loss.
+
+    ``batch_pi`` (current policy) and ``batch_ref`` (reference policy) may have different sizes
+    and any leading batch shape; each minibatch pairs ``1/num_minibatches`` of each (the
+    remainder of a shuffle is dropped). Pure and jitted (``num_epochs``/``num_minibatches``
+    static; ``None`` takes the config's values).
+
+    Returns the new state and metrics: ``loss`` ``[num_epochs]`` (mean minibatch loss per epoch),
+    and on the full batches after training ``final_loss``, ``accuracy`` (fraction classified
+    correctly, ``d > 0`` on π samples and ``d < 0`` on reference samples), ``mean_logit_pi`` and
+    ``mean_logit_ref``.
+    """
+    config = state.config
+    num_epochs = config.num_epochs if num_epochs is None else num_epochs
+    num_minibatches = config.num_minibatches if num_minibatches is None else num_minibatches
+    tx = config.optimizer()
+    batch_pi, batch_ref = _flatten(batch_pi, config), _flatten(batch_ref, config)
+
+    def loss_fn(params, mb_pi, mb_ref):
+        d_pi = discriminator_logits(config, params, mb_pi.obs, mb_pi.action)
+        d_ref = discriminator_logits(config, params, mb_ref.obs, mb_ref.action)
+        return logistic_loss(d_pi, d_ref)
+
+    def sgd_step(carry, mbs):
+        params, opt_state = carry
+        loss, grads = jax.value_and_grad(loss_fn)(params, *mbs)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    def epoch(carry, epoch_key):
+        k_pi, k_ref = jax.random.split(epoch_key)
+        mbs = (
+            _minibatches(k_pi, batch_pi, num_minibatches),
+            _minibatches(k_ref, batch_ref, num_minibatches),
+        )
+        carry, losses = jax.lax.scan(sgd_step, carry, mbs)
+        return carry, jnp.mean(losses)
+
+    (params, opt_state), losses = jax.lax.scan(
+        epoch, (state.params, state.opt_state), jax.random.split(key, num_epochs)
+    )
+    d_pi = discriminator_logits(config, params, batch_pi.obs, batch_pi.action)
+    d_ref = discriminator_logits(config, params, batch_ref.obs, batch_ref.action)
+    n_pi, n_ref = d_pi.shape[0], d_ref.shape[0]
+    metrics = {
+        "loss": losses,
+        "final_loss": logistic_loss(d_pi, d_ref),
+        "accuracy": (jnp.sum(d_pi > 0) + jnp.sum(d_ref < 0)) / (n_pi + n_ref),
+        "mean_logit_pi": jnp.mean(d_pi),
+        "mean_logit_ref": jnp.mean(d_ref),
+    }
+    return state.replace(params=params, opt_state=opt_state), metrics
+
+
+# ----------------------------------------------------------------------------- penalties
+def trimmed_mean(x: Array, trim: float = 0.01) -> Array:
+    """Mean of ``x`` (flattened) after dropping ``floor(trim · n)`` values from each end."""
+    x = jnp.ravel(jnp.asarray(x))
+    n = x.shape[0]
+    k = int(np.floor(trim * n))
+    if 2 * k >= n:
+        k = (n - 1) // 2
+    return jnp.mean(jnp.sort(x)[k : n - k])
+
+
+@partial(jax.jit, static_argnames=("divergence", "clip", "trim"))
+def penalty_from_logits(
+    d: Array, divergence: str, clip: float = np.inf, trim: float = 0.01
+) -> Array:
+    """Per-sample ORPO penalty rewards from discriminator logits ``d`` (any shape).
+
+    ``kl``: ``d``; ``chi2``: ``e^d − 1``; ``sqrt_chi2``: ``(e^d − 1)/√m``, ``m`` = ``trim``-two-
+    sided-trimmed mean of ``e^d − 1`` over the whole of ``d`` (no division if ``m <= 0`` or not
+    finite); ``tv``: ``sign(d)``. Non-finite penalties become 0, then the result is clipped to
+    ``[−clip, clip]``. Jitted with ``divergence``, ``clip`` and ``trim`` static.
+    """
+    d = jnp.asarray(d)
+    if divergence == "kl":
+        pen = d
+    elif divergence == "chi2":
+        pen = jnp.expm1(d)
+    elif divergence == "sqrt_chi2":
+        e = jnp.expm1(d)
+        m = trimmed_mean(e, trim)
+        ok = (m > 0) & jnp.isfinite(m)
+        pen = e / jnp.sqrt(jnp.where(ok, m, 1.0))
+    elif divergence == "tv":
+        pen = jnp.sign(d)
+    else:
+        raise ValueError(f"unknown penalty {divergence!r}; expected one of {PENALTIES}")
+    pen = jnp.where(jnp.isfinite(pen), pen, 0.0)
+    return jnp.clip(pen, -clip, clip)
+
+
+class OccupancyPenaltyParams(NamedTuple):
+    """``params`` of :func:`occupancy_penalty`: coefficient ``lam`` and discriminator params."""
+
+    lam: Array
+    disc_params: Params
+
+
+def occupancy_penalty(
+    config: DiscriminatorConfig,
+    divergence: str = "sqrt_chi2",
+    lam: float = 0.0,
+    disc_params: Params = None,
+    clip: float = np.inf,
+    trim: float = 0.01,
+) -> RewardTransform:
+    """RewardTransform ``r -> r − λ · penalty(d(s_t, a_t))`` (ORPO's reward augmentation).
+
+    ``params`` = :class:`OccupancyPenaltyParams` ``(lam, disc_params)``; ``default_params`` uses
+    ``lam`` and ``disc_params`` given here (e.g. ``init_discriminator(...).params``). The outer
+    loop replaces ``disc_params`` after each :func:`train_discriminator` call. The discriminator
+    is applied to ``transition.obs`` (``[*B, obs_dim]``) and ``transition.action``; its output
+    is treated as a constant (``stop_gradient``). ``clip`` is per environment
+    (:data:`ORPO_REWARD_CLIP`). No state. ``sqrt_chi2`` normalises over the given batch.
+    """
+    if divergence not in PENALTIES:
+        raise ValueError(f"unknown penalty {divergence!r}; expected one of {PENALTIES}")
+
+    def init(params):
+        del params
+        return ()
+
+    def apply(params: OccupancyPenaltyParams, state, transition: Transition):
+        d = discriminator_logits(config, params.disc_params, transition.obs, transition.action)
+        pen = penalty_from_logits(jax.lax.stop_gradient(d), divergence, clip, trim)
+        reward = jnp.asarray(transition.reward)
+        return reward - jnp.asarray(params.lam, reward.dtype) * pen.astype(reward.dtype), state
+
+    default = OccupancyPenaltyParams(jnp.asarray(lam), disc_params)
+    return RewardTransform(init, apply, default)
