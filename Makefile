@@ -23,6 +23,8 @@ reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks
 	$(BIN)/python experiments/ppo_classic.py --profile quick
 	$(BIN)/python paper_figures/ppo_classic.py
+	$(BIN)/python experiments/pbrs.py --profile quick
+	$(BIN)/python paper_figures/pbrs.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,10 +8,11 @@ Four shaping variants of one sparse true reward, each trained on ``seeds`` seeds
 and seeds are one vmapped axis, and variant ``v`` reuses the seed keys of every other variant):
 
 * ``none``: the sparse true reward only;
-* ``pbrs_good``: + ``γ(1 − terminated)Φ(s') − Φ(s)`` with a helpful Φ (gridworld:
-  ``−k·distance to goal``; MountainCar: mechanical energy, shifted so Φ ≈ 0 at the goal);
+* ``pbrs_good``: + ``γ(1 − terminated)Φ(s') − Φ(s)`` with a helpful Φ (gridworld: the progress
+  potential ``scale·(1 − d/D)``, d = Manhattan distance to the goal, D its maximum; MountainCar:
+  mechanical energy, shifted so Φ ≈ 0 at the goal);
 * ``pbrs_misleading``: the same PBRS with a Φ that points the wrong way (gridworld:
-  ``+k·distance``; MountainCar: ``−height``). Still potential-based, so the optimal policies are
+  ``scale·d/D``; MountainCar: ``−height``). Still potential-based, so the optimal policies are
   unchanged (Ng et al. 1999); only learning may be slower;
 * ``bonus``: + ``c·1[progress(s') > progress(s)]`` (a step towards the goal / uphill) with no
   penalty for going back. Not potential-based: a "toward, back, toward, ..." loop earns ``c``
@@ -27,7 +28,7 @@ Tasks (one results directory each under ``results/pbrs/``, config key ``"task"``
   ``sparse_reward`` = 1 on reaching the goal (terminated), 0 otherwise; curve = its evaluation
   return (success rate of the deterministic policy over fixed evaluation episodes).
 * ``pitfall_q``: the terminal-potential pitfall (Grześ 2017). Q-learning on
-  ``jaxrl.envs.gridworld.LAVA_DETOUR`` with the "closeness" potential ``Φ = k·(D − distance)``
+  ``jaxrl.envs.gridworld.LAVA_DETOUR`` with the progress potential ``Φ = scale·(1 − d/D)``
   (largest at the goal), implemented correctly (Φ(terminal) = 0: ``potential_based``) and naively
   (``F = γΦ(s') − Φ(s)`` on every step, ignoring ``terminated``). The naive version adds a
   terminal bonus ``γΦ(goal)`` that favours short episodes and flips the optimum to the lava route.
@@ -252,7 +253,7 @@ def seed_keys(seeds: int, n_variants: int, seed: int = 0):
 # ----------------------------------------------------------------------------- exact reference
 def exact_reference(grid: GridWorld, transform: RewardTransform, params, names) -> dict:
     """Per variant: the true return of the optimal policy of the shaped MDP (value iteration on
-    the table the transform itself produces) and whether it equals the true optimum."""
+    the table the transform itself produces) and its greedy policy as arrows."""
     with jax.enable_x64(True):
         mdp = jax.tree.map(
             lambda x: (
@@ -295,13 +296,6 @@ def _record(cfg: PBRSConfig, task: str, extra: dict) -> dict:
         k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results", "tasks")
     }
     return {"experiment": recorded, "task": task, **extra}
-
-
-def _pick(metrics: dict, *candidates: str) -> str:
-    for name in candidates:
-        if name in metrics:
-            return name
-    raise KeyError(f"none of {candidates} in the metrics {sorted(metrics)}")
 
 
 def _split(metrics: dict, names, seeds: int, keep) -> dict:
@@ -369,8 +363,7 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
         metrics_name="raw",
     )
     # q_learning's metric names (they were renamed once while this was written; accept both)
-    greedy = _pick(metrics, "eval_greedy_return", "eval/greedy_return")
-    steps_key = _pick(metrics, "eval_env_steps", "eval/env_steps")
+    greedy, steps_key = "eval_greedy_return", "eval_env_steps"
     out = _split({"true_return": metrics[greedy]}, names, cfg.seeds, ["true_return"])
     out["env_steps"] = np.asarray(metrics[steps_key])[: cfg.seeds]
     return _finish(run, out, exact_reference(grid, transform, params, names), names, task)

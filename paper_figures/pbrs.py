@@ -81,8 +81,15 @@ def final_points(ax, groups, statistic="iqm"):
         for xi, v in zip(xs, variants, strict=True):
             final = metrics[f"{v}/true_return"][:, -1]
             point, lo, hi = bootstrap_ci(final, statistic)
-            h = ax.errorbar(xi, point, yerr=[[point - lo], [hi - point]], fmt="o",
-                            color=COLORS[v], capsize=3, label=LABELS[v])
+            h = ax.errorbar(
+                xi,
+                point,
+                yerr=[[point - lo], [hi - point]],
+                fmt="o",
+                color=COLORS[v],
+                capsize=3,
+                label=LABELS[v],
+            )
             handles.setdefault(v, h)
             ref = reference.get("variants", {}).get(v, {}).get("shaped_optimum_true_return")
             if ref is not None:
@@ -103,10 +110,14 @@ def main(argv=None) -> Path:
 
     runs = latest_per_task(ResultsStore(args.results))
     if not runs:
-        raise SystemExit(f"no finished {EXPERIMENT} runs under {args.results}/; run "
-                         f"experiments/{EXPERIMENT}.py first")
-    data = {t: (r.load_metrics(), r.read_json("reference"), r.config["variants"], r)
-            for t, r in runs.items()}
+        raise SystemExit(
+            f"no finished {EXPERIMENT} runs under {args.results}/; run "
+            f"experiments/{EXPERIMENT}.py first"
+        )
+    data = {
+        t: (r.load_metrics(), r.read_json("reference"), r.config["variants"], r)
+        for t, r in runs.items()
+    }
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
     captions = []
     curve_tasks = [t for t in ("grid_q", "grid_ppo", "mcar_ppo") if t in data]
@@ -117,11 +128,17 @@ def main(argv=None) -> Path:
             continue
         m, ref, variants, run = data[task]
         steps = np.asarray(m["env_steps"][0])
-        plot_curves(ax, steps, {LABELS[v]: m[f"{v}/true_return"] for v in variants}, "iqm",
-                    colors={LABELS[v]: COLORS[v] for v in variants})
+        plot_curves(
+            ax,
+            steps,
+            {LABELS[v]: m[f"{v}/true_return"] for v in variants},
+            "iqm",
+            colors={LABELS[v]: COLORS[v] for v in variants},
+        )
         if "optimal_true_return" in ref:
-            ax.axhline(ref["optimal_true_return"], ls=":", color="gray", lw=1,
-                       label="optimal true return")
+            ax.axhline(
+                ref["optimal_true_return"], ls=":", color="gray", lw=1, label="optimal true return"
+            )
         ax.set_title(TITLES[task])
         if task == "grid_q":  # none and good Φ converge within ~1k steps, misleading Φ ~30k
             ax.set_xscale("log")
@@ -151,8 +168,13 @@ def main(argv=None) -> Path:
         m, ref, variants, run = data["pitfall_q"]
         steps = np.asarray(m["env_steps"][0])
         ax = axes[1, 1]
-        plot_curves(ax, steps, {LABELS[v]: m[f"{v}/true_return"] for v in variants}, "iqm",
-                    colors={LABELS[v]: COLORS[v] for v in variants})
+        plot_curves(
+            ax,
+            steps,
+            {LABELS[v]: m[f"{v}/true_return"] for v in variants},
+            "iqm",
+            colors={LABELS[v]: COLORS[v] for v in variants},
+        )
         ax.axhline(ref["optimal_true_return"], ls=":", color="gray", lw=1)
         ax.set_xscale("log")
         ax.set_ylim(-0.05, 0.75)
@@ -167,14 +189,27 @@ def main(argv=None) -> Path:
         axes[1, 2].set_ylabel("final true return J")
         axes[1, 2].set_title("Pitfall: final true return (IQM, 95% CI)")
         axes[1, 2].grid(alpha=0.3, axis="y")
-        (dia,) = axes[1, 2].plot([], [], "D", mfc="none", color="gray",
-                                 label="true return of the shaped MDP's exact optimum")
+        (dia,) = axes[1, 2].plot(
+            [],
+            [],
+            "D",
+            mfc="none",
+            color="gray",
+            label="true return of the shaped MDP's exact optimum",
+        )
         axes[1, 2].legend(handles=[*handles.values(), dia], fontsize=7, loc="lower left")
         layout = "/".join(run.config["layout"])
         n = m[f"{variants[0]}/true_return"].shape[0]
-        captions.append(caption(n, f"pitfall: {int(steps[-1]):,} steps per seed", extra=(
-            f"Layout {layout} (S start, L lava −0.1 per entry, G goal +1); potential "
-            f"Φ = {run.config['experiment']['pitfall_phi_scale']}·(1 − d/D).")))
+        captions.append(
+            caption(
+                n,
+                f"pitfall: {int(steps[-1]):,} steps per seed",
+                extra=(
+                    f"Layout {layout} (S start, L lava −0.1 per entry, G goal +1); potential "
+                    f"Φ = {run.config['experiment']['pitfall_phi_scale']}·(1 − d/D)."
+                ),
+            )
+        )
     else:
         for a in axes[1, 1:]:
             a.set_axis_off()
@@ -186,17 +221,24 @@ def main(argv=None) -> Path:
         "each shaped MDP (value iteration on the shaped table). PBRS, with a good or a misleading "
         "Φ, keeps the optimum (a misleading Φ only delays learning); the progress bonus's optimum "
         "is a loop that never reaches the goal (true return 0); naive PBRS that keeps Φ(goal) "
-        "switches to the shorter lava route."]
+        "switches to the shorter lava route."
+    ]
     for task, (m, _, variants, _) in sorted(data.items()):
-        finals = ", ".join(f"{LABELS[v]} {_final_text(m[f'{v}/true_return'][:, -1])}"
-                           for v in variants)
+        finals = ", ".join(
+            f"{LABELS[v]} {_final_text(m[f'{v}/true_return'][:, -1])}" for v in variants
+        )
         notes.append(f"Final IQM [95% CI], {TITLES[task]}: {finals}.")
     if "mcar_ppo" in data:
         m, _, variants, _ = data["mcar_ppo"]
-        solved = ", ".join(f"{LABELS[v]} {int((m[f'{v}/true_return'][:, -1] > 0).sum())}/"
-                           f"{m[f'{v}/true_return'].shape[0]}" for v in variants)
-        notes.append(f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved} "
-                     "(PPO without shaping rarely finds the sparse reward in this budget).")
+        solved = ", ".join(
+            f"{LABELS[v]} {int((m[f'{v}/true_return'][:, -1] > 0).sum())}/"
+            f"{m[f'{v}/true_return'].shape[0]}"
+            for v in variants
+        )
+        notes.append(
+            f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved} "
+            "(PPO without shaping rarely finds the sparse reward in this budget)."
+        )
     notes = "\n".join(notes)
     fig.text(0.01, -0.01, "\n".join(captions) + "\n" + notes, fontsize=7, va="top", wrap=True)
     fig.tight_layout()

@@ -34,7 +34,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def pbrs_exp():
-    spec = importlib.util.spec_from_file_location("pbrs_exp_for_tests", ROOT / "experiments" / "pbrs.py")
+    spec = importlib.util.spec_from_file_location(
+        "pbrs_exp_for_tests", ROOT / "experiments" / "pbrs.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(mod)
@@ -177,8 +179,9 @@ def test_naive_terminal_potential_flips_the_lava_detour(pbrs_exp):
     with jax.enable_x64(True):
         g = grid64(LAVA_DETOUR, gamma=0.95)
         transform = pbrs_exp.pitfall_transform(g, 0.95, 3.0)
-        params = pbrs_exp.variant_params(pbrs_exp.PITFALL_WEIGHTS, pbrs_exp.PITFALL_VARIANTS, 1,
-                                         transform)
+        params = pbrs_exp.variant_params(
+            pbrs_exp.PITFALL_WEIGHTS, pbrs_exp.PITFALL_VARIANTS, 1, transform
+        )
         ref = pbrs_exp.exact_reference(g, transform, params, pbrs_exp.PITFALL_VARIANTS)
         opt = ref["optimal_true_return"]
         np.testing.assert_allclose(opt, 0.95**8, rtol=1e-9)
@@ -202,7 +205,7 @@ def test_progress_bonus_transform_on_batches(pbrs_exp):
     r, _ = t.apply(t.default_params, t.init(t.default_params), tr)
     np.testing.assert_allclose(r, [1.5, 1.0, 1.0])
     naive = pbrs_exp.naive_potential(lambda o: o[..., 0], 0.9)
-    tr = tr._replace(terminated=jnp.array([True, False, False]), discount=jnp.array([0, .9, .9]))
+    tr = tr._replace(terminated=jnp.array([True, False, False]), discount=jnp.array([0, 0.9, 0.9]))
     r, _ = naive.apply(naive.default_params, (), tr)
     np.testing.assert_allclose(r, [1.9, 0.0, 0.9], atol=1e-6)  # Φ(terminal) is NOT zeroed
 

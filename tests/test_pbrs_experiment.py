@@ -19,15 +19,36 @@ def load(path):
 
 def test_pbrs_experiment_and_figure_smoke(tmp_path):
     exp = load(ROOT / "experiments" / "pbrs.py")
-    runs = exp.main([
-        "--profile", "quick", "--seeds", "2", "--q-steps", "400", "--q-evals", "4",
-        "--pitfall-steps", "400", "--grid-ppo-steps", "1024", "--mcar-ppo-steps", "2048",
-        "--ppo-evals", "2", "--checkpoints", "2", "--results", str(tmp_path)])
+    runs = exp.main(
+        [
+            "--profile",
+            "quick",
+            "--seeds",
+            "2",
+            "--q-steps",
+            "400",
+            "--q-evals",
+            "4",
+            "--pitfall-steps",
+            "400",
+            "--grid-ppo-steps",
+            "1024",
+            "--mcar-ppo-steps",
+            "2048",
+            "--ppo-evals",
+            "2",
+            "--checkpoints",
+            "2",
+            "--results",
+            str(tmp_path),
+        ]
+    )
     assert [r.config["task"] for r in runs] == list(exp.TASKS)
     for run in runs:
         assert run.is_done
         assert {"config.json", "provenance.json", "metrics.npz", "reference.json", "DONE"} <= {
-            p.name for p in run.path.iterdir()}
+            p.name for p in run.path.iterdir()
+        }
         m = run.load_metrics()
         variants = run.config["variants"]
         evals = 4 if run.config["agent"] == "q_learning" else 2
@@ -39,11 +60,15 @@ def test_pbrs_experiment_and_figure_smoke(tmp_path):
     grid = ref["grid_q"]["variants"]
     assert grid["bonus"]["shaped_optimum_true_return"] == 0.0  # the bicycle loop
     for v in ("none", "pbrs_good", "pbrs_misleading"):
-        np.testing.assert_allclose(grid[v]["shaped_optimum_true_return"],
-                                   ref["grid_q"]["optimal_true_return"], rtol=1e-6)
+        np.testing.assert_allclose(
+            grid[v]["shaped_optimum_true_return"], ref["grid_q"]["optimal_true_return"], rtol=1e-6
+        )
     pit = ref["pitfall_q"]["variants"]
-    assert pit["naive_pbrs"]["shaped_optimum_true_return"] < 0.5 < pit["pbrs"][
-        "shaped_optimum_true_return"]
+    assert (
+        pit["naive_pbrs"]["shaped_optimum_true_return"]
+        < 0.5
+        < pit["pbrs"]["shaped_optimum_true_return"]
+    )
     fig = load(ROOT / "paper_figures" / "pbrs.py")
     png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
     assert png.exists() and png.stat().st_size > 10_000

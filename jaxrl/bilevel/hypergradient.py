@@ -226,7 +226,14 @@ def hypergradient(
         return ift_hypergradient(gt, inner_grad_fn, theta_star, phi, args, gp)
     if method == "neumann":
         return neumann_hypergradient(
-            gt, inner_grad_fn, theta_star, phi, kwargs["K"], kwargs["alpha"], args, gp,
+            gt,
+            inner_grad_fn,
+            theta_star,
+            phi,
+            kwargs["K"],
+            kwargs["alpha"],
+            args,
+            gp,
             kwargs.get("symmetric", False),
         )
     if method == "first_order":

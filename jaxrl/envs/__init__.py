@@ -14,6 +14,7 @@ from jaxrl.envs.core import (
     reward_channels,
     terminated_wins,
 )
+from jaxrl.envs.gridworld import make_gridworld  # noqa: E402  (registers "gridworld")
 from jaxrl.envs.gymnax_adapter import CLASSIC_CONTROL, GymnaxEnv, make_gymnax
 from jaxrl.envs.registry import make, register, registered_names
 from jaxrl.envs.tabular import TabularEnv, TabularEnvParams, TabularEnvState, make_tabular
@@ -51,6 +52,7 @@ __all__ = [
     "Wrapper",
     "make",
     "make_brax",
+    "make_gridworld",
     "make_gymnax",
     "make_tabular",
     "make_tomato",

@@ -153,7 +153,7 @@ def blend(
     gamma_init: float = GAMMA_INIT,
     dtype=None,
 ) -> RewardTransform:
-    """BARFI's blend as a RewardTransform; its ``params`` are the trainable φ (:class:`BlendParams`).
+    """BARFI's blend as a RewardTransform; ``params`` are the trainable φ (:class:`BlendParams`).
 
     Args:
       features_fn: ``obs [*B, *obs_shape] -> [*B, F]`` (e.g. :func:`one_hot_features`).
