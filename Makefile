@@ -25,6 +25,8 @@ reproduce: $(STAMP)
 	$(BIN)/python paper_figures/ppo_classic.py
 	$(BIN)/python experiments/pbrs.py --profile quick
 	$(BIN)/python paper_figures/pbrs.py
+	$(BIN)/python experiments/barfi.py --profile quick
+	$(BIN)/python paper_figures/barfi.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

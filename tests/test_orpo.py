@@ -11,8 +11,13 @@ from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 
 STATIC = PPOStatic(
-    num_envs=8, num_steps=16, total_timesteps=8 * 16 * 24, num_minibatches=4,
-    hidden_sizes=(16,), eval_steps=1, num_eval_envs=16,
+    num_envs=8,
+    num_steps=16,
+    total_timesteps=8 * 16 * 24,
+    num_minibatches=4,
+    hidden_sizes=(16,),
+    eval_steps=1,
+    num_eval_envs=16,
 )
 
 
@@ -28,8 +33,9 @@ def _reference_params(action: int):
 @pytest.mark.parametrize("method", ["none", "om", "ad_kl", "ad_chi2"])
 def test_methods_run_and_report(method):
     orpo = ORPOStatic(method=method, disc_hidden=(16,), disc_epochs=2)
-    trainer = make_orpo(STATIC, orpo, Probe("action"), _reference_params(0),
-                        eval_channels=("true_reward",))
+    trainer = make_orpo(
+        STATIC, orpo, Probe("action"), _reference_params(0), eval_channels=("true_reward",)
+    )
     hp = PPOHParams(learning_rate=3e-3, aux_coef=0.1).broadcast(2)
     _, metrics = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(0), 2), hp)
     assert metrics["eval_true_reward"].shape == (2, 1)

@@ -128,9 +128,7 @@ class OffPolicyStatic(Config):
             "log_interval",
             f"must be >= num_envs*train_every = {self.steps_per_round}",
         )
-        rows = self.total_timesteps // (
-            max(self.rounds_per_row, 1) * self.steps_per_round
-        )
+        rows = self.total_timesteps // (max(self.rounds_per_row, 1) * self.steps_per_round)
         self.require(
             rows >= self.num_chunks and rows % self.num_chunks == 0,
             "num_chunks",

@@ -37,7 +37,7 @@ class ReplayTransition(NamedTuple):
 
 
 class ReplayBuffer(NamedTuple):
-    """Ring buffer state. ``storage`` leaves are ``[capacity, ...]``; ``position``/``size`` ``[]``."""
+    """Ring buffer state: ``storage`` leaves ``[capacity, ...]``; ``position``, ``size`` ``[]``."""
 
     storage: Any
     position: jnp.ndarray  # [] int32, next slot to write

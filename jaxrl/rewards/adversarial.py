@@ -138,7 +138,9 @@ class AdversarialDiscriminator(nn.Module):
     def __call__(self, x, update_stats: bool = False):
         for h in self.hidden_sizes:
             if self.spectral_norm:
-                x = nn.SpectralNorm(nn.Dense(h), n_steps=self.sn_steps)(x, update_stats=update_stats)
+                x = nn.SpectralNorm(nn.Dense(h), n_steps=self.sn_steps)(
+                    x, update_stats=update_stats
+                )
             else:
                 x = nn.Dense(h)(x)
             x = nn.leaky_relu(x, self.negative_slope)
@@ -367,10 +369,9 @@ def train_discriminator_step(
 
     variables = new_state.variables
     per_sample = lambda xi: net.apply(variables, xi[None])[0]
-    g_e = input_gradient_norms(per_sample, x_e)
-    g_a = input_gradient_norms(per_sample, x_a)
-    d_e = net.apply(variables, x_e)
-    d_a = net.apply(variables, x_a)
+    x_all = jnp.concatenate([x_e, x_a])
+    g_all, d_all = input_gradient_norms(per_sample, x_all), net.apply(variables, x_all)
+    g_e, g_a, d_e, d_a = g_all[:n_e], g_all[n_e:], d_all[:n_e], d_all[n_e:]
     metrics = {
         "loss": loss,
         **aux,

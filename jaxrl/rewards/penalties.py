@@ -49,7 +49,7 @@ def penalty_from_norms(norms: Array, target: Array = 1.0, one_sided: bool = True
 
 
 def input_gradient_norms(fn: Callable[[Array], Array], x: Array) -> Array:
-    """Per-sample ``‖∇_x fn(x_i)‖₂``: ``fn`` maps one input ``[D]`` to a scalar; ``x`` is ``[B, D]``.
+    """Per-sample ``‖∇_x fn(x_i)‖₂`` ``[B]``: ``fn`` maps one input ``[D]`` to a scalar.
 
     Computed with ``vmap(grad)``, so the samples are never coupled (a batch-dependent ``fn``
     would be differentiated per sample). A zero gradient has norm 0 (no NaN).

@@ -1,0 +1,259 @@
+"""BARFI (Gupta et al. 2023): learning to blend a primary and an auxiliary reward, vs baselines.
+
+    python experiments/barfi.py --profile quick            # ~minutes on a 2-core CPU
+    python experiments/barfi.py --profile paper            # GPU-sized budget (+ MountainCar,
+                                                           #  HalfCheetah), 40 seeds
+    python experiments/barfi.py --profile quick --resume   # continue interrupted runs
+
+For every environment × aux kind ("good" = helpful heuristic, "bad" = misaligned; papers.md §2.1)
+two runs are written under ``results/barfi/`` (config keys ``env``, ``aux``, ``family``):
+
+* ``family = "baselines"``: REINFORCE (``jaxrl.agents.reinforce``) on
+  ``primary`` (r_p only), ``naive`` (r_p + r_aux), ``pbrs`` (the BARFI code's potential baseline:
+  Φ_t = r_aux,t, "returns minus aux") and ``pbrs_state`` (Φ(s_{t+1}) = r_aux,t, a state
+  potential): one vmapped program over methods × seeds;
+* ``family = "barfi"``: BARFI (``jaxrl.bilevel.barfi``) with the first-order hypergradient
+  (``barfi_fo``, K = 0) and the Neumann series (``barfi_neumann``, K = 5): one vmapped program.
+
+Metrics have a leading axis of ``len(methods) × seeds`` (method-major; ``config["methods"]``):
+``primary_return``/``aux_return``/``length`` per episode, and for BARFI per outer step
+``gamma_phi``, ``phi_weight``, ``phi_bias``, ``hypergrad_norm``. Method ``m`` reuses the seed
+keys of every other method. BARFI runs also store ``timing.json``: seconds per outer step for the
+exact (dense IFT), Neumann (K = 5) and first-order hypergradients on one seed.
+``paper_figures/barfi.py`` draws the figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxrl.envs.barfi_envs  # noqa: F401  (registers the BARFI envs)
+from jaxrl.agents import reinforce as rf
+from jaxrl.analysis.stats import bootstrap_ci
+from jaxrl.bilevel import barfi
+from jaxrl.envs import make
+from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked
+
+EXPERIMENT = "barfi"
+BASELINES = ("primary", "naive", "pbrs", "pbrs_state")
+BARFIS = ("barfi_fo", "barfi_neumann")
+METHODS = BASELINES + BARFIS
+#: (aux_coef, pbrs_coef, pbrs_arrival_coef) of each baseline
+BASELINE_COEFS = {
+    "primary": (0.0, 0.0, 0.0),
+    "naive": (1.0, 0.0, 0.0),
+    "pbrs": (0.0, 1.0, 0.0),
+    "pbrs_state": (0.0, 0.0, 1.0),
+}
+ENVS = ("gridworld", "cartpole", "mountaincar", "halfcheetah")
+ENV_IDS = {
+    "gridworld": "barfi_gridworld",
+    "cartpole": "cartpole_aux",
+    "mountaincar": "mountaincar_sparse_aux",
+    "halfcheetah": "halfcheetah_aux",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BarfiExperiment(Config):
+    seeds: int = 10
+    """independent seeds per method"""
+    seed: int = 0
+    """base PRNG seed"""
+    envs: tuple[str, ...] = ("gridworld", "cartpole")
+    """environments (gridworld, cartpole, mountaincar, halfcheetah)"""
+    auxes: tuple[str, ...] = ("good", "bad")
+    """aux reward kinds"""
+    gridworld_episodes: int = 300
+    cartpole_episodes: int = 300
+    mountaincar_episodes: int = 500
+    halfcheetah_episodes: int = 9990
+    num_chunks: int = 10
+    """checkpoints per run (divides episodes / delta)"""
+    neumann_k: int = 5
+    """Neumann terms of barfi_neumann"""
+    timing: bool = True
+    """measure seconds per outer step for ift / neumann / first-order"""
+    results: str = "results"
+    resume: bool = False
+
+    def check(self) -> None:
+        self.require(self.seeds > 0, "seeds", "must be positive")
+        self.require(set(self.envs) <= set(ENVS), "envs", f"must be a subset of {ENVS}")
+        self.require(set(self.auxes) <= {"good", "bad"}, "auxes", "good and/or bad")
+
+    def episodes(self, env: str) -> int:
+        return getattr(self, f"{env}_episodes")
+
+
+PRESETS = {
+    "quick": BarfiExperiment(),
+    "paper": BarfiExperiment(
+        seeds=40,
+        envs=ENVS,
+        gridworld_episodes=1980,
+        cartpole_episodes=990,
+        mountaincar_episodes=480,
+        halfcheetah_episodes=9990,
+        num_chunks=10,
+    ),
+}
+
+
+def setup(env: str, aux: str, cfg: BarfiExperiment):
+    """``(env, env_params, features, n_features, reinforce static+hp, barfi static+hp)``."""
+    e, p = make(ENV_IDS[env], aux=aux)
+    E, chunks = cfg.episodes(env), cfg.num_chunks
+    if env == "gridworld":  # papers.md §2.3: RMSprop, γ 0.99, buffer 1000, δ 3, α_N 5e-4
+        f, n = rf.fourier_basis([0.0, 0.0], [1.0, 1.0], 3)  # 16 features (BARFI: 16-d basis)
+        rs = rf.ReinforceStatic(episodes=E, num_chunks=chunks)
+        rh = rf.ReinforceHParams(actor_lr=1e-2, entropy_coef=0.0)
+        bs = barfi.BarfiStatic(episodes=E, num_chunks=chunks, buffer_size=100)
+        bh = barfi.BarfiHParams(actor_lr=1e-2, reward_lr=3e-2, gamma_lr=3e-2, gamma_l2=0.0)
+    elif env == "cartpole":  # Fourier basis (independent, order 3: 13 features)
+        f, n = rf.fourier_basis([-2.4, -3.0, -0.21, -3.5], [2.4, 3.0, 0.21, 3.5], 3, False)
+        rs = rf.ReinforceStatic(episodes=E, num_chunks=chunks)
+        rh = rf.ReinforceHParams(actor_lr=1e-2)
+        bs = barfi.BarfiStatic(episodes=E, num_chunks=chunks, buffer_size=50)
+        bh = barfi.BarfiHParams(actor_lr=1e-2, reward_lr=3e-2, gamma_lr=3e-2)
+    elif env == "mountaincar":  # papers.md: actor_lr 1/16, reward_lr 1/64, buffer 50
+        f, n = rf.fourier_basis([-1.2, -0.07], [0.6, 0.07], 3)
+        rs = rf.ReinforceStatic(episodes=E, num_chunks=chunks)
+        rh = rf.ReinforceHParams(actor_lr=0.0625 / 4)
+        bs = barfi.BarfiStatic(episodes=E, num_chunks=chunks, buffer_size=50, inner_mul=3)
+        bh = barfi.BarfiHParams(actor_lr=0.0625 / 4, reward_lr=1 / 64, gamma_lr=1 / 64)
+    else:  # halfcheetah (GPU profile): Adam in the paper, RMSprop here; gauss_std 0.1
+        f = rf.bias_and_raw(10.0)
+        n = 1 + int(e.observation_space(p).shape[0])
+        rs = rf.ReinforceStatic(episodes=E, num_chunks=chunks)
+        rh = rf.ReinforceHParams(actor_lr=1e-4, gauss_std=0.1)
+        bs = barfi.BarfiStatic(episodes=E, num_chunks=chunks, buffer_size=50, hess_batch=5)
+        bh = barfi.BarfiHParams(actor_lr=1e-4, reward_lr=2.5e-3, gamma_lr=2.5e-3, reward_l2=1.0)
+    return e, p, f, n, rs, rh, bs, bh
+
+
+def _recorded(cfg: BarfiExperiment) -> dict:
+    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
+
+
+def _summary(metrics, methods, seeds, frac=0.1) -> dict:
+    """IQM and 95% CI over seeds of each method's mean primary return over the last ``frac``."""
+    r = np.asarray(metrics["primary_return"])
+    last = max(1, int(round(frac * r.shape[1])))
+    out = {}
+    for i, m in enumerate(methods):
+        scores = r[i * seeds : (i + 1) * seeds, -last:].mean(1)
+        point, lo, hi = bootstrap_ci(scores, "iqm")
+        out[m] = {"iqm": float(point), "lo": float(lo), "hi": float(hi)}
+    return out
+
+
+def run_family(env, aux, family, cfg, store):
+    e, p, f, n, rs, rh, bs, bh = setup(env, aux, cfg)
+    S = cfg.seeds
+    if family == "baselines":
+        methods = BASELINES
+        coefs = np.repeat(np.asarray([BASELINE_COEFS[m] for m in methods], np.float32), S, 0)
+        hp = rh._replace(
+            aux_coef=coefs[:, 0], pbrs_coef=coefs[:, 1], pbrs_arrival_coef=coefs[:, 2]
+        ).broadcast(len(methods) * S)
+        trainer = rf.make_train(rs, e, f, n, p)
+        static = rs
+        num_chunks = rs.num_chunks
+    else:
+        methods = BARFIS
+        ks = np.repeat(np.asarray([0, cfg.neumann_k], np.int32), S)
+        hp = bh._replace(neumann_K=ks).broadcast(len(methods) * S)
+        trainer = barfi.make_train(bs, e, f, n, p)
+        static = bs
+        num_chunks = bs.num_chunks
+    run_config = {
+        "experiment": _recorded(cfg),
+        "env": env,
+        "env_id": ENV_IDS[env],
+        "aux": aux,
+        "family": family,
+        "methods": list(methods),
+        "seeds": S,
+        "static": dataclasses.asdict(static),
+        "hparams": jax.tree.map(lambda x: np.asarray(x)[::S].tolist(), hp._asdict()),
+    }
+    run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
+    base = jax.random.split(jax.random.key(cfg.seed), S)
+    keys = jnp.concatenate([base] * len(methods))
+    print(f"[{EXPERIMENT}] {env}/{aux}/{family}: {len(methods)} methods x {S} seeds -> {run.path}")
+    t0 = time.time()
+    metrics = run_chunked(
+        jax.jit(jax.vmap(trainer.init)),
+        jax.jit(jax.vmap(trainer.chunk)),
+        keys,
+        hp,
+        num_chunks=num_chunks,
+        run=run,
+        resume=cfg.resume,
+        postfix_metric="primary_return",
+    )
+    summary = _summary(metrics, methods, S)
+    run.write_json("summary", {"wall_s": time.time() - t0, "final_primary_return": summary})
+    if family == "barfi" and cfg.timing and env in ("gridworld", "cartpole"):
+        run.write_json("timing", time_outer_steps(env, aux, cfg))
+    run.mark_done()
+    for m, s in summary.items():
+        print(f"  {m:>14}: final primary return IQM {s['iqm']:.1f} [{s['lo']:.1f}, {s['hi']:.1f}]")
+    return run
+
+
+def time_outer_steps(env, aux, cfg, reps: int = 20) -> dict:
+    """Seconds per BARFI outer step (one seed, jitted) for ift / neumann (K) / first order."""
+    e, p, f, n, rs, rh, bs, bh = setup(env, aux, cfg)
+    out = {}
+    for name, kind, K in (
+        ("ift", "ift", 0),
+        ("neumann", "neumann", cfg.neumann_k),
+        ("first_order", "neumann", 0),
+    ):
+        tr = barfi.make_train(dataclasses.replace(bs, hypergrad=kind), e, f, n, p)
+        hp = bh._replace(neumann_K=jnp.int32(K))
+        theta = tr.policy.init(jax.random.key(0))
+        phi = barfi.init_blend_params(n)
+        keys = jax.random.split(jax.random.key(1), bs.delta + bs.hess_batch)
+        eps = jax.vmap(lambda k, tr=tr, th=theta: tr.collect(th, k, 0.1))(keys)
+        new = jax.tree.map(lambda x: x[: bs.delta], eps)
+        old = jax.tree.map(lambda x: x[bs.delta :], eps)
+        step = jax.jit(lambda t, ph, a, b, tr=tr, hp=hp: tr.outer_step(t, ph, a, b, hp)[0])
+        jax.block_until_ready(step(theta, phi, new, old))
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            jax.block_until_ready(step(theta, phi, new, old))
+            times.append(time.perf_counter() - t0)
+        out[name] = float(np.median(times))  # median: robust to a shared, busy CPU
+    n_theta = sum(x.size for x in jax.tree.leaves(theta))
+    out["n_theta"] = int(n_theta)
+    out["hess_batch"] = bs.hess_batch
+    print(f"  outer step seconds ({env}, |θ| = {n_theta}): " + ", ".join(
+        f"{k} {v * 1e3:.2f} ms" for k, v in out.items() if isinstance(v, float)
+    ))
+    return out
+
+
+def main(argv=None):
+    cfg = cli(PRESETS, __doc__, args=argv)
+    enable_compilation_cache()
+    store = ResultsStore(cfg.results)
+    runs = []
+    for env in cfg.envs:
+        for aux in cfg.auxes:
+            for family in ("baselines", "barfi"):
+                runs.append(run_family(env, aux, family, cfg, store))
+    return runs
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,183 @@
+"""Figures: RLHF reward over-optimisation vs shaping/regularisation, and PRM length hacking.
+
+    python paper_figures/rlhf_shaping.py [--results results] [--out paper_figures/out]
+
+Reads the newest finished ``rlhf_shaping`` run of each task and writes
+
+* ``rlhf_shaping.png``: toy RLHF bandit. Top: exact expected gold and proxy reward of the PPO
+  policy against environment steps for the proxy-reward shapings {vanilla, mean-std, clip,
+  min-max, LSC, ceiling, PAR} (all with the same per-token KL-in-reward). Bottom: the same for
+  vanilla PPO regularised in the loss towards the reference with the KL or √χ² estimator of
+  papers.md §1.3 at several coefficients.
+* ``rlhf_shaping_prm.png``: repeated-step MDP. Episode length and success rate (training
+  episodes) against environment steps for raw PRM rewards, Clip, Delta and Clip+Delta.
+
+Curves are means over seeds with 95% stratified-bootstrap CIs.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+
+EXPERIMENT = "rlhf_shaping"
+LABELS = {
+    "vanilla": "vanilla",
+    "mean_std": "mean-std",
+    "clip": "clip (μ±σ)",
+    "min_max": "min-max",
+    "lsc": "LSC",
+    "ceiling": "ceiling",
+    "par": "PAR",
+    "raw": "raw PRM",
+    "delta": "Delta",
+    "clip_delta": "Clip+Delta",
+}
+
+
+def latest_per_task(store: ResultsStore) -> dict[str, object]:
+    runs = {}
+    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
+        runs[run.config["task"]] = run
+    return runs
+
+
+def _split(metric: np.ndarray, conditions: list[str], seeds: int) -> dict[str, np.ndarray]:
+    return {c: metric[i * seeds : (i + 1) * seeds] for i, c in enumerate(conditions)}
+
+
+def bandit_figure(run, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    cfg = run.config
+    conds = cfg["conditions"]
+    seeds = cfg["experiment"]["seeds"]
+    m = run.load_metrics()
+    batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
+    steps = (np.arange(m["exact_gold"].shape[1]) + 1) * batch
+    gold = _split(m["exact_gold"], conds, seeds)
+    proxy = _split(m["exact_proxy"], conds, seeds)
+    summary = run.read_json("summary")
+    tb = summary["testbed"]
+    shaping = [c for c in conds if not c.startswith(("kl_", "chi2_"))]
+    regs = [c for c in conds if c.startswith(("kl_", "chi2_"))]
+    cmap = plt.get_cmap("tab10")
+    colors = {c: cmap(i) for i, c in enumerate(shaping)}
+    kl_cols = plt.get_cmap("Blues")(np.linspace(0.45, 0.95, max(1, sum(c.startswith("kl_") for c in regs))))
+    chi_cols = plt.get_cmap("Oranges")(np.linspace(0.45, 0.95, max(1, sum(c.startswith("chi2_") for c in regs))))
+    for group, cols in (("kl_", kl_cols), ("chi2_", chi_cols)):
+        for c, col in zip([r for r in regs if r.startswith(group)], cols, strict=True):
+            colors[c] = col
+    label = lambda c: LABELS.get(c, c.replace("kl_", "KL β=").replace("chi2_", "√χ² β="))
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
+    rows = (("reward shaping (+ per-token KL in reward)", shaping), ("in-loss regulariser", regs))
+    for r, (title, names) in enumerate(rows):
+        for col, (metric, what) in enumerate(((gold, "gold"), (proxy, "proxy"))):
+            ax = axes[r, col]
+            plot_curves(
+                ax,
+                steps,
+                {label(c): metric[c] for c in names},
+                "mean",
+                colors={label(c): colors[c] for c in names},
+                lw=1.3,
+            )
+            ax.axhline(tb["reference"][what], color="k", ls=":", lw=1, label="reference policy")
+            if what == "gold":
+                ax.axhline(tb["gold_optimal"]["gold"], color="g", ls="--", lw=1, label="gold-optimal")
+                ax.axhline(tb["proxy_optimal"]["gold"], color="r", ls="--", lw=1, label="proxy-optimal")
+            ax.set_title(f"{title}: {what} reward", fontsize=9)
+            ax.set_ylabel(f"expected {what} reward")
+            ax.grid(alpha=0.3)
+            if r == 1:
+                ax.set_xlabel("environment steps (sampled responses) per seed")
+            if col == 0:
+                ax.legend(fontsize=7, ncol=2, loc="lower right")
+    budget = f"{int(steps[-1]):,} sampled responses per seed"
+    text = caption(
+        seeds,
+        budget,
+        "mean",
+        extra=(
+            "Toy RLHF bandit (8 prompts, 64 responses): the proxy is a Bradley-Terry MLP fitted to "
+            f"{cfg['testbed']['num_pairs']} noisy preference pairs of reference-policy responses. "
+            "Exact expected rewards of the PPO policy after each update; PPO starts at the "
+            "reference policy. Top: proxy shapings, all with KL-in-reward coefficient "
+            f"{cfg['experiment']['reward_kl']}. Bottom: vanilla proxy with the KL or sqrt-chi2 "
+            "estimator of papers.md §1.3 in the loss. Dotted: reference policy; dashed: "
+            "gold-/proxy-optimal policies' gold reward."
+        ),
+    )
+    fig.text(0.01, -0.01, text, fontsize=7, va="top", wrap=True)
+    fig.tight_layout()
+    return save_figure(fig, out / f"{EXPERIMENT}.png")
+
+
+def prm_figure(run, out: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    cfg = run.config
+    conds = cfg["conditions"]
+    seeds = cfg["experiment"]["seeds"]
+    m = run.load_metrics()
+    batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
+    steps = (np.arange(m["episode_length"].shape[1]) + 1) * batch
+    length = _split(m["episode_length"], conds, seeds)
+    success = _split(m["return_outcome_reward"], conds, seeds)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, (metric, name) in zip(axes, ((length, "episode length"), (success, "success rate")), strict=True):
+        plot_curves(ax, steps, {LABELS.get(c, c): metric[c] for c in conds}, "mean", lw=1.3)
+        ax.set_xlabel("environment steps per seed")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    horizon = cfg["experiment"]["prm_horizon"]
+    need = cfg["experiment"]["prm_n_required"]
+    axes[0].axhline(horizon, color="k", ls=":", lw=1, label="horizon")
+    axes[0].axhline(need + 1, color="g", ls="--", lw=1, label="shortest success")
+    axes[0].legend(fontsize=7)
+    text = caption(
+        seeds,
+        f"{int(steps[-1]):,} env steps per seed",
+        "mean",
+        extra=(
+            f"Repeated-step MDP: {need} useful steps then FINISH succeed; a PRM scores every "
+            f"correct step 0.9 (repeats included); horizon {horizon}. Learner reward = "
+            f"f(PRM) + outcome, f = raw, Clip min(r - {cfg['experiment']['clip_eta']}, 0), "
+            "Delta (r_k - r_k+1, last step 0), Clip then Delta. Training episodes per PPO update."
+        ),
+    )
+    fig.text(0.01, -0.02, text, fontsize=7, va="top", wrap=True)
+    fig.tight_layout()
+    return save_figure(fig, out / f"{EXPERIMENT}_prm.png")
+
+
+def main(argv=None) -> list[Path]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--out", default="paper_figures/out")
+    args = parser.parse_args(argv)
+    runs = latest_per_task(ResultsStore(args.results))
+    if not runs:
+        raise SystemExit(
+            f"no finished {EXPERIMENT} runs under {args.results}/; run "
+            f"experiments/{EXPERIMENT}.py first"
+        )
+    out = Path(args.out)
+    paths = []
+    if "bandit" in runs:
+        paths.append(bandit_figure(runs["bandit"], out))
+    if "prm" in runs:
+        paths.append(prm_figure(runs["prm"], out))
+    for p in paths:
+        print(f"wrote {p}")
+    return paths
+
+
+if __name__ == "__main__":
+    main()
