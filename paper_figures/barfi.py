@@ -68,13 +68,13 @@ def main(argv=None) -> list[Path]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     runs = latest_runs(ResultsStore(args.results))
     if not runs:
-        raise SystemExit(f"no finished {EXPERIMENT} runs under {args.results}/; run "
-                         f"experiments/{EXPERIMENT}.py first")
+        raise SystemExit(
+            f"no finished {EXPERIMENT} runs under {args.results}/; run "
+            f"experiments/{EXPERIMENT}.py first"
+        )
     panels = sorted({(e, a) for e, a, _ in runs}, key=lambda k: (k[0], k[1] != "good"))
     envs = sorted({e for e, _ in panels})
-    fig, axes = plt.subplots(
-        len(envs), 2, figsize=(10, 3.3 * len(envs)), squeeze=False
-    )
+    fig, axes = plt.subplots(len(envs), 2, figsize=(10, 3.3 * len(envs)), squeeze=False)
     seeds, budgets = set(), []
     for env_i, env in enumerate(envs):
         for aux_i, aux in enumerate(("good", "bad")):
@@ -129,14 +129,22 @@ def main(argv=None) -> list[Path]:
         feats = np.asarray(f(np.stack([xx, yy], -1)))  # [41, 41, F]
         phi2 = (feats @ w[..., 1].T + b[:, 1]).mean(-1)
         ax = axes[col]
-        im = ax.imshow(phi2, origin="lower", extent=(0, 1, 0, 1), cmap="RdBu_r",
-                       vmin=-np.abs(phi2).max(), vmax=np.abs(phi2).max())
+        im = ax.imshow(
+            phi2,
+            origin="lower",
+            extent=(0, 1, 0, 1),
+            cmap="RdBu_r",
+            vmin=-np.abs(phi2).max(),
+            vmax=np.abs(phi2).max(),
+        )
         fig.colorbar(im, ax=ax, fraction=0.046)
         ax.add_patch(plt.Rectangle((0.75, 0.75), 0.24, 0.24, fill=False, ec="k", lw=1.5))
         ax.add_patch(plt.Rectangle((0.4, 0.4), 0.2, 0.2, fill=False, ec="k", ls="--", lw=1.5))
         ax.plot([0.125], [0.125], "k^")
-        ax.set_title(f"gridworld {aux} aux: learned φ₂(s)\n(BARFI Neumann, mean of "
-                     f"{w.shape[0]} seeds)", fontsize=9)
+        ax.set_title(
+            f"gridworld {aux} aux: learned φ₂(s)\n(BARFI Neumann, mean of {w.shape[0]} seeds)",
+            fontsize=9,
+        )
         col += 1
     ax = axes[col]
     gam = {}
@@ -154,8 +162,14 @@ def main(argv=None) -> list[Path]:
         ax.set_ylabel("γ_φ (BARFI Neumann)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.text(0.01, -0.03, "Solid box: goal region G1; dashed: the bad aux's +50 box; triangle: "
-             "start. γ_φ: IQM over seeds, 95% bootstrap CI.", fontsize=7, va="top")
+    fig.text(
+        0.01,
+        -0.03,
+        "Solid box: goal region G1; dashed: the bad aux's +50 box; triangle: "
+        "start. γ_φ: IQM over seeds, 95% bootstrap CI.",
+        fontsize=7,
+        va="top",
+    )
     fig.tight_layout()
     out.append(save_figure(fig, Path(args.out) / f"{EXPERIMENT}_phi.png"))
     plt.close(fig)

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from test_reinforce import Chain, one_hot_pos
 
+from jaxrl.agents import reinforce as rf
 from jaxrl.bilevel import barfi
+from jaxrl.shaping.blend import blend_discount
 
 
 def _trainer(static=None, length=1, aux_arm=0):
@@ -44,9 +46,7 @@ def test_outer_step_turns_down_misleading_aux(K):
 
 
 def test_barfi_run_lowers_phi2_and_learns_primary_arm():
-    tr, _ = _trainer(
-        barfi.BarfiStatic(episodes=240, num_chunks=1, buffer_size=30, hess_batch=15, inner_mul=2)
-    )
+    tr, _ = _trainer(barfi.BarfiStatic(episodes=240, num_chunks=1, buffer_size=30, hess_batch=15))
     S = 4
     hp = barfi.BarfiHParams(
         actor_lr=0.02, reward_lr=0.05, gamma_lr=0.0, neumann_K=5, neumann_alpha=0.1
@@ -58,6 +58,32 @@ def test_barfi_run_lowers_phi2_and_learns_primary_arm():
     phi2 = np.asarray(m["phi_bias"][:, :, 1] + m["phi_weight"][:, :, 0, 1])
     assert np.all(phi2[:, -1] < phi2[:, 0])
     assert float(np.mean(m["primary_return"][:, -30:])) > 0.6
+
+
+@pytest.mark.parametrize("K", [0, 5])
+def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
+    # reward_lr = gamma_lr = 0: φ stays at the naive blend, so BARFI's on-policy inner loop must be
+    # REINFORCE on r_p + r_aux with the same keys: same episodes, same parameters.
+    length, S, E = 3, 3, 60
+    env = Chain(length, aux_arm=0)
+    f, n = one_hot_pos(length)
+    bs = barfi.BarfiStatic(episodes=E, num_chunks=1, buffer_size=30, hess_batch=5)
+    tr = barfi.make_train(bs, env, f, n)
+    bh = barfi.BarfiHParams(actor_lr=0.05, reward_lr=0.0, gamma_lr=0.0, neumann_K=K)
+    bh = bh.broadcast(S)
+    gamma_phi = float(blend_discount(barfi.init_blend_params(n)))
+    naive = rf.make_train(rf.ReinforceStatic(episodes=E, num_chunks=1), env, f, n)
+    rh = rf.ReinforceHParams(actor_lr=0.05, gamma=gamma_phi, aux_coef=1.0).broadcast(S)
+    keys = jax.random.split(jax.random.key(3), S)
+    st_b, m_b = jax.jit(jax.vmap(tr.chunk))(jax.jit(jax.vmap(tr.init))(keys, bh), bh)
+    st_n, m_n = jax.jit(jax.vmap(naive.chunk))(jax.jit(jax.vmap(naive.init))(keys, rh), rh)
+    np.testing.assert_array_equal(m_b["primary_return"], m_n["primary_return"])
+    np.testing.assert_array_equal(m_b["aux_return"], m_n["aux_return"])
+    for a, b in zip(jax.tree.leaves(st_b.theta), jax.tree.leaves(st_n.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(m_b["phi_bias"][:, -1], np.tile([0.0, 1.0], (S, 1)))
+    # and the policy moved (the comparison is not vacuous)
+    assert float(np.abs(np.asarray(st_n.params[0][0])).max()) > 0.1
 
 
 def _load(path):

@@ -3,11 +3,17 @@
 One *outer iteration* (every ``δ`` episodes), all inside one ``lax.scan`` and ``vmap``-able over
 seeds and hyperparameters:
 
-1. collect ``δ`` on-policy episodes with the current policy θ (primary and aux rewards logged);
-2. **outer step** (skipped on the very first iteration, when there is no older data):
+1. **inner steps** (``inner = "on_policy"``, the default): ``δ`` episodes, each collected with the
+   current θ and followed by ``inner_mul`` (1) REINFORCE steps of θ on that fresh episode with
+   ``r_φ``/``γ_φ`` (φ fixed; RMSprop with ``actor_lr``): the naive baseline's update
+   (:mod:`jaxrl.agents.reinforce`) with ``r_φ`` in place of ``r_p + r_aux``. Episodes use the
+   baseline's key stream, so with ``reward_lr = gamma_lr = 0`` BARFI *is* the naive baseline
+   (bit for bit up to γ_φ = sigmoid(logit 0.99)); the buffer is only used for the curvature;
+2. **outer step** (skipped on the very first iteration, when there is no older data), at the θ
+   that collected the ``δ`` episodes:
 
    * ``g_out = ∇_θ J_p(θ)``: REINFORCE on the *primary* reward with the configured γ, averaged over
-     the ``δ`` new episodes;
+     the ``δ`` new episodes (on-policy);
    * ``J_in(θ, φ)``: the REINFORCE objective with ``r_φ = r_p + φ₁(s) + φ₂(s)·r_aux`` and ``γ_φ``
      (+ ``entropy_coef`` × entropy), averaged over ``hess_batch`` episodes sampled from the buffer
      of *older* episodes (no importance weights, as in the authors' code);
@@ -19,13 +25,14 @@ seeds and hyperparameters:
    * minus ``reward_l2·∇‖φ_r‖² + gamma_l2·∇γ_φ`` (:func:`jaxrl.shaping.blend.blend_penalty`), then
      one RMSprop *ascent* step on φ (``reward_lr`` for the linear layer, ``gamma_lr`` for θ_γ);
 3. add the new episodes to the circular buffer;
-4. **inner steps**: ``δ·inner_mul`` REINFORCE steps of θ on ``r_φ``/``γ_φ`` (φ fixed), each on
-   ``inner_batch`` episodes sampled from the buffer, RMSprop with ``actor_lr``.
+4. ``inner = "buffer"`` (the authors' inner loop, kept as an ablation): instead of step 1's
+   updates, ``δ·inner_mul`` REINFORCE steps on ``inner_batch`` episodes replayed from the buffer
+   (no importance weights). Off-policy replay of single old episodes learns far worse than the
+   naive baseline (it was the default before; see the experiment notes).
 
 φ starts at the naive blend (φ₁ = 0, φ₂ = 1, γ_φ = 0.99), so the agent starts as the naive sum.
 Not reproduced: the authors' ``first_mul`` warm-up (150 extra inner steps once the buffer holds
-enough episodes) and their single first step on the latest episode; here every iteration does the
-same number of inner steps from the first one on.
+enough episodes) and their single first step on the latest episode (moot on-policy).
 
 ``K`` and ``α_N`` are traced hyperparameters, so the first-order and Neumann variants run in one
 compiled, vmapped program. Metrics per episode (``primary_return``, ``aux_return``, ``length``)
@@ -74,10 +81,14 @@ class BarfiStatic(Config):
     num_chunks: int = 10
     delta: int = 3
     """episodes per outer step"""
-    inner_mul: int = 5
-    """inner policy steps per episode (delta * inner_mul per outer iteration)"""
+    inner: Literal["on_policy", "buffer"] = "on_policy"
+    """"on_policy": ``inner_mul`` REINFORCE steps on each fresh episode right after it is
+    collected (as the naive baseline, with r_φ); "buffer": the authors' ``δ·inner_mul`` steps per
+    outer iteration on ``inner_batch`` episodes replayed from the buffer (no importance weights)"""
+    inner_mul: int = 1
+    """inner policy steps per episode"""
     inner_batch: int = 1
-    """buffer episodes per inner step"""
+    """buffer episodes per inner step ("buffer" mode)"""
     hess_batch: int = 15
     """buffer episodes in the curvature (inner objective) batch of the outer step"""
     buffer_size: int = 100
@@ -150,6 +161,9 @@ class BarfiState(NamedTuple):
     phi_opt: Any
     buffer: Buffer
     key: Array
+    """episode-collection key stream (the naive REINFORCE baseline's, for the same seed)"""
+    outer_key: Array
+    """buffer-sampling key stream"""
     iteration: Array
 
 
@@ -282,37 +296,60 @@ def make_train(
             tx.init(phi),
             Buffer(episodes, jnp.zeros((), jnp.int32)),
             key,
+            jax.random.fold_in(key, 1),
             jnp.zeros((), jnp.int32),
         )
 
+    def policy_step(theta, opt, phi, eps: Episode, hp: BarfiHParams):
+        """One RMSprop ascent step of θ on ``J_in(θ, φ)`` over ``eps`` ``[N, T]`` (φ fixed)."""
+        g = jax.grad(inner_objective)(theta, phi, eps, hp)
+        return rmsprop_ascent(tx, g, opt, theta, hp.actor_lr)
+
     def iteration(st: BarfiState, hp: BarfiHParams):
-        key, k_col, k_old, k_in = jax.random.split(st.key, 4)
-        new_eps = jax.vmap(lambda k: collect(st.theta, k, hp.gauss_std))(
-            jax.random.split(k_col, delta)
+        okey, k_old, k_in = jax.random.split(st.outer_key, 3)
+        phi = st.phi
+
+        # δ episodes; on-policy mode: each collected with the current θ and followed by
+        # ``inner_mul`` REINFORCE steps on it with r_φ, γ_φ (the naive baseline's update with r_φ
+        # in place of r_p + r_aux, and the same key stream)
+        def episode(carry, _):
+            theta, opt, key = carry
+            key, k = jax.random.split(key)
+            ep = collect(theta, k, hp.gauss_std)
+            if static.inner == "on_policy":
+                one = jax.tree.map(lambda x: x[None], ep)
+                for _ in range(static.inner_mul):
+                    theta, opt = policy_step(theta, opt, phi, one, hp)
+            return (theta, opt, key), ep
+
+        (theta, theta_opt, key), new_eps = jax.lax.scan(
+            episode, (st.theta, st.theta_opt, st.key), None, delta
         )
-        # outer step on φ (skipped while the buffer is empty)
+
+        # outer step on φ at the θ that collected the episodes (g_out on-policy), curvature
+        # from older buffer episodes; skipped while the buffer is empty
         old_eps = sample(st.buffer, k_old, static.hess_batch)
-        direction, raw = outer_step(st.theta, st.phi, new_eps, old_eps, hp)
+        direction, raw = outer_step(st.theta, phi, new_eps, old_eps, hp)
         lr = BlendParams(hp.reward_lr, hp.reward_lr, hp.gamma_lr)
         neg = jax.tree.map(jnp.negative, direction)
-        upd, phi_opt = tx.update(neg, st.phi_opt, st.phi)
-        phi = jax.tree.map(lambda p, u, a: p + a * u, st.phi, upd, lr)
+        upd, phi_opt = tx.update(neg, st.phi_opt, phi)
+        new_phi = jax.tree.map(lambda p, u, a: p + a * u, phi, upd, lr)
         do = st.buffer.count > 0
-        phi = jax.tree.map(lambda a, b: jnp.where(do, a, b), phi, st.phi)
+        phi = jax.tree.map(lambda a, b: jnp.where(do, a, b), new_phi, phi)
         phi_opt = jax.tree.map(lambda a, b: jnp.where(do, a, b), phi_opt, st.phi_opt)
         buffer = add(st.buffer, new_eps)
 
-        # inner steps of θ on r_φ, γ_φ (φ fixed)
-        def inner(carry, k):
-            theta, opt = carry
-            eps = sample(buffer, k, static.inner_batch)
-            g = jax.grad(inner_objective)(theta, phi, eps, hp)
-            return rmsprop_ascent(tx, g, opt, theta, hp.actor_lr), None
+        if static.inner == "buffer":  # the authors' inner loop: replayed buffer episodes
 
-        n_inner = delta * static.inner_mul
-        (theta, theta_opt), _ = jax.lax.scan(
-            inner, (st.theta, st.theta_opt), jax.random.split(k_in, n_inner)
-        )
+            def replay(carry, k):
+                theta, opt = carry
+                eps = sample(buffer, k, static.inner_batch)
+                return policy_step(theta, opt, phi, eps, hp), None
+
+            n_inner = delta * static.inner_mul
+            (theta, theta_opt), _ = jax.lax.scan(
+                replay, (theta, theta_opt), jax.random.split(k_in, n_inner)
+            )
         metrics = {
             "primary_return": jnp.sum(new_eps.mask * new_eps.reward, -1),
             "aux_return": jnp.sum(new_eps.mask * new_eps.aux, -1),
@@ -322,7 +359,7 @@ def make_train(
             "phi_bias": phi.bias,
             "hypergrad_norm": optax.global_norm(raw),
         }
-        st = BarfiState(theta, theta_opt, phi, phi_opt, buffer, key, st.iteration + 1)
+        st = BarfiState(theta, theta_opt, phi, phi_opt, buffer, key, okey, st.iteration + 1)
         return st, metrics
 
     def chunk(st: BarfiState, hp: BarfiHParams):
