@@ -27,12 +27,16 @@ reproduce: $(STAMP)
 	$(BIN)/python paper_figures/pbrs.py
 	$(BIN)/python experiments/barfi.py --profile quick
 	$(BIN)/python paper_figures/barfi.py
+	$(BIN)/python experiments/orpo_tomato.py --profile quick
+	$(BIN)/python paper_figures/orpo_tomato.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ppo_throughput.py
+	$(BIN)/python benchmarks/orpo_throughput.py
+	$(BIN)/python benchmarks/offpolicy_throughput.py
 
 # Re-pin after a deliberate upgrade: resolve the newest allowed versions and write the constraints.
 lock:

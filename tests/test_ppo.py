@@ -89,6 +89,13 @@ def test_probe_policy(kind):
     np.testing.assert_allclose(metrics["eval_return"][:, -1], 1.0)  # optimal first-episode return
 
 
+@pytest.mark.parametrize("kind", ["obs_action", "continuous"])
+def test_stochastic_evaluation_runs(kind):
+    # deterministic_eval=False samples one action per evaluation env with that env's own key
+    _, _, _, metrics = _train(kind, total=1024, deterministic_eval=False)
+    assert np.all(np.isfinite(metrics["eval_return"]))
+
+
 def test_probe_continuous_action():
     _, _, _, metrics = _train(
         "continuous", total=16384, hp=PPOHParams(learning_rate=3e-3, ent_coef=0.0)

@@ -287,13 +287,14 @@ def make_train(
         """Mean first-episode return of ``channel`` (default ``static.eval_channel``; a tuple
         gives a dict) over fixed evaluation keys."""
         del hp
-        act = lambda obs, key: policy.act(
-            *network.apply(
+
+        def act(obs, keys):  # obs [E, ...], keys [E]: one sample per env, its own key
+            logits, log_std, _ = network.apply(
                 rs.train_state.params, normalize(rs.obs_stats, obs, static.normalize_obs)
-            )[:2],
-            key,
-            static.deterministic_eval,
-        )
+            )
+            one = lambda lg, k: policy.act(lg, log_std, k, static.deterministic_eval)
+            return jax.vmap(one)(logits, keys)
+
         keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
         channel = static.eval_channel if channel is None else channel
         return evaluate_policy(env, env_params, act, keys, eval_steps, channel)

@@ -1,0 +1,249 @@
+"""SAM: off-policy adversarial imitation (Blondé & Kalousis 2019; papers.md §3, theory.md §3).
+
+An off-policy learner (TD3 by default, or SAC) whose reward is learned: every gradient update
+
+1. samples an expert minibatch (uniformly, with replacement, from the demonstrations, which are
+   closed over as constants) and uses the agent's replay minibatch as the negatives;
+2. takes **one** discriminator step (:func:`jaxrl.rewards.adversarial.train_discriminator_step`:
+   BCE + entropy bonus + λ·gradient penalty of static type ``gp_type``);
+3. **relabels** the sampled replay transitions with the *current* (just updated) discriminator,
+   ``r = softplus(D(s, a))`` (the minimax reward ``−log(1 − σ(D))``), and hands the relabelled
+   batch to the base agent's update. Rewards stored at insertion time would go stale as ``D``
+   changes, so the buffer's reward column is never used: the trainer is built with a transform
+   that stores 0 (the environment's reward never reaches the learner; it is only *logged*, as
+   ``return_env_reward`` / ``return_true_reward``, and evaluated, as ``eval_return`` on the
+   ``true_reward`` channel, which is the imitation return).
+
+Composition, no changes to ``offpolicy_common``: the base agent's four pure functions are taken
+from the base trainer (``td3.make_train(...).agent``) and wrapped into a new
+:class:`~jaxrl.agents.offpolicy_common.OffPolicyAgent` whose state is
+``SAMState(base, disc)``; ``build_trainer`` then runs it like any off-policy agent.
+
+Hyperparameters: :class:`SAMHParams` ``(agent, disc)``, both traced, so one ``jit`` vmaps
+seeds × λ (or any other field of :class:`~jaxrl.rewards.adversarial.AdversarialHParams`). The
+penalty *type* is static (one ``jit`` per type). ``gamma`` and ``transform`` are forwarded from
+the agent's hyperparameters (what ``build_trainer`` reads).
+
+Extra per-row metrics (means over the row's updates): ``d_loss``, ``d_accuracy``,
+``d_grad_pen``, ``d_grad_norm_agent`` / ``d_grad_norm_expert`` (mean ‖∇_{s,a} D‖ at the agent /
+expert minibatch, after the step), ``d_grad_norm_max``, ``d_reward_agent`` /
+``d_reward_expert`` and ``learned_reward`` (mean relabelled reward of the replay minibatch).
+
+Not implemented: DAC absorbing states (not needed on Pendulum, which never terminates), n-step
+returns, parameter-space noise, observation normalisation of the discriminator's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.agents import sac, td3
+from jaxrl.agents.offpolicy_common import (
+    OffPolicyAgent,
+    OffPolicyTrainer,
+    broadcast_hparams,
+    build_trainer,
+)
+from jaxrl.rewards.adversarial import (
+    AdversarialConfig,
+    AdversarialHParams,
+    AdvBatch,
+    AdvDiscState,
+    default_hparams,
+    discriminator_input,
+    discriminator_logits,
+    init_discriminator,
+    reward_from_logits,
+    train_discriminator_step,
+)
+from jaxrl.rewards.penalties import GP_TYPES
+from jaxrl.shaping.transform import RewardTransform
+
+
+@dataclass(frozen=True)
+class SAMStatic(td3.TD3Static):
+    """The base learner's static fields (``policy_delay`` is ignored by SAC) plus the
+    discriminator's static settings (network, penalty type and sidedness, optimiser)."""
+
+    base: Literal["td3", "sac"] = "td3"
+    gp_type: str = "wgan"
+    """gradient-penalty distribution: wgan / dragan / nagard / none (static: one jit each)"""
+    one_sided: bool = True
+    """relu(‖∇D‖ − k)² (liayn run_003/006) instead of (‖∇D‖ − k)²"""
+    disc_hidden_sizes: tuple[int, ...] = (100, 100)
+    spectral_norm: bool = True
+    label_smoothing: bool = False
+    disc_learning_rate: float = 5e-4
+    expert_batch_size: int = 0
+    """expert minibatch size; 0 means ``batch_size`` (wgan interpolates equal-size batches)"""
+
+    def check(self) -> None:
+        super().check()
+        self.require(self.gp_type in GP_TYPES, "gp_type", f"must be one of {GP_TYPES}")
+        self.require(self.expert_batch_size >= 0, "expert_batch_size", "must be >= 0")
+        self.require(
+            self.gp_type != "wgan" or self.expert_batch_size in (0, self.batch_size),
+            "expert_batch_size",
+            "wgan interpolates expert and agent samples pairwise: must equal batch_size",
+        )
+
+    def base_static(self):
+        """The base learner's own static config (the shared off-policy fields)."""
+        from dataclasses import fields
+
+        if self.base == "td3":
+            names = {f.name for f in fields(td3.TD3Static)}
+            return td3.TD3Static(**{n: getattr(self, n) for n in names})
+        names = {f.name for f in fields(sac.SACStatic)}
+        return sac.SACStatic(**{n: getattr(self, n) for n in names})
+
+    def disc_config(self, obs_dim: int, action_dim: int) -> AdversarialConfig:
+        return AdversarialConfig(
+            obs_dim=obs_dim,
+            action_dim=action_dim,
+            hidden_sizes=tuple(self.disc_hidden_sizes),
+            spectral_norm=self.spectral_norm,
+            learning_rate=self.disc_learning_rate,
+            gp_type=self.gp_type,
+            one_sided=self.one_sided,
+            label_smoothing=self.label_smoothing,
+            reward_type="minimax",
+        )
+
+
+class SAMHParams(NamedTuple):
+    """Traced hyperparameters: the base agent's and the discriminator loss's (λ, k, σ, c_ent)."""
+
+    agent: Any = td3.TD3HParams()
+    disc: Any = AdversarialHParams()
+
+    @property
+    def gamma(self):
+        return self.agent.gamma
+
+    @property
+    def transform(self):
+        return self.agent.transform
+
+    def broadcast(self, n: int) -> SAMHParams:
+        return broadcast_hparams(self, n)
+
+    def check(self) -> SAMHParams:
+        self.agent.check()
+        for name in AdversarialHParams._fields:
+            v = np.asarray(getattr(self.disc, name), np.float64)
+            if not np.all(np.isfinite(v)) or np.any(v < 0):
+                raise ValueError(f"SAMHParams.disc.{name} must be finite and >= 0, got {v}")
+        return self
+
+
+def sam_hparams(agent=None, **disc) -> SAMHParams:
+    """``SAMHParams(agent, default_hparams(**disc))`` (float arrays; λ is ``grad_pen_scale``)."""
+    return SAMHParams(td3.TD3HParams() if agent is None else agent, default_hparams(**disc))
+
+
+class SAMState(NamedTuple):
+    base: Any
+    disc: AdvDiscState
+
+
+def zero_reward() -> RewardTransform:
+    """Stores reward 0 in the buffer: SAM relabels every sampled batch, so the environment's
+    reward is never available to the learner."""
+    return RewardTransform(
+        lambda p: (), lambda p, s, tr: (jnp.zeros_like(tr.reward, jnp.float32), s), ()
+    )
+
+
+def relabel(disc: AdvDiscState, batch):
+    """``softplus(D(s, a))`` ``[B]`` of a replay batch with the discriminator ``disc`` as it is
+    now (no gradient to D)."""
+    cfg = disc.config
+    x = discriminator_input(cfg, AdvBatch(batch.obs, batch.action))
+    d = discriminator_logits(cfg, disc.variables, x)
+    return jax.lax.stop_gradient(reward_from_logits(d, cfg.reward_type)).astype(jnp.float32)
+
+
+def expert_arrays(demos) -> AdvBatch:
+    """Constant ``AdvBatch(obs, action)`` of the demonstrations (anything with those fields)."""
+    return AdvBatch(
+        jnp.asarray(np.asarray(demos.obs), jnp.float32),
+        jnp.asarray(np.asarray(demos.action), jnp.float32),
+    )
+
+
+def wrap_agent(base: OffPolicyAgent, disc_config: AdversarialConfig, expert: AdvBatch,
+               expert_batch_size: int) -> OffPolicyAgent:
+    """SAM around ``base``: discriminator step, relabelling, then ``base.update``."""
+    n_expert = int(expert.obs.shape[0])
+    if n_expert == 0:
+        raise ValueError("SAM needs at least one expert transition")
+
+    def init(key, hp: SAMHParams) -> SAMState:
+        k_base, k_disc = jax.random.split(key)
+        return SAMState(base.init(k_base, hp.agent), init_discriminator(k_disc, disc_config))
+
+    def explore(state: SAMState, obs, key, hp: SAMHParams):
+        return base.explore(state.base, obs, key, hp.agent)
+
+    def act(state: SAMState, obs, key, deterministic: bool):
+        return base.act(state.base, obs, key, deterministic)
+
+    def update(state: SAMState, batch, key, hp: SAMHParams):
+        k_exp, k_disc, k_base = jax.random.split(key, 3)
+        idx = jax.random.randint(k_exp, (expert_batch_size,), 0, n_expert)
+        expert_b = AdvBatch(expert.obs[idx], expert.action[idx])
+        agent_b = AdvBatch(batch.obs, batch.action.astype(jnp.float32))
+        disc, dm = train_discriminator_step(state.disc, expert_b, agent_b, k_disc, hp.disc)
+        reward = relabel(disc, batch)
+        base_state, metrics = base.update(
+            state.base, batch._replace(reward=reward), k_base, hp.agent
+        )
+        keep = (
+            "loss",
+            "accuracy",
+            "grad_pen",
+            "grad_norm_agent",
+            "grad_norm_expert",
+            "grad_norm_max",
+            "reward_agent",
+            "reward_expert",
+        )
+        metrics = {**metrics, **{f"d_{k}": dm[k] for k in keep}, "learned_reward": reward.mean()}
+        return SAMState(base_state, disc), metrics
+
+    return OffPolicyAgent(init=init, explore=explore, update=update, act=act)
+
+
+def make_train(static: SAMStatic, env, demos, env_params=None) -> OffPolicyTrainer:
+    """The SAM trainer: ``trainer(key, SAMHParams)`` or ``trainer.init``/``trainer.chunk``.
+
+    ``demos``: expert samples with ``obs [N, obs_dim]`` and ``action [N, action_dim]`` (e.g. a
+    :class:`jaxrl.experiment.demonstrations.Demonstrations`).
+    """
+    env_params = env.default_params if env_params is None else env_params
+    static.check()
+    base_mod = td3 if static.base == "td3" else sac
+    base_trainer = base_mod.make_train(static.base_static(), env, None, env_params)
+    policy = base_trainer.policy
+    if not policy.continuous:
+        raise ValueError("SAM here needs continuous actions (the discriminator takes (s, a))")
+    obs_dim = int(np.prod(env.observation_space(env_params).shape))
+    expert = expert_arrays(demos)
+    if expert.obs.shape[-1] != obs_dim or expert.action.shape[-1] != policy.action_dim:
+        raise ValueError(
+            f"demonstrations have obs/action dims {expert.obs.shape[-1]}/{expert.action.shape[-1]},"
+            f" the environment {obs_dim}/{policy.action_dim}"
+        )
+    agent = wrap_agent(
+        base_trainer.agent,
+        static.disc_config(obs_dim, policy.action_dim),
+        expert,
+        static.expert_batch_size or static.batch_size,
+    )
+    return build_trainer(static, env, env_params, zero_reward(), policy, agent)

@@ -1,0 +1,282 @@
+"""Expert demonstrations for adversarial imitation: train, roll out, subsample, save, load.
+
+Pipeline (papers.md §3.1; GAIL / liayn ``helpers/dataset.py``):
+
+1. :func:`train_expert` trains an off-policy expert (SAC or TD3) with ``build_trainer``'s
+   trainers, over a few seeds, and keeps the seed with the best deterministic evaluation return;
+2. :func:`collect_episodes` rolls out ``num_episodes`` episodes of the *deterministic* expert
+   (one per vectorised environment, the first episode only, ``max_steps`` long at most);
+3. :func:`subsample` keeps every ``every``-th transition of each episode from a random offset
+   ``∈ [0, every)`` (GAIL's subsampling, which decorrelates the samples and makes the imitation
+   problem harder than behavioural cloning on whole trajectories);
+4. :func:`save_demonstrations` / :func:`load_demonstrations` write and read
+   ``<run>/<name>.npz`` through the results store (``RunDir.write_metrics``, atomic).
+
+:func:`get_or_make_expert` does 1–4 in a results-store run ``<root>/<experiment>/<run-id>/`` with
+``config.json``, ``provenance.json``, ``expert_metrics.npz`` (training curve),
+``expert_actor.msgpack`` (the actor's parameters), ``demos.npz`` and ``DONE``, and reuses the
+newest finished run with an identical config instead of retraining.
+
+A :class:`Demonstrations` holds flat ``[N, ...]`` numpy arrays (``obs``, ``action``,
+``next_obs``, ``terminated``, plus the ``episode`` index and within-episode ``time`` step of
+each sample) and ``episode_returns`` ``[E]`` (the true-reward return of each rolled-out episode,
+before subsampling). ``next_obs`` is the *final* observation of the step (not the auto-reset
+one), as in the replay buffer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl.experiment.config import Config
+from jaxrl.experiment.params_io import save_params
+from jaxrl.experiment.results import ResultsStore, RunDir
+
+
+class Demonstrations(NamedTuple):
+    """Flat expert samples ``[N, ...]`` (numpy) and the rolled-out episodes' returns ``[E]``."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    next_obs: np.ndarray
+    terminated: np.ndarray
+    episode: np.ndarray
+    time: np.ndarray
+    episode_returns: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.obs.shape[0])
+
+
+# --------------------------------------------------------------------------------------------
+# roll out, subsample
+# --------------------------------------------------------------------------------------------
+
+
+def collect_episodes(env, env_params, act, key, num_episodes: int, max_steps: int | None = None,
+                     channel: str = "true_reward") -> dict[str, np.ndarray]:
+    """Roll out the first episode of ``num_episodes`` parallel environments.
+
+    Args:
+      env, env_params: a ``jaxrl.envs.make`` environment.
+      act: ``act(obs [E, ...], key [E]) -> action [E, ...]`` (e.g. the deterministic policy).
+      key: PRNG key (resets and env noise).
+      num_episodes: episodes ``E`` (parallel environments).
+      max_steps: rollout length ``T`` (default ``env_params.max_steps_in_episode``).
+      channel: reward channel summed into ``returns``.
+
+    Returns:
+      numpy dict: ``obs [E, T, ...]``, ``action [E, T, ...]``, ``next_obs [E, T, ...]`` (final
+      observation of the step), ``terminated [E, T]``, ``valid [E, T]`` (the step belongs to the
+      first episode), ``returns [E]``.
+    """
+    steps = int(max_steps or env_params.max_steps_in_episode)
+    k_reset, k_run = jax.random.split(key)
+    vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    @jax.jit
+    def rollout(k_reset, k_run):
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(
+            jax.random.split(k_reset, num_episodes), env_params
+        )
+
+        def body(carry, k):
+            obs, state, alive = carry
+            k_act, k_env = jax.random.split(k)
+            action = act(obs, jax.random.split(k_act, num_episodes))
+            nobs, state, reward, term, trunc, info = vstep(
+                jax.random.split(k_env, num_episodes), state, action, env_params
+            )
+            src = {**info, "env_reward": reward}
+            out = {
+                "obs": obs,
+                "action": action,
+                "next_obs": info["final_observation"],
+                "terminated": term.astype(bool),
+                "valid": alive,
+                "reward": src[channel].astype(jnp.float32),
+            }
+            alive = alive & ~(term.astype(bool) | trunc.astype(bool))
+            return (nobs, state, alive), out
+
+        _, out = jax.lax.scan(
+            body, (obs, state, jnp.ones(num_episodes, bool)), jax.random.split(k_run, steps)
+        )
+        return jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), out)  # [E, T, ...]
+
+    out = {k: np.asarray(v) for k, v in rollout(k_reset, k_run).items()}
+    out["returns"] = (out.pop("reward") * out["valid"]).sum(axis=1)
+    return out
+
+
+def subsample(episodes: dict[str, np.ndarray], every: int, seed: int = 0) -> Demonstrations:
+    """GAIL-style subsampling: per episode, steps ``o, o + every, o + 2·every, …`` of its valid
+    part, with a random offset ``o ~ U{0, …, every − 1}`` (numpy ``seed``; ``o`` is capped at the
+    episode's last step so that no episode is dropped). ``every=1`` keeps everything."""
+    if every < 1:
+        raise ValueError(f"subsample every={every}; expected >= 1")
+    rng = np.random.default_rng(seed)
+    valid = np.asarray(episodes["valid"], bool)
+    picks = []
+    for e in range(valid.shape[0]):
+        length = int(valid[e].sum())  # the first episode is a prefix of the rollout
+        if length == 0:
+            continue
+        offset = min(int(rng.integers(0, every)), length - 1)
+        t = np.arange(offset, length, every)
+        picks.append(np.stack([np.full_like(t, e), t], axis=1))
+    idx = np.concatenate(picks) if picks else np.zeros((0, 2), int)
+    e, t = idx[:, 0], idx[:, 1]
+    return Demonstrations(
+        obs=np.asarray(episodes["obs"])[e, t],
+        action=np.asarray(episodes["action"])[e, t],
+        next_obs=np.asarray(episodes["next_obs"])[e, t],
+        terminated=np.asarray(episodes["terminated"], bool)[e, t],
+        episode=e.astype(np.int32),
+        time=t.astype(np.int32),
+        episode_returns=np.asarray(episodes["returns"], np.float32),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# results store
+# --------------------------------------------------------------------------------------------
+
+
+def save_demonstrations(run: RunDir, demos: Demonstrations, name: str = "demos"):
+    """Write ``demos`` to ``<run>/<name>.npz`` (atomic)."""
+    return run.write_metrics(name, demos._asdict())
+
+
+def load_demonstrations(run: RunDir, name: str = "demos") -> Demonstrations:
+    """Read ``<run>/<name>.npz`` back into :class:`Demonstrations`."""
+    d = run.load_metrics(name)
+    missing = set(Demonstrations._fields) - set(d)
+    if missing:
+        raise ValueError(f"{run.path}/{name}.npz lacks {sorted(missing)}")
+    return Demonstrations(**{k: d[k] for k in Demonstrations._fields})
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpertConfig(Config):
+    """How the expert is trained and how its demonstrations are drawn (hashed into the run id)."""
+
+    env: str = "Pendulum-v1"
+    algo: Literal["sac", "td3"] = "sac"
+    total_timesteps: int = 12_000
+    """expert training steps per seed"""
+    seeds: int = 2
+    """expert seeds trained in parallel; the best (deterministic eval return) is kept"""
+    seed: int = 1000
+    learning_rate: float = 1e-3
+    gamma: float = 0.99
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    batch_size: int = 128
+    learning_starts: int = 1000
+    num_envs: int = 1
+    """parallel environments per expert seed"""
+    num_chunks: int = 4
+    num_episodes: int = 20
+    """demonstration episodes rolled out with the deterministic policy"""
+    subsample_every: int = 10
+    """GAIL subsampling period (the paper uses 20 on 1000-step MuJoCo episodes)"""
+
+    def check(self) -> None:
+        for f in ("total_timesteps", "seeds", "num_episodes", "subsample_every", "num_chunks"):
+            self.require(getattr(self, f) > 0, f, "must be positive")
+
+
+def _expert_trainer(cfg: ExpertConfig):
+    from jaxrl.agents import sac, td3
+    from jaxrl.envs import make
+
+    env, env_params = make(cfg.env)
+    mod, static_cls, hp_cls = {
+        "sac": (sac, sac.SACStatic, sac.SACHParams),
+        "td3": (td3, td3.TD3Static, td3.TD3HParams),
+    }[cfg.algo]
+    static = static_cls(
+        num_envs=cfg.num_envs,
+        total_timesteps=cfg.total_timesteps,
+        buffer_capacity=min(max(cfg.total_timesteps, 1000), 1_000_000),
+        batch_size=cfg.batch_size,
+        learning_starts=min(cfg.learning_starts, cfg.total_timesteps // 4),
+        log_interval=max(cfg.total_timesteps // (4 * cfg.num_chunks), cfg.num_envs),
+        hidden_sizes=cfg.hidden_sizes,
+        num_chunks=cfg.num_chunks,
+        num_eval_envs=8,
+    )
+    trainer = mod.make_train(static, env, env_params=env_params)
+    hp = hp_cls(learning_rate=cfg.learning_rate, gamma=cfg.gamma)
+    return env, env_params, trainer, hp
+
+
+def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True):
+    """Train ``cfg.seeds`` experts; returns ``(env, env_params, trainer, agent_state, metrics,
+    best)`` with the best seed's agent state (unbatched)."""
+    from jaxrl.experiment.runner import run_chunked
+
+    env, env_params, trainer, hp = _expert_trainer(cfg)
+    hp = trainer.check(hp).broadcast(cfg.seeds)
+    keys = jax.random.split(jax.random.key(cfg.seed), cfg.seeds)
+    metrics, state = run_chunked(
+        jax.jit(jax.vmap(trainer.init)),
+        jax.jit(jax.vmap(trainer.chunk)),
+        keys,
+        hp,
+        num_chunks=cfg.num_chunks,
+        run=run,
+        resume=False,
+        progress=progress,
+        metrics_name="expert_metrics",
+        return_state=True,
+    )
+    best = int(np.argmax(metrics["eval_return"][:, -1]))
+    agent_state = jax.tree.map(lambda x: x[best], state.agent)
+    return env, env_params, trainer, agent_state, metrics, best
+
+
+def make_expert_demonstrations(cfg: ExpertConfig, run: RunDir | None = None,
+                               progress: bool = True) -> tuple[Demonstrations, dict[str, Any]]:
+    """Train the expert, roll out and subsample its demonstrations; save everything in ``run``
+    (if given) except the ``DONE`` marker. Returns ``(demos, summary)``."""
+    env, env_params, trainer, agent_state, metrics, best = train_expert(cfg, run, progress)
+    act = lambda obs, keys: trainer.agent.act(agent_state, obs, keys[0], True)
+    episodes = collect_episodes(
+        env, env_params, act, jax.random.key(cfg.seed + 1), cfg.num_episodes
+    )
+    demos = subsample(episodes, cfg.subsample_every, seed=cfg.seed + 2)
+    summary = {
+        "best_seed": best,
+        "train_eval_return_final": metrics["eval_return"][:, -1].tolist(),
+        "demo_return_mean": float(demos.episode_returns.mean()),
+        "demo_return_std": float(demos.episode_returns.std()),
+        "num_samples": demos.size,
+    }
+    if run is not None:
+        save_params(run, "expert_actor", agent_state.actor.params)
+        save_demonstrations(run, demos)
+        run.write_json("expert_summary", summary)
+    return demos, summary
+
+
+def get_or_make_expert(cfg: ExpertConfig, store: ResultsStore,
+                       experiment: str = "lipschitz_gail_expert",
+                       progress: bool = True) -> tuple[Demonstrations, dict[str, Any], RunDir]:
+    """Reuse the newest finished expert run with an identical config, or make one (with DONE)."""
+    from jaxrl.experiment.config import to_json_dict
+
+    want = to_json_dict(cfg)
+    for run in sorted(store.finished_runs(experiment), key=lambda r: r.run_id, reverse=True):
+        if run.config == want and (run.path / "demos.npz").exists():
+            return load_demonstrations(run), run.read_json("expert_summary"), run
+    run = store.create(experiment, cfg)
+    demos, summary = make_expert_demonstrations(cfg, run, progress)
+    run.mark_done()
+    return demos, summary, run

@@ -1,0 +1,162 @@
+"""Figure: SAM (off-policy GAIL) with and without gradient penalties (reads results/lipschitz_gail/).
+
+    python paper_figures/lipschitz_gail.py [--results results] [--out paper_figures/out]
+
+One row of panels per environment (newest finished run per (environment, penalty type)):
+
+(a) imitation return (the TRUE environment return of the deterministic imitator, 8 fixed
+    evaluation episodes) vs environment steps, per penalty type at λ = ``default_lambda``;
+(b) final imitation return vs λ for the one-sided wgan penalty (log x), with the no-penalty
+    result as a band;
+(c) mean ‖∇_{s,a} D‖ at the agent's replay samples over training, per penalty type;
+(d) the same for the wgan λ sweep.
+
+IQM over seeds with 95% stratified-bootstrap CIs; the expert's return (mean over its
+demonstration episodes) is the dashed line. Prints a table of final returns (IQM [95% CI]).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from jaxrl.analysis.stats import bootstrap_ci
+from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+
+EXPERIMENT = "lipschitz_gail"
+ORDER = ("none", "wgan", "dragan", "nagard")
+COLORS = {"none": "tab:red", "wgan": "tab:blue", "dragan": "tab:green", "nagard": "tab:purple"}
+
+
+def latest_groups(store: ResultsStore) -> dict[str, dict[str, object]]:
+    """env -> gp_type -> newest finished run."""
+    out: dict[str, dict[str, object]] = {}
+    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
+        out.setdefault(run.config["env"], {})[run.config["gp_type"]] = run
+    return out
+
+
+def split_lambdas(run, key: str) -> dict[float, np.ndarray]:
+    """λ -> metric ``[seeds, T]`` (metrics are stored λ-major)."""
+    m = run.load_metrics()
+    lam = np.asarray(run.read_json("sweep")["grad_pen_scale"])
+    return {float(v): m[key][lam == v] for v in dict.fromkeys(lam.tolist())}
+
+
+def summarize(groups: dict[str, object]) -> list[tuple[str, float, float, float, int]]:
+    """(label, IQM, lo, hi, seeds) of the final imitation return of every (type, λ)."""
+    rows = []
+    for gp in ORDER:
+        if gp not in groups:
+            continue
+        for lam, ret in split_lambdas(groups[gp], "eval_return").items():
+            point, lo, hi = bootstrap_ci(ret[:, -1], "iqm")
+            label = gp if gp == "none" else f"{gp} λ={lam:g}"
+            rows.append((label, float(point), float(lo), float(hi), int(ret.shape[0])))
+    return rows
+
+
+def main(argv=None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--out", default="paper_figures/out")
+    args = parser.parse_args(argv)
+    import matplotlib.pyplot as plt
+
+    envs = latest_groups(ResultsStore(args.results))
+    if not envs:
+        raise SystemExit(
+            f"no finished {EXPERIMENT} runs under {args.results}/; run "
+            f"experiments/{EXPERIMENT}.py first"
+        )
+    fig, axes = plt.subplots(len(envs), 4, figsize=(20, 4.2 * len(envs)), squeeze=False)
+    captions = []
+    for ax_row, (env_id, groups) in zip(axes, sorted(envs.items()), strict=True):
+        any_run = next(iter(groups.values()))
+        exp_cfg = any_run.config["experiment"]
+        default_lam = float(exp_cfg["default_lambda"])
+        expert = float(any_run.read_json("sweep")["expert_return"])
+        m0 = any_run.load_metrics()
+        eval_steps = np.asarray(m0["eval_env_steps"][0])
+        row_steps = np.asarray(m0["env_steps"][0])
+        ax_ret, ax_lam, ax_gn, ax_gnl = ax_row
+
+        # (a) + (c): per penalty type at the default λ
+        ret_curves, gn_curves, colors = {}, {}, {}
+        for gp in ORDER:
+            if gp not in groups:
+                continue
+            lam = 0.0 if gp == "none" else default_lam
+            rets = split_lambdas(groups[gp], "eval_return")
+            gns = split_lambdas(groups[gp], "d_grad_norm_agent")
+            if lam not in rets:
+                continue
+            label = "no penalty" if gp == "none" else f"{gp} (λ={lam:g})"
+            ret_curves[label], gn_curves[label] = rets[lam], gns[lam][:, 1:]
+            colors[label] = COLORS[gp]
+        plot_curves(ax_ret, eval_steps, ret_curves, "iqm", colors=colors)
+        ax_ret.axhline(expert, color="k", ls="--", lw=1, label="expert")
+        ax_ret.set_title(f"{env_id}: imitation return by penalty type")
+        ax_ret.set_xlabel("environment steps per seed")
+        ax_ret.set_ylabel("true return (deterministic eval)")
+        plot_curves(ax_gn, row_steps[1:], gn_curves, "iqm", colors=colors)
+        ax_gn.set_yscale("log")
+        ax_gn.set_title("reward Lipschitzness: mean ‖∇_{s,a} D‖ at agent samples")
+        ax_gn.set_xlabel("environment steps per seed")
+        ax_gn.set_ylabel("‖∇D‖ (row mean over updates)")
+
+        # (b) + (d): wgan λ sweep
+        if "wgan" in groups:
+            rets = split_lambdas(groups["wgan"], "eval_return")
+            gns = split_lambdas(groups["wgan"], "d_grad_norm_agent")
+            lams = sorted(rets)
+            stats = np.array([bootstrap_ci(rets[v][:, -1], "iqm") for v in lams])
+            x = np.asarray(lams)
+            ax_lam.errorbar(x, stats[:, 0], yerr=[stats[:, 0] - stats[:, 1],
+                                                  stats[:, 2] - stats[:, 0]],
+                            marker="o", capsize=3, color=COLORS["wgan"], label="wgan (one-sided)")
+            ax_lam.set_xscale("log")
+            cmap = plt.get_cmap("viridis")
+            lam_curves = {f"λ={v:g}": gns[v][:, 1:] for v in lams}
+            lam_colors = {f"λ={v:g}": cmap(i / max(len(lams) - 1, 1)) for i, v in enumerate(lams)}
+            plot_curves(ax_gnl, row_steps[1:], lam_curves, "iqm", colors=lam_colors)
+        if "none" in groups:
+            p, lo, hi = bootstrap_ci(split_lambdas(groups["none"], "eval_return")[0.0][:, -1])
+            ax_lam.axhline(p, color=COLORS["none"], lw=1, label="no penalty")
+            ax_lam.axhspan(lo, hi, color=COLORS["none"], alpha=0.15, lw=0)
+        ax_lam.axhline(expert, color="k", ls="--", lw=1, label="expert")
+        ax_lam.set_title("final imitation return vs λ (wgan)")
+        ax_lam.set_xlabel("gradient-penalty scale λ")
+        ax_lam.set_ylabel("final true return")
+        ax_gnl.set_yscale("log")
+        ax_gnl.set_title("mean ‖∇_{s,a} D‖ at agent samples, wgan λ sweep")
+        ax_gnl.set_xlabel("environment steps per seed")
+        for ax in ax_row:
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+
+        n_seeds = {int(r[4]) for r in summarize(groups)}
+        captions.append(
+            caption(sorted(n_seeds), f"{env_id}: {int(eval_steps[-1]):,} imitator env steps, "
+                    f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
+                    f"{exp_cfg['subsample_every']} steps",
+                    extra=f"Expert (dashed): {expert:.0f}. Panel (b): final evaluation, IQM and "
+                    "95% CI; panels (c, d): row means over updates of ‖∇D‖ at the agent's "
+                    "replay minibatch.")
+        )
+        print(f"{env_id}: expert demo return {expert:.1f}")
+        for label, p, lo, hi, n in summarize(groups):
+            print(f"  {label:18s} final true return IQM {p:8.1f}  95% CI [{lo:8.1f}, {hi:8.1f}]"
+                  f"  ({n} seeds)")
+    fig.text(0.01, -0.02, "\n".join(captions), fontsize=8, va="top")
+    fig.tight_layout()
+    path = save_figure(fig, Path(args.out) / f"{EXPERIMENT}.png")
+    print(f"wrote {path}")
+    return path
+
+
+if __name__ == "__main__":
+    main()
