@@ -29,6 +29,10 @@ reproduce: $(STAMP)
 	$(BIN)/python paper_figures/barfi.py
 	$(BIN)/python experiments/orpo_tomato.py --profile quick
 	$(BIN)/python paper_figures/orpo_tomato.py
+	$(BIN)/python experiments/rlhf_shaping.py --profile quick
+	$(BIN)/python paper_figures/rlhf_shaping.py
+	$(BIN)/python experiments/lipschitz_gail.py --profile quick
+	$(BIN)/python paper_figures/lipschitz_gail.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

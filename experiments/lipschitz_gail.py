@@ -24,16 +24,26 @@ gradient penalties {none, wgan, dragan, nagard} and a λ sweep of the (one-sided
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+# XLA's multi-threaded Eigen pool on CPU intermittently wedges on these vmapped graphs (every
+# worker idle, the host blocked materialising the first chunk's result; reproduced twice here
+# with 30 vmapped runs); single-threaded Eigen avoids it. Must be set before jax initialises;
+# the flag only affects the CPU backend.
+if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+    ).strip()
 
-from jaxrl.agents import sam, td3
-from jaxrl.envs import make
-from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked
-from jaxrl.experiment.demonstrations import ExpertConfig, get_or_make_expert
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxrl.agents import sam, td3  # noqa: E402
+from jaxrl.envs import make  # noqa: E402
+from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked  # noqa: E402
+from jaxrl.experiment.demonstrations import ExpertConfig, get_or_make_expert  # noqa: E402
 
 EXPERIMENT = "lipschitz_gail"
 GP_TYPES = ("none", "wgan", "dragan", "nagard")
@@ -122,8 +132,16 @@ def sweep(cfg: LipschitzGail, gp_type: str) -> tuple[float, ...]:
     return tuple(cfg.lambdas) if gp_type == "wgan" else (cfg.default_lambda,)
 
 
-def run_group(env_id: str, gp_type: str, cfg: LipschitzGail, demos, expert_summary, expert_run,
-              store: ResultsStore, progress: bool = True):
+def run_group(
+    env_id: str,
+    gp_type: str,
+    cfg: LipschitzGail,
+    demos,
+    expert_summary,
+    expert_run,
+    store: ResultsStore,
+    progress: bool = True,
+):
     env, env_params = make(env_id)
     static = sam.SAMStatic(
         num_envs=cfg.num_envs,
@@ -166,8 +184,11 @@ def run_group(env_id: str, gp_type: str, cfg: LipschitzGail, demos, expert_summa
         },
     )
     keys = jnp.tile(jax.random.split(jax.random.key(cfg.seed), cfg.seeds), len(lambdas))
-    print(f"[{EXPERIMENT}] {env_id} {gp_type} λ={list(lambdas)}: {n} runs x "
-          f"{static.env_steps_per_seed} steps -> {run.path}", flush=True)
+    print(
+        f"[{EXPERIMENT}] {env_id} {gp_type} λ={list(lambdas)}: {n} runs x "
+        f"{static.env_steps_per_seed} steps -> {run.path}",
+        flush=True,
+    )
     metrics = run_chunked(
         jax.jit(jax.vmap(trainer.init)),
         jax.jit(jax.vmap(trainer.chunk)),
@@ -183,8 +204,11 @@ def run_group(env_id: str, gp_type: str, cfg: LipschitzGail, demos, expert_summa
     run.mark_done()
     final = metrics["eval_return"][:, -1].reshape(len(lambdas), cfg.seeds)
     for lam, row in zip(lambdas, final, strict=True):
-        print(f"[{EXPERIMENT}] {env_id} {gp_type} λ={lam:g}: final true return mean "
-              f"{row.mean():.1f} (min {row.min():.1f}, max {row.max():.1f})", flush=True)
+        print(
+            f"[{EXPERIMENT}] {env_id} {gp_type} λ={lam:g}: final true return mean "
+            f"{row.mean():.1f} (min {row.min():.1f}, max {row.max():.1f})",
+            flush=True,
+        )
     return run
 
 
@@ -194,14 +218,19 @@ def main(argv=None, progress: bool = True):
     store = ResultsStore(cfg.results)
     runs = []
     for env_id in cfg.envs:
-        demos, summary, expert_run = get_or_make_expert(cfg.expert(env_id), store,
-                                                        progress=progress)
-        print(f"[{EXPERIMENT}] {env_id} expert ({expert_run.path}): demo return "
-              f"{summary['demo_return_mean']:.1f} ± {summary['demo_return_std']:.1f}, "
-              f"{demos.size} subsampled transitions", flush=True)
+        demos, summary, expert_run = get_or_make_expert(
+            cfg.expert(env_id), store, progress=progress
+        )
+        print(
+            f"[{EXPERIMENT}] {env_id} expert ({expert_run.path}): demo return "
+            f"{summary['demo_return_mean']:.1f} ± {summary['demo_return_std']:.1f}, "
+            f"{demos.size} subsampled transitions",
+            flush=True,
+        )
         for gp_type in cfg.gp_types:
-            runs.append(run_group(env_id, gp_type, cfg, demos, summary, expert_run, store,
-                                  progress))
+            runs.append(
+                run_group(env_id, gp_type, cfg, demos, summary, expert_run, store, progress)
+            )
     return runs
 
 

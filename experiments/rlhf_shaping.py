@@ -14,6 +14,7 @@ Two tasks, one results directory each under ``results/rlhf_shaping/`` (config ke
   - reward shaping of the proxy (papers.md §4.1, :mod:`jaxrl.shaping.stream`): ``vanilla``,
     ``mean_std``, ``clip`` (μ ± σ), ``min_max``, ``lsc``, ``ceiling``, ``par``; all with the same
     small KL coefficient ``base_kl``;
+  - ablation without any regulariser: ``vanilla_noreg``, ``par_noreg``;
   - regularisation towards the reference (papers.md §1.3's RLHF estimator on samples from π,
     ``ℓ = log π(a|c) − log π_ref(a|c)``, linearised beyond ±10): ``kl`` adds
     ``β_KL·mean(ℓ + e^{−ℓ} − 1)``, ``chi2`` adds ``β_χ²·√max(mean(e^ℓ − 1 + e^{−ℓ} − 1), 1e-4)``
@@ -108,7 +109,7 @@ class RLHFShaping(Config):
     delta_keep_last: bool = False
     num_chunks: int = 4
     """checkpoint/progress points per run"""
-    describe_testbed_seeds: int = 6
+    extra_testbeds: int = 5
     """also report reference/gold-optimal/proxy-optimal gold for this many other testbeds"""
     results: str = "results"
     resume: bool = False
@@ -241,11 +242,31 @@ def _record(cfg: RLHFShaping) -> dict[str, Any]:
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
 
 
+def looped_init(init):
+    """``init_fn(keys, hp)`` that initialises run by run (one jitted single-run init, stacked).
+
+    Workaround for a CPU deadlock: under ``vmap``, flax's orthogonal initialiser becomes batched
+    LAPACK QR custom calls (jaxlib's ``ParallelBatchMap``); when two run concurrently on a
+    2-thread XLA pool each blocks a pool thread waiting for sub-tasks queued behind the other,
+    and ``jit(vmap(trainer.init))`` hangs forever (seen with jax/jaxlib 0.10.2 on 2 cores).
+    """
+    single = jax.jit(init)
+
+    def init_fn(keys, hp):
+        states = [
+            single(keys[i], jax.tree.map(lambda x, i=i: x[i], hp)) for i in range(keys.shape[0])
+        ]
+        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+
+    return init_fn
+
+
 def _run(task, chunk, init, hp, keys, run_config, cfg, store, static):
     run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
-    print(f"[{EXPERIMENT}] {task}: {keys.shape[0]} runs x {static.total_timesteps} steps -> {run.path}")
+    n, steps = keys.shape[0], static.total_timesteps
+    print(f"[{EXPERIMENT}] {task}: {n} runs x {steps} steps -> {run.path}")
     metrics = run_chunked(
-        jax.jit(jax.vmap(init)),
+        looped_init(init),
         jax.jit(jax.vmap(chunk)),
         keys,
         hp,
@@ -262,6 +283,11 @@ def _run(task, chunk, init, hp, keys, run_config, cfg, store, static):
 def bandit_conditions(cfg: RLHFShaping):
     """``[(name, shaping index, (β_KL in loss, β_√χ² in loss, β_KL in reward))]``."""
     conds = [(s, i, (0.0, 0.0, cfg.reward_kl)) for i, s in enumerate(SHAPINGS)]
+    # ablation: no regulariser at all (shows what the KL-in-reward does for PAR)
+    conds += [
+        ("vanilla_noreg", 0, (0.0, 0.0, 0.0)),
+        ("par_noreg", SHAPINGS.index("par"), (0.0, 0.0, 0.0)),
+    ]
     conds += [(f"kl_{b:g}", 0, (b, 0.0, 0.0)) for b in cfg.kl_coefs]
     conds += [(f"chi2_{b:g}", 0, (0.0, b, 0.0)) for b in cfg.chi2_coefs]
     return conds
@@ -399,7 +425,7 @@ def run_bandit(cfg: RLHFShaping, store: ResultsStore):
     report = describe_testbed(testbed)
     others = [
         describe_testbed(build_testbed(RLHFTestbedConfig(seed=s)))
-        for s in range(cfg.testbed_seed + 1, cfg.testbed_seed + cfg.describe_testbed_seeds)
+        for s in range(cfg.testbed_seed + 1, cfg.testbed_seed + 1 + cfg.extra_testbeds)
     ]
     run_config = {
         "experiment": _record(cfg),
@@ -454,6 +480,9 @@ def summarise_bandit(m, conds, seeds, batch_size):
             and v["proxy_final"]["lo"] > v["proxy_at_mean_peak"]["hi"]
         ),
         "par_final_gold_above_vanilla": bool(c["par"]["gold_final"]["lo"] > v["gold_final"]["hi"]),
+        "par_noreg_final_gold_above_vanilla_noreg": bool(
+            c["par_noreg"]["gold_final"]["lo"] > c["vanilla_noreg"]["gold_final"]["hi"]
+        ),
         "par_keeps_gold_near_its_peak": bool(
             c["par"]["gold_final"]["mean"] >= c["par"]["gold_peak"]["mean"] - 0.1
         ),
@@ -468,7 +497,9 @@ def print_bandit(s):
     tb = s["testbed"]
     f = lambda d: f"gold {d['gold']:.2f}, proxy {d['proxy']:.2f}, length {d['length']:.2f}"
     print(f"[{EXPERIMENT}] bandit testbed: reference policy: {f(tb['reference'])}")
-    print(f"  gold-optimal policy: {f(tb['gold_optimal'])}; proxy-optimal: {f(tb['proxy_optimal'])}")
+    print(
+        f"  gold-optimal policy: {f(tb['gold_optimal'])}; proxy-optimal: {f(tb['proxy_optimal'])}"
+    )
     print(
         f"  RM accuracy on its training pairs: {tb['rm_label_accuracy']:.3f} (labels), "
         f"{tb['rm_gold_accuracy']:.3f} (gold order)"
@@ -481,12 +512,12 @@ def print_bandit(s):
     print(f"  reference BC: KL(π_ref‖π_bc) = {s['reference_bc_kl']:.2e}")
     print("  exact expected rewards of the policy, mean [95% bootstrap CI] over seeds:")
     print(
-        f"  {'condition':10s} {'gold peak':>24s} {'gold final':>24s} {'proxy final':>24s} "
+        f"  {'condition':13s} {'gold peak':>24s} {'gold final':>24s} {'proxy final':>24s} "
         f"{'KL final':>8s} {'len final':>9s}"
     )
     for name, c in s["conditions"].items():
         print(
-            f"  {name:10s} {fmt(c['gold_peak']):>24s} {fmt(c['gold_final']):>24s} "
+            f"  {name:13s} {fmt(c['gold_peak']):>24s} {fmt(c['gold_final']):>24s} "
             f"{fmt(c['proxy_final']):>24s} {c['kl_final']['mean']:8.3f} "
             f"{c['length_final']['mean']:9.3f}"
         )

@@ -1,4 +1,4 @@
-"""Figure: SAM (off-policy GAIL) with and without gradient penalties (reads results/lipschitz_gail/).
+"""Figure: SAM (off-policy GAIL) with and without gradient penalties (results/lipschitz_gail/).
 
     python paper_figures/lipschitz_gail.py [--results results] [--out paper_figures/out]
 
@@ -59,6 +59,41 @@ def summarize(groups: dict[str, object]) -> list[tuple[str, float, float, float,
     return rows
 
 
+def claim_checks(rows, default_lam: float) -> str:
+    """One sentence per paper claim, judged on the final-return IQMs and their 95% CIs
+    ("holds" only when the CIs do not overlap)."""
+    r = {label: (p, lo, hi) for label, p, lo, hi, _ in rows}
+    out = []
+    pen = {k: v for k, v in r.items() if k.endswith(f"λ={default_lam:g}")}
+    if "none" in r and pen:
+        best = max(pen, key=lambda k: pen[k][0])
+        ok = r["none"][2] < pen[best][1]
+        out.append(
+            f"Claim 'no penalty fails': no penalty {r['none'][0]:.0f} vs best penalty "
+            f"({best}) {pen[best][0]:.0f} -> {'holds' if ok else 'NOT supported'}."
+        )
+    wg = f"wgan λ={default_lam:g}"
+    if wg in pen and len(pen) > 1:
+        others = {k: v for k, v in pen.items() if k != wg}
+        ok = all(r[wg][1] > v[2] for v in others.values())
+        out.append(
+            f"Claim 'wgan best': wgan {r[wg][0]:.0f} vs "
+            + ", ".join(f"{k.split()[0]} {v[0]:.0f}" for k, v in others.items())
+            + f" -> {'holds' if ok else 'NOT supported'}."
+        )
+    lam = sorted((float(k.split("=")[1]), v) for k, v in r.items() if k.startswith("wgan"))
+    if len(lam) >= 3:
+        best = max(lam, key=lambda t: t[1][0])
+        small, large = lam[0], lam[-1]
+        s_ok, l_ok = small[1][2] < best[1][1], large[1][2] < best[1][1]
+        out.append(
+            f"Claim 'λ too small/too large hurts' (best λ={best[0]:g}): λ={small[0]:g} "
+            f"{'hurts' if s_ok else 'does NOT clearly hurt'}, λ={large[0]:g} "
+            f"{'hurts' if l_ok else 'does NOT clearly hurt'}."
+        )
+    return " ".join(out)
+
+
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", default="results")
@@ -115,9 +150,15 @@ def main(argv=None) -> Path:
             lams = sorted(rets)
             stats = np.array([bootstrap_ci(rets[v][:, -1], "iqm") for v in lams])
             x = np.asarray(lams)
-            ax_lam.errorbar(x, stats[:, 0], yerr=[stats[:, 0] - stats[:, 1],
-                                                  stats[:, 2] - stats[:, 0]],
-                            marker="o", capsize=3, color=COLORS["wgan"], label="wgan (one-sided)")
+            ax_lam.errorbar(
+                x,
+                stats[:, 0],
+                yerr=[stats[:, 0] - stats[:, 1], stats[:, 2] - stats[:, 0]],
+                marker="o",
+                capsize=3,
+                color=COLORS["wgan"],
+                label="wgan (one-sided)",
+            )
             ax_lam.set_xscale("log")
             cmap = plt.get_cmap("viridis")
             lam_curves = {f"λ={v:g}": gns[v][:, 1:] for v in lams}
@@ -140,17 +181,24 @@ def main(argv=None) -> Path:
 
         n_seeds = {int(r[4]) for r in summarize(groups)}
         captions.append(
-            caption(sorted(n_seeds), f"{env_id}: {int(eval_steps[-1]):,} imitator env steps, "
-                    f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
-                    f"{exp_cfg['subsample_every']} steps",
-                    extra=f"Expert (dashed): {expert:.0f}. Panel (b): final evaluation, IQM and "
-                    "95% CI; panels (c, d): row means over updates of ‖∇D‖ at the agent's "
-                    "replay minibatch.")
+            caption(
+                sorted(n_seeds),
+                f"{env_id}: {int(eval_steps[-1]):,} imitator env steps, "
+                f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
+                f"{exp_cfg['subsample_every']} steps",
+                extra=f"Expert (dashed): {expert:.0f}. Panel (b): final evaluation, IQM and "
+                "95% CI; panels (c, d): row means over updates of ‖∇D‖ at the agent's "
+                "replay minibatch.",
+            )
+            + "\n"
+            + claim_checks(summarize(groups), default_lam)
         )
         print(f"{env_id}: expert demo return {expert:.1f}")
         for label, p, lo, hi, n in summarize(groups):
-            print(f"  {label:18s} final true return IQM {p:8.1f}  95% CI [{lo:8.1f}, {hi:8.1f}]"
-                  f"  ({n} seeds)")
+            print(
+                f"  {label:18s} final true return IQM {p:8.1f}  95% CI [{lo:8.1f}, {hi:8.1f}]"
+                f"  ({n} seeds)"
+            )
     fig.text(0.01, -0.02, "\n".join(captions), fontsize=8, va="top")
     fig.tight_layout()
     path = save_figure(fig, Path(args.out) / f"{EXPERIMENT}.png")

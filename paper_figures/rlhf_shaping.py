@@ -34,10 +34,10 @@ LABELS = {
     "lsc": "LSC",
     "ceiling": "ceiling",
     "par": "PAR",
-    "raw": "raw PRM",
-    "delta": "Delta",
-    "clip_delta": "Clip+Delta",
+    "vanilla_noreg": "vanilla, no KL",
+    "par_noreg": "PAR, no KL",
 }
+PRM_LABELS = {"raw": "raw PRM", "clip": "Clip", "delta": "Delta", "clip_delta": "Clip+Delta"}
 
 
 def latest_per_task(store: ResultsStore) -> dict[str, object]:
@@ -64,19 +64,27 @@ def bandit_figure(run, out: Path) -> Path:
     proxy = _split(m["exact_proxy"], conds, seeds)
     summary = run.read_json("summary")
     tb = summary["testbed"]
-    shaping = [c for c in conds if not c.startswith(("kl_", "chi2_"))]
-    regs = [c for c in conds if c.startswith(("kl_", "chi2_"))]
+    shaping = [c for c in conds if not c.startswith(("kl_", "chi2_")) and "noreg" not in c]
+    regs = [c for c in conds if c.startswith(("kl_", "chi2_")) or "noreg" in c]
     cmap = plt.get_cmap("tab10")
     colors = {c: cmap(i) for i, c in enumerate(shaping)}
-    kl_cols = plt.get_cmap("Blues")(np.linspace(0.45, 0.95, max(1, sum(c.startswith("kl_") for c in regs))))
-    chi_cols = plt.get_cmap("Oranges")(np.linspace(0.45, 0.95, max(1, sum(c.startswith("chi2_") for c in regs))))
+    kl_cols = plt.get_cmap("Blues")(
+        np.linspace(0.45, 0.95, max(1, sum(c.startswith("kl_") for c in regs)))
+    )
+    chi_cols = plt.get_cmap("Oranges")(
+        np.linspace(0.45, 0.95, max(1, sum(c.startswith("chi2_") for c in regs)))
+    )
     for group, cols in (("kl_", kl_cols), ("chi2_", chi_cols)):
         for c, col in zip([r for r in regs if r.startswith(group)], cols, strict=True):
             colors[c] = col
+    colors["vanilla_noreg"], colors["par_noreg"] = "k", colors.get("par", "m")
     label = lambda c: LABELS.get(c, c.replace("kl_", "KL β=").replace("chi2_", "√χ² β="))
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), sharex=True)
-    rows = (("reward shaping (+ per-token KL in reward)", shaping), ("in-loss regulariser", regs))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 7.5), sharex=True)
+    rows = (
+        ("reward shaping (+ per-token KL in reward)", shaping),
+        ("no KL / in-loss regulariser", regs),
+    )
     for r, (title, names) in enumerate(rows):
         for col, (metric, what) in enumerate(((gold, "gold"), (proxy, "proxy"))):
             ax = axes[r, col]
@@ -90,15 +98,24 @@ def bandit_figure(run, out: Path) -> Path:
             )
             ax.axhline(tb["reference"][what], color="k", ls=":", lw=1, label="reference policy")
             if what == "gold":
-                ax.axhline(tb["gold_optimal"]["gold"], color="g", ls="--", lw=1, label="gold-optimal")
-                ax.axhline(tb["proxy_optimal"]["gold"], color="r", ls="--", lw=1, label="proxy-optimal")
+                ax.axhline(
+                    tb["gold_optimal"]["gold"], color="g", ls="--", lw=1, label="gold-optimal"
+                )
+                ax.axhline(
+                    tb["proxy_optimal"]["gold"], color="r", ls="--", lw=1, label="proxy-optimal"
+                )
             ax.set_title(f"{title}: {what} reward", fontsize=9)
             ax.set_ylabel(f"expected {what} reward")
             ax.grid(alpha=0.3)
             if r == 1:
                 ax.set_xlabel("environment steps (sampled responses) per seed")
-            if col == 0:
-                ax.legend(fontsize=7, ncol=2, loc="lower right")
+            if col == 1:  # one legend per row, outside, from the gold panel's handles
+                ax.legend(
+                    *axes[r, 0].get_legend_handles_labels(),
+                    fontsize=7,
+                    loc="upper left",
+                    bbox_to_anchor=(1.02, 1.0),
+                )
     budget = f"{int(steps[-1]):,} sampled responses per seed"
     text = caption(
         seeds,
@@ -109,9 +126,11 @@ def bandit_figure(run, out: Path) -> Path:
             f"{cfg['testbed']['num_pairs']} noisy preference pairs of reference-policy responses. "
             "Exact expected rewards of the PPO policy after each update; PPO starts at the "
             "reference policy. Top: proxy shapings, all with KL-in-reward coefficient "
-            f"{cfg['experiment']['reward_kl']}. Bottom: vanilla proxy with the KL or sqrt-chi2 "
-            "estimator of papers.md §1.3 in the loss. Dotted: reference policy; dashed: "
-            "gold-/proxy-optimal policies' gold reward."
+            f"{cfg['experiment']['reward_kl']}. Bottom: vanilla and PAR without any KL, and the "
+            "vanilla proxy with the KL or sqrt-chi2 estimator of papers.md §1.3 in the loss "
+            "(no KL in reward). Dotted: reference policy; dashed: gold-/proxy-optimal policies' "
+            f"gold reward. One testbed (seed {cfg['experiment']['testbed_seed']}): the CIs cover "
+            "PPO seeds, not testbeds."
         ),
     )
     fig.text(0.01, -0.01, text, fontsize=7, va="top", wrap=True)
@@ -131,8 +150,18 @@ def prm_figure(run, out: Path) -> Path:
     length = _split(m["episode_length"], conds, seeds)
     success = _split(m["return_outcome_reward"], conds, seeds)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, (metric, name) in zip(axes, ((length, "episode length"), (success, "success rate")), strict=True):
-        plot_curves(ax, steps, {LABELS.get(c, c): metric[c] for c in conds}, "mean", lw=1.3)
+    for ax, (metric, name) in zip(
+        axes, ((length, "episode length"), (success, "success rate")), strict=True
+    ):
+        for c in conds:  # Clip+Delta dashed: it coincides with Delta here
+            plot_curves(
+                ax,
+                steps,
+                {PRM_LABELS.get(c, c): metric[c]},
+                "mean",
+                lw=1.3,
+                ls="--" if c == "clip_delta" else "-",
+            )
         ax.set_xlabel("environment steps per seed")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
@@ -149,7 +178,9 @@ def prm_figure(run, out: Path) -> Path:
             f"Repeated-step MDP: {need} useful steps then FINISH succeed; a PRM scores every "
             f"correct step 0.9 (repeats included); horizon {horizon}. Learner reward = "
             f"f(PRM) + outcome, f = raw, Clip min(r - {cfg['experiment']['clip_eta']}, 0), "
-            "Delta (r_k - r_k+1, last step 0), Clip then Delta. Training episodes per PPO update."
+            "Delta (r_k - r_k+1, last step 0), Clip then Delta (dashed; it equals Delta here "
+            "because every PRM score is below the clip threshold, so Clip is a shift that Delta "
+            "cancels). Training episodes of each PPO update."
         ),
     )
     fig.text(0.01, -0.02, text, fontsize=7, va="top", wrap=True)

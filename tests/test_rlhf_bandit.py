@@ -10,11 +10,11 @@ from jaxrl.envs import make
 from jaxrl.envs.rlhf_bandit import (
     RLHFBandit,
     RLHFTestbedConfig,
+    build_tables,
     build_testbed,
+    describe_testbed,
     gold_length_term,
     sample_preferences,
-    describe_testbed,
-    build_tables,
 )
 from jaxrl.rewards.preference import (
     PreferenceData,
@@ -39,7 +39,9 @@ def test_tables_shapes_and_gold_length_term():
     assert features.shape == (C, K, C + SMALL.feature_dim + 1)
     assert gold.shape == quality.shape == ref_logits.shape == (C, K)
     np.testing.assert_allclose(features[..., -1], jnp.broadcast_to(lengths, (C, K)))
-    np.testing.assert_allclose(gold - quality, jnp.broadcast_to(gold_length_term(lengths), (C, K)), atol=1e-6)
+    np.testing.assert_allclose(
+        gold - quality, jnp.broadcast_to(gold_length_term(lengths), (C, K)), atol=1e-6
+    )
     h = gold_length_term(jnp.linspace(0, 1, 101), 8.0, 0.35)
     assert int(jnp.argmax(h)) == 35 and float(h[-1]) < 0 < float(h[35])
 
@@ -74,7 +76,9 @@ def test_reference_rewards_follow_reference_policy(testbed):
     env = RLHFBandit(testbed)
     params = env.default_params
     n = 4000
-    state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(1), n), params)[1]
+    state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(jax.random.key(1), n), params)[
+        1
+    ]
     state = state.replace(context=jnp.zeros(n, jnp.int32))
     info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
         jax.random.split(jax.random.key(2), n), state, jnp.zeros(n, jnp.int32), params

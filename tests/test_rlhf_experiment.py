@@ -64,7 +64,7 @@ def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
             "0.3",
             "--chi2-coefs",
             "0.3",
-            "--testbed-report-seeds",
+            "--extra-testbeds",
             "1",
             "--results",
             str(tmp_path),
@@ -77,10 +77,16 @@ def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
             p.name for p in run.path.iterdir()
         }
     m = bandit.load_metrics()
-    n_cond = len(exp.SHAPINGS) + 2
+    n_cond = len(exp.SHAPINGS) + 4
     assert m["exact_gold"].shape == (2 * n_cond, 1024 // 256)
     summary = bandit.read_json("summary")
-    assert set(summary["conditions"]) == {*exp.SHAPINGS, "kl_0.3", "chi2_0.3"}
+    assert set(summary["conditions"]) == {
+        *exp.SHAPINGS,
+        "vanilla_noreg",
+        "par_noreg",
+        "kl_0.3",
+        "chi2_0.3",
+    }
     # every run starts at the reference policy (behaviour-cloned): same initial gold everywhere
     assert summary["reference_bc_kl"] < 1e-3
     pm = prm.load_metrics()

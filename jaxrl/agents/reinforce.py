@@ -411,9 +411,7 @@ def make_train(
             )(st.params)
             critic, critic_opt = st.critic, st.critic_opt
         params, opt_state = rmsprop_ascent(tx, g, st.opt_state, st.params, hp.actor_lr)
-        return st._replace(
-            params=params, opt_state=opt_state, critic=critic, critic_opt=critic_opt
-        )
+        return st._replace(params=params, opt_state=opt_state, critic=critic, critic_opt=critic_opt)
 
     def one_episode(st: ReinforceState, hp):
         key, k = jax.random.split(st.key)

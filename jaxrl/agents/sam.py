@@ -50,10 +50,10 @@ from jaxrl.agents.offpolicy_common import (
     build_trainer,
 )
 from jaxrl.rewards.adversarial import (
-    AdversarialConfig,
-    AdversarialHParams,
     AdvBatch,
     AdvDiscState,
+    AdversarialConfig,
+    AdversarialHParams,
     default_hparams,
     discriminator_input,
     discriminator_logits,
@@ -177,8 +177,9 @@ def expert_arrays(demos) -> AdvBatch:
     )
 
 
-def wrap_agent(base: OffPolicyAgent, disc_config: AdversarialConfig, expert: AdvBatch,
-               expert_batch_size: int) -> OffPolicyAgent:
+def wrap_agent(
+    base: OffPolicyAgent, disc_config: AdversarialConfig, expert: AdvBatch, expert_batch_size: int
+) -> OffPolicyAgent:
     """SAM around ``base``: discriminator step, relabelling, then ``base.update``."""
     n_expert = int(expert.obs.shape[0])
     if n_expert == 0:

@@ -84,9 +84,7 @@ class RepeatedStep(Environment):
             params = self.default_params
         k = jnp.minimum(state.progress, self.n_required)
         t = state.time.astype(jnp.float32) / params.max_steps_in_episode
-        return jnp.concatenate(
-            [jax.nn.one_hot(k, self.n_required + 1, dtype=jnp.float32), t[None]]
-        )
+        return jnp.concatenate([jax.nn.one_hot(k, self.n_required + 1, dtype=jnp.float32), t[None]])
 
     def reset_env(self, key, params):
         z = jnp.zeros((), jnp.int32)

@@ -168,11 +168,14 @@ def build_testbed(cfg: RLHFTestbedConfig = RLHFTestbedConfig()) -> RLHFTestbed:
     mu = jnp.mean(jnp.sum(p * raw, -1))
     sd = jnp.sqrt(jnp.mean(jnp.sum(p * (raw - mu) ** 2, -1)))
     proxy = (raw - mu) / sd
-    return RLHFTestbed(cfg, features, lengths, quality, gold, ref_logits, proxy, rm, pairs, pair_gold)
+    return RLHFTestbed(
+        cfg, features, lengths, quality, gold, ref_logits, proxy, rm, pairs, pair_gold
+    )
 
 
 def policy_summary(testbed: RLHFTestbed, logits) -> dict[str, float]:
-    """Exact expected gold/proxy reward and mean length of a policy ``logits [C, K]`` (uniform c)."""
+    """Exact expected gold/proxy reward and mean length of a policy ``logits [C, K]``
+    (uniform prompts)."""
     p = jax.nn.softmax(jnp.asarray(logits), axis=-1)
     return {
         "gold": float(jnp.mean(jnp.sum(p * testbed.gold, -1))),

@@ -59,8 +59,15 @@ class Demonstrations(NamedTuple):
 # --------------------------------------------------------------------------------------------
 
 
-def collect_episodes(env, env_params, act, key, num_episodes: int, max_steps: int | None = None,
-                     channel: str = "true_reward") -> dict[str, np.ndarray]:
+def collect_episodes(
+    env,
+    env_params,
+    act,
+    key,
+    num_episodes: int,
+    max_steps: int | None = None,
+    channel: str = "true_reward",
+) -> dict[str, np.ndarray]:
     """Roll out the first episode of ``num_episodes`` parallel environments.
 
     Args:
@@ -242,8 +249,9 @@ def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = 
     return env, env_params, trainer, agent_state, metrics, best
 
 
-def make_expert_demonstrations(cfg: ExpertConfig, run: RunDir | None = None,
-                               progress: bool = True) -> tuple[Demonstrations, dict[str, Any]]:
+def make_expert_demonstrations(
+    cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True
+) -> tuple[Demonstrations, dict[str, Any]]:
     """Train the expert, roll out and subsample its demonstrations; save everything in ``run``
     (if given) except the ``DONE`` marker. Returns ``(demos, summary)``."""
     env, env_params, trainer, agent_state, metrics, best = train_expert(cfg, run, progress)
@@ -266,9 +274,12 @@ def make_expert_demonstrations(cfg: ExpertConfig, run: RunDir | None = None,
     return demos, summary
 
 
-def get_or_make_expert(cfg: ExpertConfig, store: ResultsStore,
-                       experiment: str = "lipschitz_gail_expert",
-                       progress: bool = True) -> tuple[Demonstrations, dict[str, Any], RunDir]:
+def get_or_make_expert(
+    cfg: ExpertConfig,
+    store: ResultsStore,
+    experiment: str = "lipschitz_gail_expert",
+    progress: bool = True,
+) -> tuple[Demonstrations, dict[str, Any], RunDir]:
     """Reuse the newest finished expert run with an identical config, or make one (with DONE)."""
     from jaxrl.experiment.config import to_json_dict
 

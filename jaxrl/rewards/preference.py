@@ -4,7 +4,7 @@ The Bradley–Terry (BT) model says a response with features ``x_a`` is preferre
 ``x_b`` with probability ``σ(r(x_a) − r(x_b))``; the reward model ``r_θ`` is fitted by minimising
 the negative log-likelihood of observed preferences (the RLHF reward-model loss),
 
-    L(θ) = −mean log σ(r_θ(x_chosen) − r_θ(x_rejected)) + reg · mean(r_θ(x_chosen)² + r_θ(x_rejected)²),
+    L(θ) = −mean log σ(r_θ(x_c) − r_θ(x_r)) + reg · mean(r_θ(x_c)² + r_θ(x_r)²),
 
 where the optional second term is PAR's "Reg" baseline (papers.md §4.1, coefficient 0.005 there).
 Only differences of ``r_θ`` are identified, so the model's offset is arbitrary (PAR's
@@ -70,7 +70,7 @@ def bt_labels(key: jax.Array, gold_a, gold_b, beta=1.0):
 
 
 def preference_pairs(x_a, x_b, a_preferred) -> PreferenceData:
-    """Order feature pairs ``[N, D]`` by the boolean labels ``[N]`` into a :class:`PreferenceData`."""
+    """Order feature pairs ``[N, D]`` by boolean labels ``[N]`` (a preferred) into pairs."""
     m = jnp.asarray(a_preferred, bool)[:, None]
     return PreferenceData(jnp.where(m, x_a, x_b), jnp.where(m, x_b, x_a))
 
@@ -82,7 +82,9 @@ def bt_loss(params, apply_fn, data: PreferenceData, reg=0.0):
     return nll + reg * jnp.mean(r_c**2 + r_r**2)
 
 
-def preference_accuracy(params, apply_fn, data: PreferenceData, gold_chosen=None, gold_rejected=None):
+def preference_accuracy(
+    params, apply_fn, data: PreferenceData, gold_chosen=None, gold_rejected=None
+):
     """Fraction of pairs the model ranks like the labels (``r_c > r_r``).
 
     With ``gold_chosen``/``gold_rejected`` ``[N]``, accuracy against the *gold* ordering instead

@@ -1,0 +1,271 @@
+"""SAM (off-policy adversarial imitation), expert demonstrations, the lipschitz_gail pipeline."""
+
+import importlib.util
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl.agents import sam, td3
+from jaxrl.agents.replay_buffer import ReplayTransition
+from jaxrl.envs import make
+from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.demonstrations import (
+    Demonstrations,
+    collect_episodes,
+    load_demonstrations,
+    save_demonstrations,
+    subsample,
+)
+from jaxrl.rewards.adversarial import discriminator_input, discriminator_logits
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------
+# demonstrations
+# --------------------------------------------------------------------------------------------
+
+
+def _fake_episodes(lengths=(20, 7, 1, 0), T=20):
+    E = len(lengths)
+    t = np.arange(T)
+    obs = np.stack([np.stack([np.full(T, e), t], -1) for e in range(E)]).astype(np.float32)
+    valid = np.stack([t < n for n in lengths])
+    term = np.stack([t == n - 1 for n in lengths]) & np.array([False, True, True, False])[:, None]
+    return {
+        "obs": obs,
+        "action": obs[..., :1] * 0.5,
+        "next_obs": obs + 100.0,
+        "terminated": term,
+        "valid": valid,
+        "returns": np.arange(E, dtype=np.float32),
+    }
+
+
+@pytest.mark.parametrize("every", [1, 3, 20])
+def test_subsample_is_gail_style(every):
+    eps = _fake_episodes()
+    d = subsample(eps, every, seed=0)
+    assert d.obs.shape[1:] == (2,) and d.action.shape[1:] == (1,)
+    for e, length in enumerate((20, 7, 1, 0)):
+        t = d.time[d.episode == e]
+        if length == 0:
+            assert t.size == 0
+            continue
+        assert t.size >= 1 and t.max() < length  # only the valid (first-episode) part
+        assert t[0] < every and np.all(np.diff(t) == every)  # offset in [0, every), period every
+        assert t.size == len(range(t[0], length, every))
+    # the flat arrays are the rows (episode, time) of the rollout
+    np.testing.assert_array_equal(d.obs[:, 0], d.episode)
+    np.testing.assert_array_equal(d.obs[:, 1], d.time)
+    np.testing.assert_array_equal(d.next_obs, d.obs + 100.0)
+    np.testing.assert_array_equal(d.terminated, eps["terminated"][d.episode, d.time])
+    if every == 1:
+        assert d.size == 20 + 7 + 1
+    # random offsets: different seeds give different offsets for some episode
+    offsets = {tuple(subsample(eps, 5, seed=s).time[:1]) for s in range(10)}
+    assert len(offsets) > 1
+
+
+def test_demonstrations_save_load_round_trip(tmp_path):
+    d = subsample(_fake_episodes(), 3, seed=1)
+    run = ResultsStore(tmp_path).create("lipschitz_gail_expert", {"x": 1})
+    save_demonstrations(run, d)
+    back = load_demonstrations(run)
+    for name in Demonstrations._fields:
+        np.testing.assert_array_equal(getattr(back, name), getattr(d, name), err_msg=name)
+        assert getattr(back, name).dtype == getattr(d, name).dtype
+    assert back.terminated.dtype == bool
+
+
+def test_collect_episodes_pendulum_next_obs_and_returns():
+    env, params = make("Pendulum-v1", max_steps_in_episode=6)
+    act = lambda obs, keys: jnp.zeros((obs.shape[0], 1))
+    eps = collect_episodes(env, params, act, jax.random.key(0), num_episodes=3, max_steps=8)
+    assert eps["obs"].shape == (3, 8, 3) and eps["action"].shape == (3, 8, 1)
+    assert eps["valid"][:, :6].all() and not eps["valid"][:, 6:].any()  # first episode only
+    # next_obs is the step's final observation: equals the next obs inside the episode
+    np.testing.assert_allclose(eps["next_obs"][:, :5], eps["obs"][:, 1:6], rtol=1e-6)
+    assert not eps["terminated"].any()  # Pendulum only truncates
+    assert np.all(eps["returns"] < 0)
+
+
+# --------------------------------------------------------------------------------------------
+# SAM
+# --------------------------------------------------------------------------------------------
+
+
+def _sam_trainer(gp_type="wgan", **kw):
+    env, params = make("Pendulum-v1", max_steps_in_episode=20)
+    rng = np.random.default_rng(0)
+    demos = Demonstrations(
+        obs=rng.normal(size=(32, 3)).astype(np.float32),
+        action=rng.uniform(-2, 2, (32, 1)).astype(np.float32),
+        next_obs=None,
+        terminated=None,
+        episode=None,
+        time=None,
+        episode_returns=None,
+    )
+    static = sam.SAMStatic(
+        total_timesteps=kw.pop("total_timesteps", 200),
+        buffer_capacity=200,
+        batch_size=16,
+        learning_starts=50,
+        log_interval=50,
+        hidden_sizes=(16,),
+        disc_hidden_sizes=(16, 16),
+        num_eval_envs=2,
+        eval_steps=20,
+        gp_type=gp_type,
+        **kw,
+    )
+    return sam.make_train(static, env, demos, params), env, params
+
+
+def _batch(key, n=16):
+    k1, k2, k3 = jax.random.split(key, 3)
+    obs = jax.random.normal(k1, (n, 3))
+    return ReplayTransition(
+        obs=obs,
+        action=jax.random.uniform(k2, (n, 1), minval=-2, maxval=2),
+        reward=jax.random.normal(k3, (n,)),
+        next_obs=obs[::-1],
+        terminated=jnp.zeros((n,), bool),
+        channels={},
+    )
+
+
+def test_relabel_is_softplus_of_current_discriminator():
+    trainer, _, _ = _sam_trainer()
+    state = trainer.agent.init(jax.random.key(0), sam.sam_hparams())
+    batch = _batch(jax.random.key(1))
+    cfg = state.disc.config
+    d = discriminator_logits(
+        cfg, state.disc.variables, discriminator_input(cfg, sam.AdvBatch(batch.obs, batch.action))
+    )
+    np.testing.assert_allclose(sam.relabel(state.disc, batch), jax.nn.softplus(d), rtol=1e-6)
+
+
+def test_critic_target_uses_current_discriminator_not_stored_reward():
+    trainer, _, _ = _sam_trainer()
+    hp = sam.sam_hparams(td3.TD3HParams(learning_rate=1e-2))
+    state = trainer.agent.init(jax.random.key(0), hp)
+    batch = _batch(jax.random.key(1))
+    update = jax.jit(trainer.agent.update)
+    key = jax.random.key(2)
+    critic = lambda s: jax.tree.leaves(s.base.critic.params)
+
+    s1, m1 = update(state, batch, key, hp)
+    # the stored reward column is ignored: any value gives the same update
+    s2, m2 = update(state, batch._replace(reward=batch.reward + 100.0), key, hp)
+    for a, b in zip(critic(s1), critic(s2), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # ... but changing the discriminator's parameters changes the critic target and update
+    disc = state.disc.replace(params=jax.tree.map(lambda p: 3.0 * p + 0.5, state.disc.params))
+    s3, m3 = update(state._replace(disc=disc), batch, key, hp)
+    assert not np.isclose(float(m1["learned_reward"]), float(m3["learned_reward"]))
+    assert not np.isclose(float(m1["critic_loss"]), float(m3["critic_loss"]))
+    assert any(not np.allclose(a, b) for a, b in zip(critic(s1), critic(s3), strict=True))
+    # the relabelled reward is the just-updated discriminator's reward of the sampled batch
+    np.testing.assert_allclose(
+        float(m1["learned_reward"]), float(sam.relabel(s1.disc, batch).mean()), rtol=1e-5
+    )
+    assert int(s1.disc.step) == 1  # one D step per G step
+
+
+def test_sam_runs_vmapped_over_lambda_and_logs_grad_norms():
+    trainer, _, _ = _sam_trainer("wgan")
+    lambdas = jnp.array([0.0, 10.0])
+    hp = sam.sam_hparams(grad_pen_scale=lambdas)
+    hp = trainer.check(hp).broadcast(2)
+    _, m = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(0), 2), hp)
+    for k in (
+        "eval_return",
+        "d_grad_norm_agent",
+        "d_grad_norm_expert",
+        "learned_reward",
+        "return_true_reward",
+        "critic_loss",
+    ):
+        assert np.all(np.isfinite(np.asarray(m[k]))), k
+    assert m["d_grad_norm_agent"].shape == (2, 4)
+    assert np.all(np.asarray(m["d_grad_norm_agent"])[:, -1] > 0)
+    assert np.all(np.asarray(m["return_learner_reward"]) == 0)  # env reward never stored
+
+
+def test_sam_validation():
+    with pytest.raises(ValueError, match="gp_type"):
+        sam.SAMStatic(gp_type="wgan-gp")
+    with pytest.raises(ValueError, match="expert_batch_size"):
+        sam.SAMStatic(batch_size=16, expert_batch_size=8)
+    with pytest.raises(ValueError, match="grad_pen_scale"):
+        sam.sam_hparams(grad_pen_scale=-1.0).check()
+
+
+# --------------------------------------------------------------------------------------------
+# experiment + figure smoke
+# --------------------------------------------------------------------------------------------
+
+
+def _load(path):
+    spec = importlib.util.spec_from_file_location(path.stem + "_mod", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
+    exp = _load(ROOT / "experiments" / "lipschitz_gail.py")
+    args = [
+        "--profile",
+        "quick",
+        "--seeds",
+        "2",
+        "--lambdas",
+        "1.0",
+        "10.0",
+        "--total-timesteps",
+        "400",
+        "--num-chunks",
+        "2",
+        "--learning-starts",
+        "100",
+        "--batch-size",
+        "16",
+        "--hidden-sizes",
+        "16",
+        "--expert-steps",
+        "400",
+        "--expert-seeds",
+        "1",
+        "--expert-episodes",
+        "3",
+        "--subsample-every",
+        "20",
+        "--results",
+        str(tmp_path),
+    ]
+    runs = exp.main(args + ["--gp-types", "none", "wgan"], progress=False)
+    assert [r.config["gp_type"] for r in runs] == ["none", "wgan"]
+    for run in runs:
+        assert run.is_done
+        m = run.load_metrics()
+        n = 2 * len(run.config["lambdas"])
+        assert m["eval_return"].shape == (n, 2)
+        assert m["d_grad_norm_agent"].shape[0] == n
+    (expert_run,) = ResultsStore(tmp_path).finished_runs("lipschitz_gail_expert")
+    demos = load_demonstrations(expert_run)
+    assert demos.size == 3 * 10 and demos.episode_returns.shape == (3,)
+    assert (expert_run.path / "expert_actor.msgpack").exists()
+    # a second invocation reuses the finished expert run
+    again = exp.main(args + ["--gp-types", "none"], progress=False)
+    assert again[0].config["expert_run"] == expert_run.run_id
+    fig = _load(ROOT / "paper_figures" / "lipschitz_gail.py")
+    png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert png.exists() and png.stat().st_size > 10_000
