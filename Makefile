@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP)
 
+# Two xdist workers (CI has 2 cores; work stealing keeps each file's jit cache on one worker). A test
+# that hangs is ended by pytest-timeout's thread method (stacks dumped) and, being a crashed worker,
+# rerun once; an ordinary failure is never rerun (--only-rerun matches timeouts only). See conftest.py.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout'
 
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks

@@ -185,7 +185,12 @@ def run_chunked(
             shutil.rmtree(run.checkpoint_dir)
         manager = ocp.CheckpointManager(
             run.checkpoint_dir.resolve(),
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+            # Synchronous saves: the state is small, and a background save thread running XLA
+            # transfers beside the next chunk's computation is one more way into the CPU deadlock
+            # described in conftest.py.
+            options=ocp.CheckpointManagerOptions(
+                max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
+            ),
         )
     try:
         state, chunks, start = None, [], 0
