@@ -23,6 +23,9 @@ TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout'
 
+# Single-threaded Eigen: multi-threaded XLA CPU kernels deadlock intermittently on small machines
+# (conftest.py); the flag is a no-op on GPU.
+reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks
 	$(BIN)/python experiments/ppo_classic.py --profile quick
