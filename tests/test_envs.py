@@ -238,3 +238,16 @@ def test_register():
             register("brax/x", lambda: None)
     finally:
         registry_module._REGISTRY.pop(name, None)
+
+
+def test_every_env_id_registered_on_package_import():
+    # A fresh interpreter: ids must not depend on which module a test happened to import first.
+    import subprocess
+    import sys
+
+    code = "from jaxrl.envs import registered_names as r; print(','.join(r()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    names = set(out.stdout.strip().split(","))
+    expected = {"tomato", "gridworld", "tabular", "barfi_gridworld", "cartpole_aux"}
+    expected |= {"mountaincar_sparse_aux", "halfcheetah_aux", "repeated_step", "rlhf_bandit"}
+    assert expected <= names, sorted(expected - names)

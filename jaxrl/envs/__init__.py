@@ -5,6 +5,10 @@ obs, state = env.reset(key, params)
 obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
 """
 
+# Imported for their registration side effect, so every id works through ``make`` alone:
+# "barfi_gridworld", "cartpole_aux", "mountaincar_sparse_aux", "halfcheetah_aux",
+# "repeated_step", "rlhf_bandit".
+from jaxrl.envs import barfi_envs, repeated_step, rlhf_bandit  # noqa: F401
 from jaxrl.envs.brax_adapter import BraxEnv, BraxEnvState, BraxParams, make_brax
 from jaxrl.envs.core import (
     REWARD_CHANNEL_SUFFIX,
