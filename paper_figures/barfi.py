@@ -15,14 +15,12 @@ Uses the newest finished run per (env, aux, family).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+from jaxrl.experiment import plotting
 
 EXPERIMENT = "barfi"
 BINS = 20
@@ -36,19 +34,10 @@ COLORS = {
 }
 
 
-def latest_runs(store: ResultsStore) -> dict:
-    runs = {}
-    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
-        c = run.config
-        runs[(c["env"], c["aux"], c["family"])] = run
-    return runs
-
-
 def split(run, key):
-    m = run.load_metrics()
-    S, methods = run.config["seeds"], run.config["methods"]
-    x = np.asarray(m[key])
-    return {meth: x[i * S : (i + 1) * S] for i, meth in enumerate(methods)}
+    return plotting.split_conditions(
+        run.load_metrics()[key], run.config["methods"], run.config["seeds"]
+    )
 
 
 def binned(r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -59,19 +48,13 @@ def binned(r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main(argv=None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="paper_figures/out")
-    args = parser.parse_args(argv)
+    args = plotting.figure_args(__doc__, argv)
     import matplotlib.pyplot as plt
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    runs = latest_runs(ResultsStore(args.results))
-    if not runs:
-        raise SystemExit(
-            f"no finished {EXPERIMENT} runs under {args.results}/; run "
-            f"experiments/{EXPERIMENT}.py first"
-        )
+    runs = plotting.latest_runs(
+        args.results, EXPERIMENT, lambda c: (c["env"], c["aux"], c["family"])
+    )
     panels = sorted({(e, a) for e, a, _ in runs}, key=lambda k: (k[0], k[1] != "good"))
     envs = sorted({e for e, _ in panels})
     fig, axes = plt.subplots(len(envs), 2, figsize=(10, 3.3 * len(envs)), squeeze=False)
@@ -90,23 +73,23 @@ def main(argv=None) -> list[Path]:
             if not curves:
                 ax.set_visible(False)
                 continue
-            plot_curves(ax, x, curves, "iqm", colors=COLORS)
+            plotting.curve_panel(
+                ax,
+                x,
+                curves,
+                "iqm",
+                title=f"{env}, {aux} aux",
+                xlabel="episodes",
+                ylabel="primary return",
+                colors=COLORS,
+            )
             budgets.append(f"{env}: {int(x[-1])} episodes")
-            ax.set_title(f"{env}, {aux} aux")
-            ax.set_xlabel("episodes")
-            ax.set_ylabel("primary return")
-            ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=7, loc="best")
-    fig.text(
-        0.01,
-        -0.02,
-        caption(sorted(seeds), "; ".join(sorted(set(budgets))))
-        + f"\nTraining-episode primary return, averaged in {BINS} bins per seed.",
-        fontsize=7,
-        va="top",
+    text = (
+        plotting.caption(sorted(seeds), "; ".join(sorted(set(budgets))))
+        + f"\nTraining-episode primary return, averaged in {BINS} bins per seed."
     )
-    fig.tight_layout()
-    out = [save_figure(fig, Path(args.out) / f"{EXPERIMENT}_curves.png")]
+    out = [plotting.save_captioned(fig, Path(args.out) / f"{EXPERIMENT}_curves.png", text)]
     plt.close(fig)
 
     # φ₂ heatmaps (gridworld) and γ_φ trajectories
@@ -154,24 +137,21 @@ def main(argv=None) -> list[Path]:
     if gam:
         steps = np.arange(1, next(iter(gam.values())).shape[1] + 1)
         if len({v.shape[1] for v in gam.values()}) == 1:
-            plot_curves(ax, steps, gam, "iqm")
+            plotting.plot_curves(ax, steps, gam, "iqm")
         else:
             for k, v in gam.items():
-                plot_curves(ax, np.arange(1, v.shape[1] + 1), {k: v}, "iqm")
+                plotting.plot_curves(ax, np.arange(1, v.shape[1] + 1), {k: v}, "iqm")
         ax.set_xlabel("outer steps")
         ax.set_ylabel("γ_φ (BARFI Neumann)")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.text(
-        0.01,
-        -0.03,
+    text = (
         "Solid box: goal region G1; dashed: the bad aux's +50 box; triangle: "
-        "start. γ_φ: IQM over seeds, 95% bootstrap CI.",
-        fontsize=7,
-        va="top",
+        "start. γ_φ: IQM over seeds, 95% bootstrap CI."
     )
-    fig.tight_layout()
-    out.append(save_figure(fig, Path(args.out) / f"{EXPERIMENT}_phi.png"))
+    out.append(
+        plotting.save_captioned(fig, Path(args.out) / f"{EXPERIMENT}_phi.png", text, y=-0.03)
+    )
     plt.close(fig)
     for p in out:
         print(f"wrote {p}")

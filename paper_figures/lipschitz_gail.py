@@ -17,25 +17,24 @@ demonstration episodes) is the dashed line. Prints a table of final returns (IQM
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from jaxrl.analysis.stats import bootstrap_ci
-from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+from jaxrl.experiment import plotting
 
 EXPERIMENT = "lipschitz_gail"
 ORDER = ("none", "wgan", "dragan", "nagard")
 COLORS = {"none": "tab:red", "wgan": "tab:blue", "dragan": "tab:green", "nagard": "tab:purple"}
 
 
-def latest_groups(store: ResultsStore) -> dict[str, dict[str, object]]:
+def latest_groups(results) -> dict[str, dict[str, object]]:
     """env -> gp_type -> newest finished run."""
     out: dict[str, dict[str, object]] = {}
-    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
-        out.setdefault(run.config["env"], {})[run.config["gp_type"]] = run
+    runs = plotting.latest_runs(results, EXPERIMENT, lambda c: (c["env"], c["gp_type"]))
+    for (env, gp), run in runs.items():
+        out.setdefault(env, {})[gp] = run
     return out
 
 
@@ -95,18 +94,10 @@ def claim_checks(rows, default_lam: float) -> str:
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="paper_figures/out")
-    args = parser.parse_args(argv)
+    args = plotting.figure_args(__doc__, argv)
     import matplotlib.pyplot as plt
 
-    envs = latest_groups(ResultsStore(args.results))
-    if not envs:
-        raise SystemExit(
-            f"no finished {EXPERIMENT} runs under {args.results}/; run "
-            f"experiments/{EXPERIMENT}.py first"
-        )
+    envs = latest_groups(args.results)
     fig, axes = plt.subplots(len(envs), 4, figsize=(20, 4.2 * len(envs)), squeeze=False)
     captions = []
     for ax_row, (env_id, groups) in zip(axes, sorted(envs.items()), strict=True):
@@ -132,16 +123,28 @@ def main(argv=None) -> Path:
             label = "no penalty" if gp == "none" else f"{gp} (λ={lam:g})"
             ret_curves[label], gn_curves[label] = rets[lam], gns[lam][:, 1:]
             colors[label] = COLORS[gp]
-        plot_curves(ax_ret, eval_steps, ret_curves, "iqm", colors=colors)
+        plotting.curve_panel(
+            ax_ret,
+            eval_steps,
+            ret_curves,
+            "iqm",
+            title=f"{env_id}: imitation return by penalty type",
+            xlabel="environment steps per seed",
+            ylabel="true return (deterministic eval)",
+            colors=colors,
+        )
         ax_ret.axhline(expert, color="k", ls="--", lw=1, label="expert")
-        ax_ret.set_title(f"{env_id}: imitation return by penalty type")
-        ax_ret.set_xlabel("environment steps per seed")
-        ax_ret.set_ylabel("true return (deterministic eval)")
-        plot_curves(ax_gn, row_steps[1:], gn_curves, "iqm", colors=colors)
+        plotting.curve_panel(
+            ax_gn,
+            row_steps[1:],
+            gn_curves,
+            "iqm",
+            title="reward Lipschitzness: mean ‖∇_{s,a} D‖ at agent samples",
+            xlabel="environment steps per seed",
+            ylabel="‖∇D‖ (row mean over updates)",
+            colors=colors,
+        )
         ax_gn.set_yscale("log")
-        ax_gn.set_title("reward Lipschitzness: mean ‖∇_{s,a} D‖ at agent samples")
-        ax_gn.set_xlabel("environment steps per seed")
-        ax_gn.set_ylabel("‖∇D‖ (row mean over updates)")
 
         # (b) + (d): wgan λ sweep
         if "wgan" in groups:
@@ -163,7 +166,7 @@ def main(argv=None) -> Path:
             cmap = plt.get_cmap("viridis")
             lam_curves = {f"λ={v:g}": gns[v][:, 1:] for v in lams}
             lam_colors = {f"λ={v:g}": cmap(i / max(len(lams) - 1, 1)) for i, v in enumerate(lams)}
-            plot_curves(ax_gnl, row_steps[1:], lam_curves, "iqm", colors=lam_colors)
+            plotting.plot_curves(ax_gnl, row_steps[1:], lam_curves, "iqm", colors=lam_colors)
         if "none" in groups:
             p, lo, hi = bootstrap_ci(split_lambdas(groups["none"], "eval_return")[0.0][:, -1])
             ax_lam.axhline(p, color=COLORS["none"], lw=1, label="no penalty")
@@ -181,7 +184,7 @@ def main(argv=None) -> Path:
 
         n_seeds = {int(r[4]) for r in summarize(groups)}
         captions.append(
-            caption(
+            plotting.caption(
                 sorted(n_seeds),
                 f"{env_id}: {int(eval_steps[-1]):,} imitator env steps, "
                 f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
@@ -199,9 +202,9 @@ def main(argv=None) -> Path:
                 f"  {label:18s} final true return IQM {p:8.1f}  95% CI [{lo:8.1f}, {hi:8.1f}]"
                 f"  ({n} seeds)"
             )
-    fig.text(0.01, -0.02, "\n".join(captions), fontsize=8, va="top")
-    fig.tight_layout()
-    path = save_figure(fig, Path(args.out) / f"{EXPERIMENT}.png")
+    path = plotting.save_captioned(
+        fig, Path(args.out) / f"{EXPERIMENT}.png", "\n".join(captions), fontsize=8
+    )
     print(f"wrote {path}")
     return path
 

@@ -12,14 +12,13 @@ writes ``orpo_tomato.md``: the best true return per method (at its best λ by me
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import save_figure
+from jaxrl.experiment.plotting import figure_args, missing_runs, save_captioned
 
 EXPERIMENT = "orpo_tomato"
 PROXY_OPTIMAL_TRUE = 2.36  # papers.md §1.1, rf = 0.02
@@ -79,20 +78,14 @@ def summarize(runs, base_true: float) -> list[tuple[str, float, float, float, fl
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="paper_figures/out")
-    args = parser.parse_args(argv)
+    args = figure_args(__doc__, argv)
     import matplotlib.pyplot as plt
 
     store = ResultsStore(args.results)
     runs = latest_sweep(store)
     sweep_runs = {k: v for k, v in runs.items() if k != "exact"}
     if not sweep_runs:
-        raise SystemExit(
-            f"no finished {EXPERIMENT} runs under {args.results}/; run "
-            f"experiments/{EXPERIMENT}.py first"
-        )
+        raise missing_runs(EXPERIMENT, args.results)
     any_run = next(iter(sweep_runs.values()))
     cfg = any_run.config["experiment"]
     base = store.open("orpo_tomato_base", any_run.config["base_run_id"]).read_json("summary")
@@ -154,9 +147,7 @@ def main(argv=None) -> Path:
                 ax.set_ylabel("true return" if row == 0 else "proxy return")
         axes[0, col].legend(fontsize=6, loc="best")
     n_seeds = per_lambda(any_run, "final_true_return")[1].shape[0]
-    fig.text(
-        0.01,
-        -0.02,
+    text = (
         f"Tomato level 4, reward factor rf = {cfg['reward_factor']} (proxy-optimal true return "
         f"2.36, true-optimal 9.74), H = 100. Mean over {n_seeds} seeds per λ, bars: 95% "
         "bootstrap CI (2000 resamples); returns are the exact expected returns of each run's "
@@ -164,14 +155,10 @@ def main(argv=None) -> Path:
         f"MLP {tuple(cfg['hidden_sizes'])}; λ = c · scale (KL/AD-KL {cfg['kl_scale']}, "
         f"χ² {cfg['chi2_scale']}, √χ² {cfg['sqrt_chi2_scale']}). Dashed coloured: exact "
         "λ-optimal tabular policy (Adam ascent from π_ref); black dashed: base policy "
-        f"(PPO on the true reward, ε = {cfg['base_eps']}, {cfg['base_steps']:,} steps).",
-        fontsize=7,
-        va="top",
-        wrap=True,
+        f"(PPO on the true reward, ε = {cfg['base_eps']}, {cfg['base_steps']:,} steps)."
     )
-    fig.tight_layout()
     out = Path(args.out)
-    path = save_figure(fig, out / f"{EXPERIMENT}.png")
+    path = save_captioned(fig, out / f"{EXPERIMENT}.png", text, wrap=True)
     rows = summarize(sweep_runs, base_true)
     lines = [
         f"Best true return per method (rf = {cfg['reward_factor']}; mean and 95% bootstrap CI "

@@ -14,14 +14,12 @@ with 95% stratified-bootstrap CIs. Uses the newest finished run per task.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from jaxrl.analysis.stats import bootstrap_ci
-from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+from jaxrl.experiment.plotting import caption, curve_panel, figure_args, latest_runs, save_captioned
 
 EXPERIMENT = "pbrs"
 LABELS = {
@@ -65,11 +63,20 @@ def _final_text(final) -> str:
     return f"{point:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def latest_per_task(store: ResultsStore) -> dict[str, object]:
-    runs = {}
-    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
-        runs[run.config["task"]] = run  # later (newer) runs replace earlier ones
-    return runs
+def _true_return_panel(ax, task, steps, metrics, variants, log_x: bool):
+    """True-return learning curves of every variant (IQM, 95% CI) of one task."""
+    curve_panel(
+        ax,
+        steps,
+        {LABELS[v]: metrics[f"{v}/true_return"] for v in variants},
+        "iqm",
+        title=TITLES[task],
+        xlabel="environment steps per seed" + (" (log scale)" if log_x else ""),
+        ylabel=YLABELS[task],
+        colors={LABELS[v]: COLORS[v] for v in variants},
+    )
+    if log_x:
+        ax.set_xscale("log")
 
 
 def final_points(ax, groups, statistic="iqm"):
@@ -102,18 +109,10 @@ def final_points(ax, groups, statistic="iqm"):
 
 
 def main(argv=None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="paper_figures/out")
-    args = parser.parse_args(argv)
+    args = figure_args(__doc__, argv)
     import matplotlib.pyplot as plt
 
-    runs = latest_per_task(ResultsStore(args.results))
-    if not runs:
-        raise SystemExit(
-            f"no finished {EXPERIMENT} runs under {args.results}/; run "
-            f"experiments/{EXPERIMENT}.py first"
-        )
+    runs = latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
     data = {
         t: (r.load_metrics(), r.read_json("reference"), r.config["variants"], r)
         for t, r in runs.items()
@@ -128,26 +127,14 @@ def main(argv=None) -> Path:
             continue
         m, ref, variants, run = data[task]
         steps = np.asarray(m["env_steps"][0])
-        plot_curves(
-            ax,
-            steps,
-            {LABELS[v]: m[f"{v}/true_return"] for v in variants},
-            "iqm",
-            colors={LABELS[v]: COLORS[v] for v in variants},
-        )
+        _true_return_panel(ax, task, steps, m, variants, log_x=task == "grid_q")
         if "optimal_true_return" in ref:
             ax.axhline(
                 ref["optimal_true_return"], ls=":", color="gray", lw=1, label="optimal true return"
             )
-        ax.set_title(TITLES[task])
-        if task == "grid_q":  # none and good Φ converge within ~1k steps, misleading Φ ~30k
-            ax.set_xscale("log")
-        else:
+        if task != "grid_q":  # none and good Φ converge within ~1k steps, misleading Φ ~30k
             _kilo(ax)
-        ax.set_xlabel("environment steps per seed" + (" (log scale)" if task == "grid_q" else ""))
-        ax.set_ylabel(YLABELS[task])
         ax.set_ylim(-0.05, 1.05 if task == "mcar_ppo" else None)
-        ax.grid(alpha=0.3)
         n = m[f"{variants[0]}/true_return"].shape[0]
         captions.append(caption(n, f"{TITLES[task]}: {int(steps[-1]):,} steps per seed"))
     if curve_tasks:
@@ -168,21 +155,10 @@ def main(argv=None) -> Path:
         m, ref, variants, run = data["pitfall_q"]
         steps = np.asarray(m["env_steps"][0])
         ax = axes[1, 1]
-        plot_curves(
-            ax,
-            steps,
-            {LABELS[v]: m[f"{v}/true_return"] for v in variants},
-            "iqm",
-            colors={LABELS[v]: COLORS[v] for v in variants},
-        )
+        _true_return_panel(ax, "pitfall_q", steps, m, variants, log_x=True)
         ax.axhline(ref["optimal_true_return"], ls=":", color="gray", lw=1)
-        ax.set_xscale("log")
         ax.set_ylim(-0.05, 0.75)
-        ax.set_title(TITLES["pitfall_q"])
-        ax.set_xlabel("environment steps per seed (log scale)")
-        ax.set_ylabel(YLABELS["pitfall_q"])
         ax.legend(fontsize=7, loc="lower right")
-        ax.grid(alpha=0.3)
         handles = final_points(axes[1, 2], {"pitfall_q": (m, ref, variants)})
         axes[1, 2].set_xticks([])
         axes[1, 2].set_ylim(-0.05, 0.75)
@@ -239,10 +215,8 @@ def main(argv=None) -> Path:
             f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved} "
             "(PPO without shaping rarely finds the sparse reward in this budget)."
         )
-    notes = "\n".join(notes)
-    fig.text(0.01, -0.01, "\n".join(captions) + "\n" + notes, fontsize=7, va="top", wrap=True)
-    fig.tight_layout()
-    path = save_figure(fig, Path(args.out) / f"{EXPERIMENT}.png")
+    text = "\n".join(captions) + "\n" + "\n".join(notes)
+    path = save_captioned(fig, Path(args.out) / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
     print(f"wrote {path}")
     return path
 

@@ -17,13 +17,11 @@ Curves are means over seeds with 95% stratified-bootstrap CIs.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import caption, plot_curves, save_figure
+from jaxrl.experiment import plotting
 
 EXPERIMENT = "rlhf_shaping"
 LABELS = {
@@ -40,15 +38,15 @@ LABELS = {
 PRM_LABELS = {"raw": "raw PRM", "clip": "Clip", "delta": "Delta", "clip_delta": "Clip+Delta"}
 
 
-def latest_per_task(store: ResultsStore) -> dict[str, object]:
-    runs = {}
-    for run in sorted(store.finished_runs(EXPERIMENT), key=lambda r: r.done_time() or ""):
-        runs[run.config["task"]] = run
-    return runs
-
-
-def _split(metric: np.ndarray, conditions: list[str], seeds: int) -> dict[str, np.ndarray]:
-    return {c: metric[i * seeds : (i + 1) * seeds] for i, c in enumerate(conditions)}
+def per_update(run, *keys: str) -> tuple[int, np.ndarray, list[dict[str, np.ndarray]]]:
+    """(seeds per condition, env steps after each PPO update ``[T]``, and per key: condition ->
+    ``[seeds, T]``); the metrics stack the conditions' seeds condition-major."""
+    cfg = run.config
+    seeds = cfg["experiment"]["seeds"]
+    m = run.load_metrics()
+    batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
+    steps = (np.arange(m[keys[0]].shape[1]) + 1) * batch
+    return seeds, steps, [plotting.split_conditions(m[k], cfg["conditions"], seeds) for k in keys]
 
 
 def bandit_figure(run, out: Path) -> Path:
@@ -56,12 +54,7 @@ def bandit_figure(run, out: Path) -> Path:
 
     cfg = run.config
     conds = cfg["conditions"]
-    seeds = cfg["experiment"]["seeds"]
-    m = run.load_metrics()
-    batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
-    steps = (np.arange(m["exact_gold"].shape[1]) + 1) * batch
-    gold = _split(m["exact_gold"], conds, seeds)
-    proxy = _split(m["exact_proxy"], conds, seeds)
+    seeds, steps, (gold, proxy) = per_update(run, "exact_gold", "exact_proxy")
     summary = run.read_json("summary")
     tb = summary["testbed"]
     shaping = [c for c in conds if not c.startswith(("kl_", "chi2_")) and "noreg" not in c]
@@ -88,14 +81,16 @@ def bandit_figure(run, out: Path) -> Path:
     for r, (title, names) in enumerate(rows):
         for col, (metric, what) in enumerate(((gold, "gold"), (proxy, "proxy"))):
             ax = axes[r, col]
-            plot_curves(
+            plotting.curve_panel(
                 ax,
                 steps,
                 {label(c): metric[c] for c in names},
                 "mean",
+                ylabel=f"expected {what} reward",
                 colors={label(c): colors[c] for c in names},
                 lw=1.3,
             )
+            ax.set_title(f"{title}: {what} reward", fontsize=9)
             ax.axhline(tb["reference"][what], color="k", ls=":", lw=1, label="reference policy")
             if what == "gold":
                 ax.axhline(
@@ -104,9 +99,6 @@ def bandit_figure(run, out: Path) -> Path:
                 ax.axhline(
                     tb["proxy_optimal"]["gold"], color="r", ls="--", lw=1, label="proxy-optimal"
                 )
-            ax.set_title(f"{title}: {what} reward", fontsize=9)
-            ax.set_ylabel(f"expected {what} reward")
-            ax.grid(alpha=0.3)
             if r == 1:
                 ax.set_xlabel("environment steps (sampled responses) per seed")
             if col == 1:  # one legend per row, outside, from the gold panel's handles
@@ -117,7 +109,7 @@ def bandit_figure(run, out: Path) -> Path:
                     bbox_to_anchor=(1.02, 1.0),
                 )
     budget = f"{int(steps[-1]):,} sampled responses per seed"
-    text = caption(
+    text = plotting.caption(
         seeds,
         budget,
         "mean",
@@ -133,9 +125,7 @@ def bandit_figure(run, out: Path) -> Path:
             "PPO seeds, not testbeds."
         ),
     )
-    fig.text(0.01, -0.01, text, fontsize=7, va="top", wrap=True)
-    fig.tight_layout()
-    return save_figure(fig, out / f"{EXPERIMENT}.png")
+    return plotting.save_captioned(fig, out / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
 
 
 def prm_figure(run, out: Path) -> Path:
@@ -143,18 +133,13 @@ def prm_figure(run, out: Path) -> Path:
 
     cfg = run.config
     conds = cfg["conditions"]
-    seeds = cfg["experiment"]["seeds"]
-    m = run.load_metrics()
-    batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
-    steps = (np.arange(m["episode_length"].shape[1]) + 1) * batch
-    length = _split(m["episode_length"], conds, seeds)
-    success = _split(m["return_outcome_reward"], conds, seeds)
+    seeds, steps, (length, success) = per_update(run, "episode_length", "return_outcome_reward")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, (metric, name) in zip(
         axes, ((length, "episode length"), (success, "success rate")), strict=True
     ):
         for c in conds:  # Clip+Delta dashed: it coincides with Delta here
-            plot_curves(
+            plotting.plot_curves(
                 ax,
                 steps,
                 {PRM_LABELS.get(c, c): metric[c]},
@@ -170,7 +155,7 @@ def prm_figure(run, out: Path) -> Path:
     axes[0].axhline(horizon, color="k", ls=":", lw=1, label="horizon")
     axes[0].axhline(need + 1, color="g", ls="--", lw=1, label="shortest success")
     axes[0].legend(fontsize=7)
-    text = caption(
+    text = plotting.caption(
         seeds,
         f"{int(steps[-1]):,} env steps per seed",
         "mean",
@@ -183,22 +168,12 @@ def prm_figure(run, out: Path) -> Path:
             "cancels). Training episodes of each PPO update."
         ),
     )
-    fig.text(0.01, -0.02, text, fontsize=7, va="top", wrap=True)
-    fig.tight_layout()
-    return save_figure(fig, out / f"{EXPERIMENT}_prm.png")
+    return plotting.save_captioned(fig, out / f"{EXPERIMENT}_prm.png", text, wrap=True)
 
 
 def main(argv=None) -> list[Path]:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default="paper_figures/out")
-    args = parser.parse_args(argv)
-    runs = latest_per_task(ResultsStore(args.results))
-    if not runs:
-        raise SystemExit(
-            f"no finished {EXPERIMENT} runs under {args.results}/; run "
-            f"experiments/{EXPERIMENT}.py first"
-        )
+    args = plotting.figure_args(__doc__, argv)
+    runs = plotting.latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
     out = Path(args.out)
     paths = []
     if "bandit" in runs:

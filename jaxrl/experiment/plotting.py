@@ -1,14 +1,17 @@
 """Learning-curve figures: IQM/mean lines with bootstrap CI bands, atomic PNG output, captions.
 
 Uses matplotlib's Agg backend (headless, no LaTeX) so figures rebuild on any machine from cached
-results.
+results. A figure script (``paper_figures/*.py``) reads its runs with :func:`figure_args` and
+:func:`latest_runs`, draws panels with :func:`curve_panel` (or :func:`plot_curves`) and writes the
+PNG with its caption underneath via :func:`save_captioned`.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +25,61 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from jaxrl.analysis.stats import Statistic, bootstrap_ci  # noqa: E402
-from jaxrl.experiment.results import atomic_write  # noqa: E402
+from jaxrl.experiment.results import ResultsStore, RunDir, atomic_write  # noqa: E402
 
 STAT_NAMES = {"iqm": "IQM", "mean": "mean"}
+
+
+def figure_args(doc: str | None, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a figure script's command line: ``--results`` (the results root it reads, default
+    ``results``) and ``--out`` (where it writes, default ``paper_figures/out``)."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--results", default="results")
+    parser.add_argument("--out", default="paper_figures/out")
+    return parser.parse_args(argv)
+
+
+def missing_runs(experiment: str, results: str | os.PathLike) -> SystemExit:
+    """The error a figure script raises when ``results`` holds no finished run it can draw."""
+    return SystemExit(
+        f"no finished {experiment} runs under {results}/; run experiments/{experiment}.py first"
+    )
+
+
+def latest_runs(
+    results: str | os.PathLike,
+    experiment: str,
+    key: Callable[[dict[str, Any]], Hashable],
+) -> dict[Hashable, RunDir]:
+    """The newest finished run of ``experiment`` per ``key(run.config)``.
+
+    Args:
+      results: the results root.
+      experiment: experiment name (``results/<experiment>/``).
+      key: groups runs by their config, e.g. ``lambda c: c["env"]``.
+
+    Returns:
+      key -> run, in the order in which each key first finished (a newer run replaces an older
+      one in place).
+
+    Raises:
+      SystemExit: there is no finished run (see :func:`missing_runs`).
+    """
+    runs: dict[Hashable, RunDir] = {}
+    done = ResultsStore(results).finished_runs(experiment)
+    for run in sorted(done, key=lambda r: r.done_time() or ""):
+        runs[key(run.config)] = run
+    if not runs:
+        raise missing_runs(experiment, results)
+    return runs
+
+
+def split_conditions(
+    metric: np.ndarray, conditions: Sequence[str], seeds: int
+) -> dict[str, np.ndarray]:
+    """Split a condition-major stacked ``[len(conditions) * seeds, ...]`` array per condition."""
+    metric = np.asarray(metric)
+    return {c: metric[i * seeds : (i + 1) * seeds] for i, c in enumerate(conditions)}
 
 
 def plot_curves(
@@ -75,6 +130,41 @@ def plot_curves(
     return out
 
 
+def curve_panel(
+    ax: Axes,
+    x: np.ndarray,
+    curves: Mapping[str, np.ndarray],
+    statistic: Statistic = "iqm",
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    grid: bool = True,
+    **plot_kwargs: Any,
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """One learning-curve panel: :func:`plot_curves`, then title, axis labels and a light grid.
+
+    Args:
+      ax, x, curves, statistic: as in :func:`plot_curves`.
+      title, xlabel, ylabel: set where given.
+      grid: draw the grid (``alpha=0.3``).
+      **plot_kwargs: passed to :func:`plot_curves` (``colors``, line styles, ...).
+
+    Returns:
+      :func:`plot_curves`' label -> ``(point, lo, hi)``.
+    """
+    out = plot_curves(ax, x, curves, statistic, **plot_kwargs)
+    if title is not None:
+        ax.set_title(title)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if grid:
+        ax.grid(alpha=0.3)
+    return out
+
+
 def caption(
     n_seeds: int | Sequence[int],
     budget: str,
@@ -108,3 +198,19 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150) -> Path
     if path.suffix.lower() != ".png":
         raise ValueError(f"save_figure writes PNG; got {path}")
     return atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+
+
+def save_captioned(
+    fig: Figure,
+    path: str | os.PathLike,
+    text: str,
+    *,
+    y: float = -0.02,
+    fontsize: float = 7,
+    wrap: bool = False,
+) -> Path:
+    """Put ``text`` (the caption) under the figure at ``(0.01, y)``, tighten the layout, and
+    write the PNG atomically with :func:`save_figure`."""
+    fig.text(0.01, y, text, fontsize=fontsize, va="top", wrap=wrap)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -1,0 +1,413 @@
+"""Shared driver of the throughput benchmarks: one fresh subprocess per (impl, seeds), a table.
+
+A benchmark script describes itself with a :class:`Bench` (its implementations: our ``train``
+functions and the rejax class with its settings; how many env steps a seed executes; what its
+JSON says) and hands its parsed arguments to :func:`main`:
+
+* the parent runs every (impl, seeds) configuration as ``script --single impl=.. seeds=..`` in a
+  fresh subprocess, so that each configuration's peak memory (CPU: ``ru_maxrss``, process-wide
+  and monotone; GPU: ``peak_bytes_in_use``) is its own, and reads back one tagged JSON row;
+* the subprocess (:func:`run_single`) builds ``jax.jit(jax.vmap(train))`` over the seeds
+  (:func:`build`), times ``jit(...).lower(...).compile()`` and the best of ``--repeats`` calls of
+  the compiled function (``block_until_ready``);
+* the parent prints the table with throughput ratios against the peer (rejax) and the script's
+  footer, and writes the rows with device, versions and git revision to ``--out`` (atomically).
+
+Not part of the ``jaxrl`` package: it only exists to benchmark against peers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # jaxrl, when the package is not installed
+    sys.path.insert(1, str(ROOT))
+PEER = "rejax"
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Bench:
+    """What differs between the throughput benchmarks.
+
+    Attributes:
+      name: JSON ``"benchmark"`` field; also names the default ``--out`` file and the result tag.
+      script: the benchmark script, re-run with ``--single`` for each configuration.
+      impls: the implementations it can run (the peer among them).
+      ours: ``(impl, env, env_params, total_timesteps) -> (train, hparams)`` for our
+        implementations, ``train(key, hparams)`` (see :func:`build`).
+      rejax: ``() -> (rejax algorithm class, its create() keywords)`` for the peer.
+      steps_per_seed: ``total_timesteps -> env steps one seed actually executes`` (raises
+        ``SystemExit`` for a budget that is too small).
+      config: the JSON ``"config"``: the fixed settings, followed there by ``total_timesteps``,
+        ``repeats`` and ``hparams``.
+      hparams: the hyperparameters both implementations share.
+      reference: reference figures and targets, stored in the JSON.
+      header: JSON fields between ``"benchmark"`` and ``"env"`` (e.g. the algorithm).
+      widths: progress-line widths of the impl, the seed count and the env-steps/s columns.
+      show_x64: whether the platform line states the x64 flag.
+      annotate: extra row fields from ``(row, rows_by_(impl, seeds))``, stored after the ratio.
+      env_id: the gymnax environment (``gymnax.make(env_id)``).
+    """
+
+    name: str
+    script: str | os.PathLike
+    impls: tuple[str, ...]
+    ours: Callable[[str, Any, Any, int], tuple[Callable, Any]]
+    rejax: Callable[[], tuple[type, dict[str, Any]]]
+    steps_per_seed: Callable[[int], int]
+    config: Mapping[str, Any]
+    hparams: Mapping[str, Any]
+    reference: Mapping[str, Any]
+    header: Mapping[str, Any] = field(default_factory=dict)
+    widths: tuple[int, int, int] = (9, 5, 12)
+    show_x64: bool = True
+    annotate: Callable[[Row, Mapping[tuple[str, int], Row]], Row] | None = field(default=None)
+    env_id: str = "CartPole-v1"
+
+    @property
+    def tag(self) -> str:
+        return f"@@{self.name.upper()}_RESULT@@"
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def arg_parser(
+    bench: Bench,
+    doc: str,
+    *,
+    seeds: list[int],
+    total_timesteps: int,
+    timesteps_help: str = "env steps per seed",
+    single_help: str = "one configuration, here",
+) -> argparse.ArgumentParser:
+    """The flags every throughput benchmark takes (defaults and help texts per benchmark)."""
+    ap = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--seeds", type=int, nargs="+", default=seeds)
+    ap.add_argument("--total-timesteps", type=int, default=total_timesteps, help=timesteps_help)
+    ap.add_argument("--repeats", type=int, default=1, help="timed calls of each compiled function")
+    ap.add_argument("--impls", nargs="+", default=list(bench.impls), choices=bench.impls)
+    ap.add_argument("--out", type=Path, default=Path(f"results/benchmarks/{bench.name}.json"))
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per configuration")
+    ap.add_argument("--single", nargs="+", metavar="KEY=VALUE", help=single_help)
+    return ap
+
+
+def parse_single(tokens, impls) -> dict:
+    """``["impl=ours", "seeds=8"]`` -> ``{"impl": "ours", "seeds": 8}``, checked against impls."""
+    out = {}
+    for tok in tokens:
+        if "=" not in tok:
+            raise SystemExit(f"--single expects key=value tokens, got {tok!r}")
+        k, v = tok.split("=", 1)
+        out[k] = v
+    if set(out) != {"impl", "seeds"}:
+        raise SystemExit(f"--single needs exactly impl=<{'|'.join(impls)}> seeds=<int>")
+    if out["impl"] not in impls:
+        raise SystemExit(f"--single impl must be one of {tuple(impls)}")
+    return {"impl": out["impl"], "seeds": int(out["seeds"])}
+
+
+# --------------------------------------------------------------------------------------------
+# one configuration (runs inside the subprocess)
+# --------------------------------------------------------------------------------------------
+
+
+def device_peak_bytes():
+    import jax
+
+    try:
+        stats = jax.devices()[0].memory_stats()
+    except Exception:  # noqa: BLE001 - backends without memory stats
+        return None
+    return None if not stats else stats.get("peak_bytes_in_use")
+
+
+def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
+    """Return ``(jitted_fn, args)`` for one implementation, ``num_seeds`` seeds ``jax.vmap``-ed.
+
+    Ours: ``train(key, hparams)`` from ``bench.ours``, one key per seed, shared hparams. rejax:
+    ``bench.rejax``'s class created on the gymnax-1.0 env through
+    :class:`_rejax_compat.FiveTupleEnv` for exactly ``steps_per_seed`` env steps, evaluating
+    once, at the end (``eval_freq = total_timesteps``, no initial evaluation).
+    """
+    import gymnax
+    import jax
+
+    env, env_params = gymnax.make(bench.env_id)
+    keys = jax.random.split(jax.random.key(0), num_seeds)
+    steps = bench.steps_per_seed(total_timesteps)
+
+    if impl == PEER:
+        from _rejax_compat import FiveTupleEnv
+
+        algo_cls, kwargs = bench.rejax()
+        algo = algo_cls.create(
+            env=FiveTupleEnv(env),
+            env_params=env_params,
+            total_timesteps=steps,
+            eval_freq=steps,
+            skip_initial_evaluation=True,
+            **kwargs,
+        )
+        return jax.jit(jax.vmap(type(algo).train, in_axes=(None, 0))), (algo, keys)
+
+    if impl in bench.impls:
+        train, hparams = bench.ours(impl, env, env_params, total_timesteps)
+        return jax.jit(jax.vmap(train, in_axes=(0, None))), (keys, hparams)
+
+    raise ValueError(f"unknown impl {impl!r}; expected one of {bench.impls}")
+
+
+def run_single(bench: Bench, impl: str, num_seeds: int, total_timesteps: int, repeats: int) -> Row:
+    """Compile and time one configuration in this process; return its JSON row."""
+    import jax
+
+    rss_import_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    fn, args = build(bench, impl, num_seeds, total_timesteps)
+
+    t0 = time.perf_counter()
+    lowered = fn.lower(*args)
+    t1 = time.perf_counter()
+    compiled = lowered.compile()
+    t2 = time.perf_counter()
+
+    run_times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        run_times.append(time.perf_counter() - t)
+
+    steps_per_seed = bench.steps_per_seed(total_timesteps)
+    run_s = min(run_times)
+    peak_dev = device_peak_bytes()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    return {
+        "impl": impl,
+        "seeds": num_seeds,
+        "total_timesteps": total_timesteps,
+        "env_steps_per_seed": steps_per_seed,
+        "trace_s": t1 - t0,
+        "compile_s": t2 - t0,
+        "run_s": run_s,
+        "run_s_all": run_times,
+        "env_steps_per_s": num_seeds * steps_per_seed / run_s,
+        "peak_rss_mb": rss_mb,
+        "rss_after_import_mb": rss_import_mb,
+        "device_peak_mb": None if peak_dev is None else peak_dev / 2**20,
+        "platform": jax.default_backend(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# driver
+# --------------------------------------------------------------------------------------------
+
+
+def spawn(bench: Bench, impl: str, seeds: int, args) -> Row:
+    """Run one configuration in a fresh subprocess of the benchmark script; return its row."""
+    cmd = [
+        sys.executable,
+        str(Path(bench.script).resolve()),
+        "--single",
+        f"impl={impl}",
+        f"seeds={seeds}",
+        "--total-timesteps",
+        str(args.total_timesteps),
+        "--repeats",
+        str(args.repeats),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith(bench.tag):
+            return json.loads(line[len(bench.tag) :])
+    sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-8000:])
+    raise RuntimeError(f"{impl} seeds={seeds} failed (exit {proc.returncode})")
+
+
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("jax", "jaxlib", "flax", "optax", "gymnax", "rejax", "numpy", "chex"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    for pkg in ("jax-cuda12-plugin", "jax-cuda13-plugin"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def device_info() -> dict:
+    import jax
+
+    devs = jax.devices()
+    return {
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in devs],
+        "device_kind": devs[0].device_kind,
+        "x64_enabled": bool(jax.config.jax_enable_x64),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "machine": platform.machine(),
+        "processor": platform.processor(),
+        "hostname": platform.node(),
+    }
+
+
+def git_rev():
+    try:
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def annotate(rows: list[Row], extra=None) -> list[Row]:
+    """Add ``ratio_vs_rejax`` (same seed count), then ``extra(row, by)``'s fields, then
+    ``peak_mb`` (device peak where the backend reports one, else the subprocess's RSS)."""
+    by = {(r["impl"], r["seeds"]): r for r in rows}
+    for r in rows:
+        peer = by.get((PEER, r["seeds"]))
+        r["ratio_vs_rejax"] = r["env_steps_per_s"] / peer["env_steps_per_s"] if peer else None
+        if extra is not None:
+            r.update(extra(r, by))
+        r["peak_mb"] = (
+            r["device_peak_mb"] if r.get("device_peak_mb") is not None else r["peak_rss_mb"]
+        )
+    return rows
+
+
+def table(rows: list[Row], device: Mapping[str, Any]) -> str:
+    mem = "peak MB (device)" if device["backend"] != "cpu" else "peak MB (RSS)"
+    hdr = ["impl", "seeds", "compile s", "run s", "env-steps/s", mem, "ratio vs rejax"]
+    body = []
+    for r in rows:
+        ratio = "-" if r["ratio_vs_rejax"] is None else f"{r['ratio_vs_rejax']:.2f}x"
+        body.append(
+            [
+                r["impl"],
+                str(r["seeds"]),
+                f"{r['compile_s']:.2f}",
+                f"{r['run_s']:.2f}",
+                f"{r['env_steps_per_s']:,.0f}",
+                f"{r['peak_mb']:.0f}",
+                ratio,
+            ]
+        )
+    widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(hdr)]
+
+    def fmt(cells):
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    lines = [fmt(hdr), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines += [fmt(b) for b in body]
+    return "\n".join(lines)
+
+
+def atomic_write_json(path: Path, payload) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def main(
+    bench: Bench,
+    args: argparse.Namespace,
+    footer: Callable[[list[Row]], str],
+) -> int:
+    """``--single``: run one configuration here and print its tagged row. Otherwise: every
+    (seeds, impl) in a subprocess, then the table, ``footer(rows)`` and the JSON at ``--out``."""
+    if args.single:
+        cfg = parse_single(args.single, bench.impls)
+        row = run_single(bench, cfg["impl"], cfg["seeds"], args.total_timesteps, args.repeats)
+        print(bench.tag + json.dumps(row), flush=True)
+        return 0
+
+    import jax
+
+    device = device_info()
+    x64 = f"; x64 enabled: {device['x64_enabled']}" if bench.show_x64 else ""
+    print(
+        f"platform: jax.devices() = {jax.devices()}{x64}; cpus: {device['cpu_count']}", flush=True
+    )
+    w_impl, w_seeds, w_rate = bench.widths
+    rows = []
+    for seeds in args.seeds:
+        for impl in args.impls:
+            t = time.perf_counter()
+            row = spawn(bench, impl, seeds, args)
+            rows.append(row)
+            print(
+                f"  {impl:>{w_impl}} seeds={seeds:<{w_seeds}} compile {row['compile_s']:6.2f}s  "
+                f"run {row['run_s']:7.2f}s  {row['env_steps_per_s']:{w_rate},.0f} steps/s  "
+                f"(subprocess {time.perf_counter() - t:.0f}s)",
+                flush=True,
+            )
+    annotate(rows, bench.annotate)
+
+    print()
+    print(table(rows, device))
+    print()
+    print(footer(rows))
+
+    out = args.out if args.out.is_absolute() else ROOT / args.out
+    payload = {
+        "benchmark": bench.name,
+        **bench.header,
+        "env": f"gymnax {bench.env_id}",
+        "created_unix": time.time(),
+        "git_rev": git_rev(),
+        "command": [Path(sys.executable).name, *sys.argv],
+        "config": {
+            **bench.config,
+            "total_timesteps": args.total_timesteps,
+            "repeats": args.repeats,
+            **bench.hparams,
+        },
+        "device": device,
+        "versions": versions(),
+        "reference": dict(bench.reference),
+        "rows": rows,
+    }
+    atomic_write_json(out, payload)
+    print(f"\nwrote {out}")
+    return 0
