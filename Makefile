@@ -1,9 +1,16 @@
 # Two commands: `make reproduce` (the main job) and `make test`. Each creates .venv if absent and
 # installs the package with its extras from the pinned constraints before it runs.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.12 first: it gets jax 0.11, whose CPU runtime no longer deadlocks on concurrent batched
+# LAPACK kernels (tests/test_cpu_runtime.py); 3.11 (jax 0.10) still works, with that risk.
+# (pyenv installs a python3.12 shim that fails when 3.12 is not the active version: try each.)
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; \
+	do $$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p || echo $$p; } && break; done)
 VENV := .venv
 BIN := $(VENV)/bin
-CONSTRAINTS := requirements/constraints-py311.txt
+# The constraints file follows the venv's Python when .venv already exists.
+PYVER := $(shell $$(test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) \
+	-c 'import sys; print("%d%d" % sys.version_info[:2])')
+CONSTRAINTS := requirements/constraints-py$(PYVER).txt
 STAMP := $(VENV)/.installed
 
 .PHONY: test reproduce install lock lint bench clean
@@ -53,7 +60,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install -q -e '.[dev,bench]'
-	{ echo "# Pinned versions CI installs (Python 3.11, CPU). Regenerate with: make lock"; \
+	{ echo "# Pinned versions CI installs (Python $(PYVER), CPU). Regenerate with: make lock"; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -vi '^jaxrl'; } > $(CONSTRAINTS)
 	rm -rf .lock-venv
 

@@ -38,7 +38,7 @@ from jaxrl.agents import reinforce as rf
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.bilevel import barfi
 from jaxrl.envs import make
-from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked
+from jaxrl.experiment.sweep import SweepConfig, grid_keys, open_run, per_seed, run_sweep, sweep_cli
 
 EXPERIMENT = "barfi"
 BASELINES = ("primary", "naive", "pbrs", "pbrs_state")
@@ -61,7 +61,7 @@ ENV_IDS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class BarfiExperiment(Config):
+class BarfiExperiment(SweepConfig):
     seeds: int = 10
     """independent seeds per method"""
     seed: int = 0
@@ -80,11 +80,9 @@ class BarfiExperiment(Config):
     """Neumann terms of barfi_neumann"""
     timing: bool = True
     """measure seconds per outer step for ift / neumann / first-order"""
-    results: str = "results"
-    resume: bool = False
 
     def check(self) -> None:
-        self.require(self.seeds > 0, "seeds", "must be positive")
+        super().check()
         self.require(set(self.envs) <= set(ENVS), "envs", f"must be a subset of {ENVS}")
         self.require(set(self.auxes) <= {"good", "bad"}, "auxes", "good and/or bad")
 
@@ -143,10 +141,6 @@ def setup(env: str, aux: str, cfg: BarfiExperiment):
     return e, p, f, n, rs, rh, bs, bh
 
 
-def _recorded(cfg: BarfiExperiment) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
-
-
 def _summary(metrics, methods, seeds, frac=0.1) -> dict:
     """IQM and 95% CI over seeds of each method's mean primary return over the last ``frac``."""
     r = np.asarray(metrics["primary_return"])
@@ -164,22 +158,20 @@ def run_family(env, aux, family, cfg, store):
     S = cfg.seeds
     if family == "baselines":
         methods = BASELINES
-        coefs = np.repeat(np.asarray([BASELINE_COEFS[m] for m in methods], np.float32), S, 0)
+        coefs = per_seed([BASELINE_COEFS[m] for m in methods], S, np.float32)
         hp = rh._replace(
             aux_coef=coefs[:, 0], pbrs_coef=coefs[:, 1], pbrs_arrival_coef=coefs[:, 2]
         ).broadcast(len(methods) * S)
         trainer = rf.make_train(rs, e, f, n, p)
         static = rs
-        num_chunks = rs.num_chunks
     else:
         methods = BARFIS
-        ks = np.repeat(np.asarray([0, cfg.neumann_k], np.int32), S)
+        ks = per_seed([0, cfg.neumann_k], S, np.int32)
         hp = bh._replace(neumann_K=ks).broadcast(len(methods) * S)
         trainer = barfi.make_train(bs, e, f, n, p)
         static = bs
-        num_chunks = bs.num_chunks
     run_config = {
-        "experiment": _recorded(cfg),
+        "experiment": cfg.recorded(),
         "env": env,
         "env_id": ENV_IDS[env],
         "aux": aux,
@@ -189,21 +181,11 @@ def run_family(env, aux, family, cfg, store):
         "static": dataclasses.asdict(static),
         "hparams": jax.tree.map(lambda x: np.asarray(x)[::S].tolist(), hp._asdict()),
     }
-    run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
-    base = jax.random.split(jax.random.key(cfg.seed), S)
-    keys = jnp.concatenate([base] * len(methods))
-    print(f"[{EXPERIMENT}] {env}/{aux}/{family}: {len(methods)} methods x {S} seeds -> {run.path}")
+    label = f"{env}/{aux}/{family}: {len(methods)} methods x {S} seeds"
+    run = open_run(store, EXPERIMENT, run_config, cfg, label)
+    keys = grid_keys(cfg.seed, S, len(methods))
     t0 = time.time()
-    metrics = run_chunked(
-        jax.jit(jax.vmap(trainer.init)),
-        jax.jit(jax.vmap(trainer.chunk)),
-        keys,
-        hp,
-        num_chunks=num_chunks,
-        run=run,
-        resume=cfg.resume,
-        postfix_metric="primary_return",
-    )
+    metrics = run_sweep(cfg, run, trainer, keys, hp, postfix_metric="primary_return")
     summary = _summary(metrics, methods, S)
     run.write_json("summary", {"wall_s": time.time() - t0, "final_primary_return": summary})
     if family == "barfi" and cfg.timing and env in ("gridworld", "cartpole"):
@@ -250,9 +232,7 @@ def time_outer_steps(env, aux, cfg, reps: int = 20) -> dict:
 
 
 def main(argv=None):
-    cfg = cli(PRESETS, __doc__, args=argv)
-    enable_compilation_cache()
-    store = ResultsStore(cfg.results)
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
     runs = []
     for env in cfg.envs:
         for aux in cfg.auxes:

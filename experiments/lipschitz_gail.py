@@ -36,25 +36,24 @@ if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
         os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
     ).strip()
 
-import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxrl.agents import sam, td3  # noqa: E402
 from jaxrl.envs import make  # noqa: E402
-from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked  # noqa: E402
+from jaxrl.experiment import ResultsStore  # noqa: E402
 from jaxrl.experiment.demonstrations import ExpertConfig, get_or_make_expert  # noqa: E402
+from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, per_seed, run_sweep, sweep_cli  # noqa: E402
 
 EXPERIMENT = "lipschitz_gail"
 GP_TYPES = ("none", "wgan", "dragan", "nagard")
 
 
 @dataclasses.dataclass(frozen=True)
-class LipschitzGail(Config):
+class LipschitzGail(SeededSweep):
     seeds: int = 5
-    """independent seeds per (penalty type, λ)"""
-    seed: int = 0
-    """base PRNG seed; every λ and penalty type shares the same seed keys (paired comparisons)"""
+    """independent seeds per (penalty type, λ); every λ and penalty type shares the same seed
+    keys (paired comparisons)"""
     envs: tuple[str, ...] = ("Pendulum-v1",)
     gp_types: tuple[str, ...] = GP_TYPES
     lambdas: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0)
@@ -79,12 +78,9 @@ class LipschitzGail(Config):
     expert_num_envs: int = 1
     expert_episodes: int = 20
     subsample_every: int = 10
-    results: str = "results"
-    resume: bool = False
-    shard: bool = False
 
     def check(self) -> None:
-        self.require(self.seeds > 0, "seeds", "must be positive")
+        super().check()
         self.require(set(self.gp_types) <= set(GP_TYPES), "gp_types", f"subset of {GP_TYPES}")
         self.require(all(x >= 0 for x in self.lambdas), "lambdas", "must be >= 0")
         self.require(self.expert_algo in ("sac", "td3"), "expert_algo", "sac or td3")
@@ -161,45 +157,32 @@ def run_group(
     n = len(lambdas) * cfg.seeds
     hp = sam.sam_hparams(
         td3.TD3HParams(learning_rate=cfg.learning_rate, gamma=cfg.gamma),
-        grad_pen_scale=jnp.repeat(jnp.asarray(lambdas, jnp.float32), cfg.seeds),
+        grad_pen_scale=jnp.asarray(per_seed(lambdas, cfg.seeds, np.float32)),
     )
     hp = trainer.check(hp).broadcast(n)
-    recorded = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
     run_config = {
-        "experiment": recorded,
+        "experiment": cfg.recorded(),
         "env": env_id,
         "gp_type": gp_type,
         "lambdas": list(lambdas),
         "expert_run": expert_run.run_id,
         "static": dataclasses.asdict(static),
     }
-    run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
+    steps = static.env_steps_per_seed
+    label = f"{env_id} {gp_type} λ={list(lambdas)}: {n} runs x {steps} steps"
+    run = open_run(store, EXPERIMENT, run_config, cfg, label)
     run.write_json(
         "sweep",
         {
-            "grad_pen_scale": np.repeat(np.asarray(lambdas), cfg.seeds).tolist(),
+            "grad_pen_scale": per_seed(lambdas, cfg.seeds).tolist(),
             "seed_index": np.tile(np.arange(cfg.seeds), len(lambdas)).tolist(),
             "expert_return": expert_summary["demo_return_mean"],
             "expert_summary": expert_summary,
         },
     )
-    keys = jnp.tile(jax.random.split(jax.random.key(cfg.seed), cfg.seeds), len(lambdas))
-    print(
-        f"[{EXPERIMENT}] {env_id} {gp_type} λ={list(lambdas)}: {n} runs x "
-        f"{static.env_steps_per_seed} steps -> {run.path}",
-        flush=True,
-    )
-    metrics = run_chunked(
-        jax.jit(jax.vmap(trainer.init)),
-        jax.jit(jax.vmap(trainer.chunk)),
-        keys,
-        hp,
-        num_chunks=static.num_chunks,
-        run=run,
-        resume=cfg.resume,
-        progress=progress,
-        shard=cfg.shard,
-        postfix_metric="eval_return",
+    keys = grid_keys(cfg.seed, cfg.seeds, len(lambdas))
+    metrics = run_sweep(
+        cfg, run, trainer, keys, hp, progress=progress, postfix_metric="eval_return"
     )
     run.mark_done()
     final = metrics["eval_return"][:, -1].reshape(len(lambdas), cfg.seeds)
@@ -213,9 +196,7 @@ def run_group(
 
 
 def main(argv=None, progress: bool = True):
-    cfg = cli(PRESETS, __doc__, args=argv)
-    enable_compilation_cache()
-    store = ResultsStore(cfg.results)
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
     runs = []
     for env_id in cfg.envs:
         demos, summary, expert_run = get_or_make_expert(

@@ -24,6 +24,7 @@ Three parts, each into the results store:
    (:mod:`jaxrl.regularizers.tomato_exact`), with the base network as the tabular ``π_ref``.
 
 ``paper_figures/orpo_tomato.py`` draws true and proxy return against λ from the newest sweep.
+The base policy (part 1) is in ``experiments/_orpo_base.py``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -38,23 +40,21 @@ import numpy as np
 
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
-from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
-from jaxrl.envs import make
-from jaxrl.experiment import (
-    Config,
-    ResultsStore,
-    cli,
-    config_hash,
-    enable_compilation_cache,
-    run_chunked,
-)
-from jaxrl.experiment.params_io import load_params, save_params
+from jaxrl.experiment import config_hash
+from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, per_seed, run_sweep, sweep_cli
 from jaxrl.regularizers import tomato_exact
-from jaxrl.shaping.transform import from_channel
 
-EXPERIMENT = "orpo_tomato"
-BASE_EXPERIMENT = "orpo_tomato_base"
-HORIZON = 100
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, also when loaded by path
+from _orpo_base import (  # noqa: E402
+    EXPERIMENT,
+    HORIZON,
+    base_setup,
+    exact_returns,
+    get_base,
+    ppo_hparams,
+    ppo_static,
+    tomato_env,
+)
 
 #: method name -> (ORPO method, divergence, state_only, grid family)
 METHODS = {
@@ -74,11 +74,9 @@ SQRT_CHI2_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
-class ORPOTomato(Config):
+class ORPOTomato(SeededSweep):
     seeds: int = 5
     """independent training seeds per λ (vmapped together with λ)"""
-    seed: int = 0
-    """base PRNG seed of the sweep"""
     reward_factor: float = 0.02
     """tomato reward factor (the paper code's 0.02; proxy-optimal true return 2.36)"""
     # ---- base policy (PPO on the true reward, ε-random actions)
@@ -135,13 +133,9 @@ class ORPOTomato(Config):
     """Adam steps of each exact ascent"""
     exact_coefs_per_decade: int = 4
     """the exact curves use a log grid over each method's c range, this many per decade"""
-    results: str = "results"
-    resume: bool = False
-    """continue the newest unfinished sweep with the same config"""
-    shard: bool = False
 
     def check(self) -> None:
-        self.require(self.seeds >= 1, "seeds", "must be positive")
+        super().check()
         unknown = set(self.methods) - set(METHODS)
         self.require(not unknown, "methods", f"unknown {sorted(unknown)}; known {list(METHODS)}")
 
@@ -184,127 +178,15 @@ PRESETS = {
 }
 
 
-def _recorded(cfg: ORPOTomato) -> dict:
-    return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
-
-
-# ----------------------------------------------------------------------------- base policy
-def base_setup(cfg: ORPOTomato):
-    static = PPOStatic(
-        num_envs=cfg.base_num_envs,
-        num_steps=cfg.base_num_steps,
-        total_timesteps=cfg.base_steps,
-        update_epochs=cfg.base_epochs,
-        num_minibatches=cfg.base_minibatches,
-        hidden_sizes=cfg.hidden_sizes,
-        num_chunks=1,
-        num_eval_envs=8,
-    )
-    hp = PPOHParams(
-        learning_rate=cfg.learning_rate,
-        clip_eps=cfg.clip_eps,
-        gamma=cfg.gamma,
-        gae_lambda=cfg.gae_lambda,
-        ent_coef=cfg.base_ent_coef,
-        vf_coef=cfg.vf_coef,
-        max_grad_norm=cfg.max_grad_norm,
-    )
-    config = {
-        "reward_factor": cfg.reward_factor,
-        "random_action_eps": cfg.base_eps,
-        "seed": cfg.base_seed,
-        "reward": "true_reward",
-        "static": dataclasses.asdict(static),
-        "hparams": {k: float(v) for k, v in hp._asdict().items() if k != "transform"},
-    }
-    return static, hp, config
-
-
-def exact_returns(env, env_params, network, params):
-    """Exact expected true/proxy episode returns (stochastic policy, ε = 0) of network params
-    (a leading batch axis is vmapped)."""
-    mdp, index = tomato_exact.reachable_tomato_mdp(env, env_params)
-    obs = tomato_exact.tabular_observations(env, index)
-
-    def one(p):
-        pi = tomato_exact.network_policy(network, p, obs)
-        return tomato_exact.policy_returns(mdp, pi, HORIZON)
-
-    return one, mdp, obs
-
-
-def get_base(cfg: ORPOTomato, store: ResultsStore):
-    """(run, params, summary) of the base policy: reuse a finished run or train one."""
-    static, hp, config = base_setup(cfg)
-    if cfg.base_run:
-        run = store.open(BASE_EXPERIMENT, cfg.base_run)
-    else:
-        h = config_hash(config)
-        runs = [r for r in store.finished_runs(BASE_EXPERIMENT) if r.run_id.endswith(f"-{h}")]
-        run = max(runs, key=lambda r: r.done_time() or "") if runs else None
-    env, _ = make("tomato", level=4, reward_factor=cfg.reward_factor)
-    env_params = env.default_params.replace(reward_factor=cfg.reward_factor)
-    train_params = env_params.replace(random_action_eps=cfg.base_eps)
-    trainer = make_train(static, env, from_channel("true_reward"), train_params)
-    template = trainer.network.init(jax.random.key(0), jnp.zeros(env.obs_dim))
-    if run is not None and run.is_done:
-        print(f"[{EXPERIMENT}] base policy: reusing {run.path}")
-        return run, load_params(run, "policy", template), run.read_json("summary")
-    run = store.create(BASE_EXPERIMENT, config)
-    print(
-        f"[{EXPERIMENT}] base policy: PPO on the true reward, eps={cfg.base_eps}, "
-        f"{static.total_timesteps} steps -> {run.path}"
-    )
-    keys = jax.random.key(cfg.base_seed)[None]
-    hpb = trainer.check(hp).broadcast(1)
-    metrics, state = run_chunked(
-        jax.jit(jax.vmap(trainer.init)),
-        jax.jit(jax.vmap(trainer.chunk)),
-        keys,
-        hpb,
-        num_chunks=1,
-        run=run,
-        resume=False,
-        progress=False,
-        return_state=True,
-    )
-    params = jax.tree.map(lambda x: x[0], state.train_state.params)
-    save_params(run, "policy", params)
-    one, _, _ = exact_returns(env, env_params, trainer.network, params)
-    ret = {k: float(v) for k, v in one(params).items()}
-    # Deterministic (argmax) evaluation with and without the ε-noise, fixed keys.
-    det = {}
-    for eps in (0.0, cfg.base_eps):
-        ev = make_train(static, env, None, env_params.replace(random_action_eps=eps)).evaluate
-        out = jax.jit(lambda s, ev=ev: ev(s, hp, ("true_reward", "proxy_reward")))(
-            jax.tree.map(lambda x: x[0], state)
-        )
-        det[f"eps{eps:g}"] = {k: float(v) for k, v in out.items()}
-    summary = {
-        "exact_true_return": ret["true_reward"],
-        "exact_proxy_return": ret["proxy_reward"],
-        "note": "exact: expected return of the stochastic policy on the eps=0 env (the ORPO env);"
-        " deterministic: argmax policy, 8 fixed evaluation episodes",
-        "deterministic": det,
-    }
-    run.write_json("summary", summary)
-    run.mark_done()
-    return run, params, summary
-
-
 # ----------------------------------------------------------------------------- sweep
+def _sweep_run(sweep: str, method: str, base_run) -> dict:
+    """``ResultsStore.create`` arguments of one run of a sweep: its id and the base run used."""
+    return {"run_id": f"{sweep}-{method}", "provenance_extra": {"base_run": str(base_run.path)}}
+
+
 def orpo_setup(cfg: ORPOTomato, name: str):
     method, divergence, state_only, family = METHODS[name]
-    static = PPOStatic(
-        num_envs=cfg.num_envs,
-        num_steps=cfg.num_steps,
-        total_timesteps=cfg.total_timesteps,
-        update_epochs=cfg.update_epochs,
-        num_minibatches=cfg.num_minibatches,
-        hidden_sizes=cfg.hidden_sizes,
-        num_chunks=cfg.num_chunks,
-        num_eval_envs=4,  # deterministic policy, deterministic env: one episode would do
-    )
+    static = ppo_static(cfg, base=False)
     orpo = ORPOStatic(
         method=method,
         divergence=divergence,
@@ -321,22 +203,13 @@ def run_method(cfg, name, store, sweep, base_run, base_params, base_summary, env
     static, orpo, coefs, lams = orpo_setup(cfg, name)
     trainer = make_orpo(static, orpo, env, base_params, None, env_params)
     L, n = len(lams), cfg.seeds
-    base_hp = PPOHParams(
-        learning_rate=cfg.learning_rate,
-        clip_eps=cfg.clip_eps,
-        gamma=cfg.gamma,
-        gae_lambda=cfg.gae_lambda,
-        ent_coef=cfg.ent_coef,
-        vf_coef=cfg.vf_coef,
-        max_grad_norm=cfg.max_grad_norm,
-    )
+    base_hp = ppo_hparams(cfg, cfg.ent_coef)
     trainer.check(base_hp)
-    lam_flat = np.repeat(lams, n).astype(np.float32)  # [L·n]: λ-major, seeds inner
+    lam_flat = per_seed(lams, n).astype(np.float32)  # [L·n]: λ-major, seeds inner
     hp = base_hp._replace(aux_coef=jnp.asarray(lam_flat)).broadcast(L * n)
-    # Common random numbers: seed i uses the same key at every λ.
-    keys = jnp.tile(jax.random.split(jax.random.key(cfg.seed), n), L)
+    keys = grid_keys(cfg.seed, n, L)  # common random numbers: seed i has one key at every λ
     run_config = {
-        "experiment": _recorded(cfg),
+        "experiment": cfg.recorded(),
         "method": name,
         "orpo": dataclasses.asdict(orpo),
         "static": dataclasses.asdict(static),
@@ -345,29 +218,13 @@ def run_method(cfg, name, store, sweep, base_run, base_params, base_summary, env
         "base_run": str(base_run.path),
         "base_run_id": base_run.run_id,
     }
-    run = store.create(
-        EXPERIMENT,
-        run_config,
-        run_id=f"{sweep}-{name}",
-        resume=cfg.resume,
-        provenance_extra={"base_run": str(base_run.path)},
-    )
+    label = f"{name}: {L} λ × {n} seeds × {static.total_timesteps} steps"
+    run = open_run(store, EXPERIMENT, run_config, cfg, label, **_sweep_run(sweep, name, base_run))
     if run.is_done:
         return run
-    steps = static.total_timesteps
-    print(f"[{EXPERIMENT}] {name}: {L} λ × {n} seeds × {steps} steps -> {run.path}")
     t0 = time.time()
-    metrics, state = run_chunked(
-        jax.jit(jax.vmap(trainer.init)),
-        jax.jit(jax.vmap(trainer.chunk)),
-        keys,
-        hp,
-        num_chunks=static.num_chunks,
-        run=run,
-        resume=cfg.resume,
-        shard=cfg.shard,
-        postfix_metric="eval_true_reward",
-        return_state=True,
+    metrics, state = run_sweep(
+        cfg, run, trainer, keys, hp, postfix_metric="eval_true_reward", return_state=True
     )
     one, _, _ = exact_returns(env, env_params, trainer.ppo.network, base_params)
     final = jax.jit(jax.vmap(one))(state.current.train_state.params)
@@ -409,18 +266,13 @@ def run_exact(cfg, store, sweep, base_run, base_params, env, env_params, network
         if method == "om":
             coefs, scale = cfg.coefs(family)
             fams[(div, state_only)] = exact_grid(coefs, scale, cfg.exact_coefs_per_decade)
-    run = store.create(
-        EXPERIMENT,
-        {
-            "experiment": _recorded(cfg),
-            "method": "exact",
-            "base_run": str(base_run.path),
-            "grids": {f"{d}{'_state' if s else ''}": g.tolist() for (d, s), g in fams.items()},
-        },
-        run_id=f"{sweep}-exact",
-        resume=cfg.resume,
-        provenance_extra={"base_run": str(base_run.path)},
-    )
+    run_config = {
+        "experiment": cfg.recorded(),
+        "method": "exact",
+        "base_run": str(base_run.path),
+        "grids": {f"{d}{'_state' if s else ''}": g.tolist() for (d, s), g in fams.items()},
+    }
+    run = open_run(store, EXPERIMENT, run_config, cfg, **_sweep_run(sweep, "exact", base_run))
     if run.is_done or not fams:
         run.mark_done()
         return run
@@ -448,17 +300,14 @@ def run_exact(cfg, store, sweep, base_run, base_params, env, env_params, network
 
 
 def main(argv=None):
-    cfg = cli(PRESETS, __doc__, args=argv)
-    enable_compilation_cache()
-    store = ResultsStore(cfg.results)
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
     base_run, base_params, base_summary = get_base(cfg, store)
     print(
         f"[{EXPERIMENT}] base policy exact true return {base_summary['exact_true_return']:.2f} "
         f"(proxy {base_summary['exact_proxy_return']:.2f})"
     )
-    env, _ = make("tomato", level=4, reward_factor=cfg.reward_factor)
-    env_params = env.default_params.replace(reward_factor=cfg.reward_factor)
-    h = config_hash(_recorded(cfg))
+    env, env_params = tomato_env(cfg.reward_factor)
+    h = config_hash(cfg.recorded())
     sweep = None
     if cfg.resume:
         pending = [r for r in store.runs(EXPERIMENT) if f"-{h}-" in r.run_id and not r.is_done]

@@ -36,12 +36,17 @@ Tasks (one results directory each under ``results/pbrs/``, config key ``"task"``
 Each run also stores ``reference.json``: the exact optimum of every shaped MDP (value iteration
 on the shaped ``[S, A, S']`` table built by the *same* transform through ``apply_to_table``) and
 that policy's true return, so the figure can show where each variant must converge.
+
+The shaped rewards and the exact reference are in ``experiments/_pbrs_shaping.py``; the two
+pitfalls (``progress_bonus``, ``naive_potential``) are library transforms
+(:mod:`jaxrl.shaping.baselines`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -51,26 +56,45 @@ from jaxrl.agents import q_learning
 from jaxrl.agents.ppo import make_train as make_ppo
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.envs import RewardChannels, make
-from jaxrl.envs.gridworld import LAVA_DETOUR, OPEN_6X6, GridWorld, gridworld
-from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked
-from jaxrl.mdp import expected_return, greedy_policy, value_iteration
-from jaxrl.shaping import (
-    RewardTransform,
-    Transition,
-    apply_to_table,
-    chain,
-    from_channel,
-    mountain_car_energy,
-    mountain_car_height,
-    potential_based,
-    potential_from_table,
+from jaxrl.envs.gridworld import LAVA_DETOUR, OPEN_6X6, gridworld
+from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.sweep import SweepConfig, grid_keys, open_run, run_sweep, sweep_cli
+from jaxrl.mdp import expected_return, greedy_policy
+from jaxrl.shaping import naive_potential, progress_bonus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, also when loaded by path
+from _pbrs_shaping import (  # noqa: E402
+    MCAR_GAMMA,
+    exact_reference,
+    grid_transform,
+    mcar_transform,
+    pitfall_transform,
+    progress_potential,
+    variant_params,
 )
+
+#: the experiment's names, also those of the library and sibling module it builds on (tests)
+__all__ = [
+    "PITFALL_VARIANTS",
+    "PITFALL_WEIGHTS",
+    "TASKS",
+    "VARIANTS",
+    "WEIGHTS",
+    "PBRSConfig",
+    "exact_reference",
+    "grid_transform",
+    "main",
+    "naive_potential",
+    "pitfall_transform",
+    "progress_bonus",
+    "progress_potential",
+    "variant_params",
+]
 
 EXPERIMENT = "pbrs"
 TASKS = ("grid_q", "grid_ppo", "mcar_ppo", "pitfall_q")
 VARIANTS = ("none", "pbrs_good", "pbrs_misleading", "bonus")
 PITFALL_VARIANTS = ("none", "pbrs", "naive_pbrs")
-MCAR_GAMMA = 0.99
 #: shaping weights (good Φ, misleading Φ, bonus) of each variant: one vmappable params tuple.
 WEIGHTS = {
     "none": (0, 0, 0),
@@ -82,7 +106,7 @@ PITFALL_WEIGHTS = {"none": (0, 0), "pbrs": (1, 0), "naive_pbrs": (0, 1)}
 
 
 @dataclasses.dataclass(frozen=True)
-class PBRSConfig(Config):
+class PBRSConfig(SweepConfig):
     seeds: int = 10
     """independent training seeds per variant (all variants x seeds are one vmapped axis)"""
     tasks: tuple[str, ...] = TASKS
@@ -119,15 +143,11 @@ class PBRSConfig(Config):
     """evaluation points per PPO run"""
     checkpoints: int = 4
     """checkpoint (and progress) points per run; must divide the evaluation counts"""
-    results: str = "results"
-    """results root directory"""
-    resume: bool = False
-    """continue the newest unfinished run with the same config from its last checkpoint"""
     shard: bool = False
     """shard the (variant x seed) axis over all local devices"""
 
     def check(self) -> None:
-        self.require(self.seeds >= 1, "seeds", "must be positive")
+        super().check()
         self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
         self.require(0 < self.grid_gamma < 1, "grid_gamma", "must be in (0, 1)")
         for name in ("q_evals", "ppo_evals"):
@@ -156,130 +176,6 @@ PRESETS = {
 }
 
 
-# ----------------------------------------------------------------------------- transforms
-def progress_bonus(progress_fn, coefficient: float = 1.0) -> RewardTransform:
-    """The non-potential "bicycle" bonus ``r + c·1[progress(s') > progress(s)]``.
-
-    Pays for every step that makes progress (closer to the goal, higher up the hill) and charges
-    nothing for undoing it, so it is not potential-based: going back and forth earns ``c`` every
-    other step. ``progress_fn(obs [*B, ...]) -> [*B]``; ``c`` is the (vmappable) params.
-    """
-
-    def apply(params, state, tr: Transition):
-        gain = progress_fn(tr.next_obs) > progress_fn(tr.obs)
-        return tr.reward + params * gain.astype(jnp.result_type(tr.reward, float)), state
-
-    return RewardTransform(lambda p: (), apply, jnp.asarray(coefficient))
-
-
-def naive_potential(phi_fn, gamma: float, coefficient: float = 1.0) -> RewardTransform:
-    """The *buggy* PBRS ``r + c·(γΦ(s') − Φ(s))`` that ignores ``terminated`` (Φ(terminal) ≠ 0).
-
-    Its return telescopes to ``G − Φ(s₀) + γ^N Φ(s_N)`` on an episode that terminates in s_N
-    (Grześ 2017), so a positive Φ at the goal pays a bonus that shrinks with episode length.
-    """
-
-    def apply(params, state, tr: Transition):
-        F = gamma * phi_fn(tr.next_obs) - phi_fn(tr.obs)
-        return tr.reward + params * F, state
-
-    return RewardTransform(lambda p: (), apply, jnp.asarray(coefficient), gamma)
-
-
-def progress_potential(grid: GridWorld, scale: float):
-    """``Φ(s) = scale·(1 − d(s)/D)`` ∈ [0, scale]: 0 at the farthest cell, ``scale`` at the goal
-    (d = Manhattan distance to the goal, D its maximum). Returns ``(phi_fn, values [S])``."""
-    values = jnp.asarray(scale * (1.0 - grid.distance / grid.max_distance), jnp.float32)
-    return potential_from_table(values), values
-
-
-def grid_transform(grid: GridWorld, gamma: float, scale: float, c: float) -> RewardTransform:
-    """chain(PBRS good Φ, PBRS misleading Φ, bicycle bonus); params select the variant.
-
-    Good: the progress potential ``scale·(1 − d/D)``; misleading: ``scale·d/D`` (its mirror
-    image, largest far from the goal); bonus: ``c·1[d(s') < d(s)]``.
-    """
-    good, _ = progress_potential(grid, scale)
-    misleading = lambda o: scale - good(o)
-    dist = potential_from_table(jnp.asarray(grid.distance, jnp.float32))
-    return chain(
-        potential_based(good, gamma=gamma),
-        potential_based(misleading, gamma=gamma),
-        progress_bonus(lambda o: -dist(o), c),
-    )
-
-
-def pitfall_transform(grid: GridWorld, gamma: float, scale: float) -> RewardTransform:
-    """chain(correct PBRS, naive PBRS) of the progress potential ``scale·(1 − d/D)``."""
-    phi, _ = progress_potential(grid, scale)
-    return chain(potential_based(phi, gamma=gamma), naive_potential(phi, gamma))
-
-
-def mcar_transform(cfg: PBRSConfig) -> RewardTransform:
-    """chain(sparse reward, PBRS energy, PBRS −height, uphill bonus) for MountainCar-v0."""
-    energy = mountain_car_energy(cfg.mcar_energy_scale)
-    e_goal = float(energy(jnp.array([0.5, 0.0])))  # Φ ≈ 0 at the goal: no big step at the end
-    height = mountain_car_height(1.0)
-    return chain(
-        from_channel("sparse_reward"),
-        potential_based(lambda o: energy(o) - e_goal, gamma=MCAR_GAMMA),
-        potential_based(lambda o: -cfg.mcar_height_scale * height(o), gamma=MCAR_GAMMA),
-        progress_bonus(height, cfg.mcar_bonus),
-    )
-
-
-def variant_params(weights: dict, names, seeds: int, transform: RewardTransform):
-    """The chain's params with a leading ``[V·seeds]`` axis (variant-major): each shaping
-    transform's default coefficient times the variant's weight; ``()`` entries are kept."""
-    w = np.repeat(np.array([weights[v] for v in names], np.float32), seeds, axis=0)
-    out, i = [], 0
-    for default in transform.default_params:
-        if isinstance(default, tuple) and not default:
-            out.append(())
-            continue
-        out.append(jnp.asarray(w[:, i] * np.float32(default)))
-        i += 1
-    if i != w.shape[1]:
-        raise ValueError(f"{w.shape[1]} weights per variant for {i} shaping transforms")
-    return tuple(out)
-
-
-def seed_keys(seeds: int, n_variants: int, seed: int = 0):
-    """The same ``seeds`` keys for every variant (common random numbers), variant-major."""
-    keys = jax.random.split(jax.random.key(seed), seeds)
-    return keys[jnp.tile(jnp.arange(seeds), n_variants)]
-
-
-# ----------------------------------------------------------------------------- exact reference
-def exact_reference(grid: GridWorld, transform: RewardTransform, params, names) -> dict:
-    """Per variant: the true return of the optimal policy of the shaped MDP (value iteration on
-    the table the transform itself produces) and its greedy policy as arrows."""
-    with jax.enable_x64(True):
-        mdp = jax.tree.map(
-            lambda x: (
-                jnp.asarray(x, jnp.float64)
-                if jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating)
-                else jnp.asarray(x)
-            ),
-            grid.mdp,
-        )
-        _, q_true = value_iteration(mdp)
-        j_star = float(expected_return(mdp, greedy_policy(q_true)))
-        out = {"optimal_true_return": j_star, "variants": {}}
-        n = len(names)
-        seeds = len(jax.tree.leaves(params)[0]) // n
-        for i, name in enumerate(names):
-            p = jax.tree.map(lambda x, i=i: jnp.asarray(x)[i * seeds], params)
-            R = apply_to_table(transform, mdp.R, mdp.gamma, mdp.terminal_mask, params=p)
-            _, q = value_iteration(mdp.replace(R=jnp.asarray(R, jnp.float64)))
-            pi = greedy_policy(q)
-            out["variants"][name] = {
-                "shaped_optimum_true_return": float(expected_return(mdp, pi)),
-                "policy": grid.render_policy(pi),
-            }
-    return out
-
-
 # ----------------------------------------------------------------------------- runners
 def grouped(chunk, k: int):
     """A run_chunked chunk that runs ``k`` trainer chunks (metrics concatenated in time)."""
@@ -291,11 +187,24 @@ def grouped(chunk, k: int):
     return run
 
 
-def _record(cfg: PBRSConfig, task: str, extra: dict) -> dict:
-    recorded = {
-        k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results", "tasks")
-    }
-    return {"experiment": recorded, "task": task, **extra}
+def _train(task, cfg: PBRSConfig, store, names, program, hp, evals: int, steps: int, extra):
+    """Open the task's run and train all ``names`` x seeds (one vmapped program); ``program`` is
+    ``(init, chunk)`` with ``evals`` chunks in all, ``cfg.checkpoints`` of them per checkpoint."""
+    record = {"experiment": cfg.recorded("tasks"), "task": task, "variants": list(names), **extra}
+    label = f"{task}: {len(names)} variants x {cfg.seeds} seeds x {steps} steps"
+    run = open_run(store, EXPERIMENT, record, cfg, label)
+    init, chunk = program
+    metrics = run_sweep(
+        cfg,
+        run,
+        (init, grouped(chunk, evals // cfg.checkpoints)),
+        grid_keys(0, cfg.seeds, len(names)),  # base seed 0 (no ``seed`` field)
+        hp,
+        num_chunks=cfg.checkpoints,
+        postfix_metric="eval_return" if extra["agent"] == "ppo" else None,
+        metrics_name="raw",
+    )
+    return run, metrics
 
 
 def _split(metrics: dict, names, seeds: int, keep) -> dict:
@@ -322,50 +231,22 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
     )
     trainer = q_learning.make_train(static, grid.mdp, transform)
     params = variant_params(weights, names, cfg.seeds, transform)
-    n = len(names) * cfg.seeds
     hp = q_learning.QLearningHParams(alpha=cfg.q_alpha, epsilon=cfg.q_epsilon, transform=params)
-    hp = trainer.check(hp).broadcast(n)
-    run = store.create(
-        EXPERIMENT,
-        _record(
-            cfg,
-            task,
-            {
-                "variants": list(names),
-                "layout": list(grid.layout),
-                "static": dataclasses.asdict(static),
-                "agent": "q_learning",
-            },
-        ),
-        resume=cfg.resume,
-    )
+    hp = trainer.check(hp).broadcast(len(names) * cfg.seeds)
+    extra = {
+        "layout": list(grid.layout),
+        "static": dataclasses.asdict(static),
+        "agent": "q_learning",
+    }
 
     def chunk(st, h):
         st, m = trainer.chunk(st, h)
         return st, {k: jnp.asarray(v)[None] for k, v in m.items()}
 
-    init = jax.jit(jax.vmap(lambda k, h: trainer.init(k, h)))
-    step = jax.jit(jax.vmap(grouped(chunk, cfg.q_evals // cfg.checkpoints)))
-    print(
-        f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x {steps} steps "
-        f"-> {run.path}"
-    )
-    metrics = run_chunked(
-        init,
-        step,
-        seed_keys(cfg.seeds, len(names)),
-        hp,
-        num_chunks=cfg.checkpoints,
-        run=run,
-        resume=cfg.resume,
-        shard=cfg.shard,
-        postfix_metric=None,
-        metrics_name="raw",
-    )
-    # q_learning's metric names (they were renamed once while this was written; accept both)
-    greedy, steps_key = "eval_greedy_return", "eval_env_steps"
-    out = _split({"true_return": metrics[greedy]}, names, cfg.seeds, ["true_return"])
-    out["env_steps"] = np.asarray(metrics[steps_key])[: cfg.seeds]
+    program = (trainer.init, chunk)
+    run, metrics = _train(task, cfg, store, names, program, hp, cfg.q_evals, steps, extra)
+    out = _split({"true_return": metrics["eval_greedy_return"]}, names, cfg.seeds, ["true_return"])
+    out["env_steps"] = np.asarray(metrics["eval_env_steps"])[: cfg.seeds]
     return _finish(run, out, exact_reference(grid, transform, params, names), names, task)
 
 
@@ -390,7 +271,7 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
         env = RewardChannels(
             env, {"sparse_reward": lambda o, r, info: jnp.asarray(info["terminated"], jnp.float32)}
         )
-        transform = mcar_transform(cfg)
+        transform = mcar_transform(cfg.mcar_energy_scale, cfg.mcar_height_scale, cfg.mcar_bonus)
         static = PPOStatic(
             num_envs=8,
             num_steps=128,
@@ -402,27 +283,15 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
         hp = PPOHParams(learning_rate=2.5e-3, gamma=MCAR_GAMMA, ent_coef=0.01)
     trainer = make_ppo(static, env, transform, env_params)
     params = variant_params(WEIGHTS, names, cfg.seeds, transform)
-    n = len(names) * cfg.seeds
-    hp = trainer.check(hp._replace(transform=params)).broadcast(n)
-    run = store.create(
-        EXPERIMENT,
-        _record(
-            cfg,
-            task,
-            {
-                "variants": list(names),
-                "agent": "ppo",
-                "static": dataclasses.asdict(static),
-                "hparams": {
-                    k: np.asarray(v)[0].tolist()
-                    for k, v in hp._asdict().items()
-                    if k != "transform"
-                },
-                "layout": list(grid.layout) if grid else None,
-            },
-        ),
-        resume=cfg.resume,
-    )
+    hp = trainer.check(hp._replace(transform=params)).broadcast(len(names) * cfg.seeds)
+    extra = {
+        "agent": "ppo",
+        "static": dataclasses.asdict(static),
+        "hparams": {
+            k: np.asarray(v)[0].tolist() for k, v in hp._asdict().items() if k != "transform"
+        },
+        "layout": list(grid.layout) if grid else None,
+    }
 
     def chunk(rs, h):
         rs, m = trainer.chunk(rs, h)
@@ -433,24 +302,9 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
             m["exact_return"] = expected_return(grid.mdp, greedy_policy(logits))[None]
         return rs, m
 
-    init = jax.jit(jax.vmap(trainer.init))
-    step = jax.jit(jax.vmap(grouped(chunk, cfg.ppo_evals // cfg.checkpoints)))
-    print(
-        f"[{EXPERIMENT}] {task}: {len(names)} variants x {cfg.seeds} seeds x "
-        f"{static.total_timesteps} steps -> {run.path}"
-    )
-    metrics = run_chunked(
-        init,
-        step,
-        seed_keys(cfg.seeds, len(names)),
-        hp,
-        num_chunks=cfg.checkpoints,
-        run=run,
-        resume=cfg.resume,
-        shard=cfg.shard,
-        postfix_metric="eval_return",
-        metrics_name="raw",
-    )
+    steps = static.total_timesteps
+    program = (trainer.init, chunk)
+    run, metrics = _train(task, cfg, store, names, program, hp, cfg.ppo_evals, steps, extra)
     keep = ["eval_return"] + (["exact_return"] if grid is not None else [])
     out = _split(metrics, names, cfg.seeds, keep)
     out = {k.replace("exact_return", "true_return"): v for k, v in out.items()}
@@ -477,9 +331,7 @@ def _finish(run, out: dict, reference: dict, names, task: str):
 
 
 def main(argv=None):
-    cfg = cli(PRESETS, __doc__, args=argv)
-    enable_compilation_cache()
-    store = ResultsStore(cfg.results)
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
     runners = {"grid_q": run_q, "pitfall_q": run_q, "grid_ppo": run_ppo, "mcar_ppo": run_ppo}
     return [runners[task](task, cfg, store) for task in cfg.tasks]
 

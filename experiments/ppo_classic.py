@@ -20,42 +20,35 @@ import jax.numpy as jnp
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.envs import make
-from jaxrl.experiment import Config, ResultsStore, cli, enable_compilation_cache, run_chunked
+from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, run_sweep, sweep_cli
 from jaxrl.shaping import scale
 
 EXPERIMENT = "ppo_classic"
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOClassic(Config):
+class PPOClassic(SeededSweep):
     seeds: int = 8
     """independent training seeds (one vmapped axis)"""
-    seed: int = 0
-    """base PRNG seed (give each shard job of a multi-machine sweep its own)"""
     envs: tuple[str, ...] = ("CartPole-v1", "Pendulum-v1")
     """environments to run, each into its own results directory"""
     cartpole_steps: int = 131_072
     """environment steps per seed on CartPole-v1"""
-    pendulum_steps: int = 245_760
+    pendulum_steps: int = 262_144
     """environment steps per seed on Pendulum-v1"""
     num_chunks: int = 16
     """evaluation/checkpoint points per run"""
-    results: str = "results"
-    """results root directory"""
-    resume: bool = False
-    """continue the newest unfinished run with the same config from its last checkpoint"""
-    shard: bool = False
-    """shard the seed axis over all local devices"""
 
     def check(self) -> None:
-        self.require(self.seeds > 0, "seeds", "must be positive")
+        super().check()
         known = {"CartPole-v1", "Pendulum-v1"}
         self.require(set(self.envs) <= known, "envs", f"must be a subset of {sorted(known)}")
 
 
 PRESETS = {
     "quick": PPOClassic(),
-    "paper": PPOClassic(seeds=64, cartpole_steps=524_288, pendulum_steps=1_228_800, num_chunks=40),
+    "paper": PPOClassic(seeds=64, cartpole_steps=524_288, pendulum_steps=1_310_720, num_chunks=32),
 }
 
 
@@ -85,31 +78,16 @@ def run_env(env_id: str, cfg: PPOClassic, store: ResultsStore):
     trainer = make_train(static, env, transform, env_params)
     hp = trainer.check(hp).broadcast(cfg.seeds)
     # What determines the numbers (not where they go or whether this is a resume).
-    recorded = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("resume", "results")}
     run_config = {
-        "experiment": recorded,
+        "experiment": cfg.recorded(),
         "env": env_id,
         "static": dataclasses.asdict(static),
         "hparams": jax.tree.map(lambda x: jnp.asarray(x)[0].tolist(), hp._asdict()),
     }
-    run = store.create(EXPERIMENT, run_config, resume=cfg.resume)
-    keys = jax.random.split(jax.random.key(cfg.seed), cfg.seeds)
-    init = jax.jit(jax.vmap(trainer.init))
-    chunk = jax.jit(jax.vmap(trainer.chunk))
-    print(
-        f"[{EXPERIMENT}] {env_id}: {cfg.seeds} seeds x {static.total_timesteps} steps -> {run.path}"
-    )
-    metrics = run_chunked(
-        init,
-        chunk,
-        keys,
-        hp,
-        num_chunks=static.num_chunks,
-        run=run,
-        resume=cfg.resume,
-        shard=cfg.shard,
-        postfix_metric="eval_return",
-    )
+    label = f"{env_id}: {cfg.seeds} seeds x {static.total_timesteps} steps"
+    run = open_run(store, EXPERIMENT, run_config, cfg, label)
+    keys = grid_keys(cfg.seed, cfg.seeds)
+    metrics = run_sweep(cfg, run, trainer, keys, hp, postfix_metric="eval_return")
     run.mark_done()
     final = metrics["eval_return"][:, -1]
     print(
@@ -120,9 +98,7 @@ def run_env(env_id: str, cfg: PPOClassic, store: ResultsStore):
 
 
 def main(argv=None):
-    cfg = cli(PRESETS, __doc__, args=argv)
-    enable_compilation_cache()
-    store = ResultsStore(cfg.results)
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
     return [run_env(env_id, cfg, store) for env_id in cfg.envs]
 
 

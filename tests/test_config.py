@@ -1,9 +1,13 @@
-"""Tests for jaxrl.experiment.config: type validation, value checks, JSON, --profile CLI."""
+"""Tests for jaxrl.experiment.config (type validation, value checks, JSON, --profile CLI) and the
+sweep configs and helpers of jaxrl.experiment.sweep built on it."""
 
 import dataclasses
 import json
 from typing import Literal, Optional
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from jaxrl.experiment.config import (
@@ -13,6 +17,16 @@ from jaxrl.experiment.config import (
     from_json_dict,
     to_json_dict,
     validate_types,
+)
+from jaxrl.experiment.results import ResultsStore
+from jaxrl.experiment.sweep import (
+    SeededSweep,
+    SweepConfig,
+    broadcast_runs,
+    grid_keys,
+    open_run,
+    per_seed,
+    run_sweep,
 )
 
 
@@ -131,3 +145,105 @@ def test_cli_rejects_bad_values():
         cli(PRESETS, args=["--profile", "nope"])
     with pytest.raises(SystemExit):
         cli(PRESETS, args=["--seeds", "0"])  # check() failure is reported as a usage error
+
+
+# ----------------------------------------------------------------------------- sweep configs
+@dataclasses.dataclass(frozen=True)
+class ToySweep(SeededSweep):
+    seeds: int = 4
+    """Seeds per λ."""
+    lambdas: tuple[float, ...] = (0.1, 1.0)
+    """λ grid."""
+
+    def check(self) -> None:
+        super().check()
+        self.require(all(x >= 0 for x in self.lambdas), "lambdas", "must be >= 0")
+
+
+def test_sweep_config_inheritance_checks_json_and_recorded_fields():
+    cfg = ToySweep()
+    names = [f.name for f in dataclasses.fields(cfg)]
+    assert names == ["seeds", "results", "resume", "seed", "shard", "lambdas"]  # base fields first
+    assert (cfg.seeds, cfg.results, cfg.resume, cfg.seed, cfg.shard) == (
+        4,
+        "results",
+        False,
+        0,
+        False,
+    )
+    with pytest.raises(ValueError, match=r"ToySweep\.seeds = 0 is invalid: must be positive"):
+        ToySweep(seeds=0)
+    with pytest.raises(ValueError, match="lambdas"):
+        ToySweep(lambdas=(-1.0,))
+    with pytest.raises(TypeError, match="'shard'"):
+        ToySweep(shard=1)
+    assert cfg.recorded() == {"seeds": 4, "seed": 0, "shard": False, "lambdas": (0.1, 1.0)}
+    assert set(cfg.recorded("shard")) == {"seeds", "seed", "lambdas"}
+    d = json.loads(json.dumps(to_json_dict(cfg.replace(results="r", resume=True))))
+    assert from_json_dict(ToySweep, d) == cfg.replace(results="r", resume=True)
+    assert isinstance(cfg, SweepConfig) and not isinstance(SweepConfig(), SeededSweep)
+
+
+def test_sweep_config_cli_flags_and_help(capsys):
+    presets = {"quick": ToySweep(), "paper": ToySweep(seeds=16)}
+    args = ["--profile", "paper", "--seed", "3", "--shard", "--lambdas", "0.5", "--resume"]
+    cfg = cli(presets, args=args + ["--results", "out"])
+    assert cfg == ToySweep(seeds=16, seed=3, shard=True, lambdas=(0.5,), resume=True, results="out")
+    with pytest.raises(SystemExit):
+        cli(presets, args=["--profile", "paper", "--help"])
+    out = capsys.readouterr().out
+    assert "Seeds per λ." in out and "16" in out  # the subclass's help text, the preset's value
+    assert "results root directory" in out and "base PRNG seed" in out  # inherited help
+
+
+def test_sweep_grid_keys_and_per_seed_values_are_group_major():
+    keys = jax.random.key_data(grid_keys(7, 3, 2))
+    assert keys.shape == (6, 2)
+    np.testing.assert_array_equal(keys[:3], keys[3:])  # common random numbers across groups
+    np.testing.assert_array_equal(
+        keys[:3], jax.random.key_data(jax.random.split(jax.random.key(7), 3))
+    )
+    assert len(set(map(tuple, np.asarray(keys[:3]).tolist()))) == 3
+    lam = per_seed([0.1, 1.0], 3, np.float32)
+    assert lam.dtype == np.float32
+    np.testing.assert_array_equal(lam, np.float32([0.1, 0.1, 0.1, 1.0, 1.0, 1.0]))
+    np.testing.assert_array_equal(per_seed([(1, 2), (3, 4)], 2), [[1, 2], [1, 2], [3, 4], [3, 4]])
+    tree = broadcast_runs({"a": 2.0, "b": jnp.ones(2)}, 3)
+    assert tree["a"].shape == (3,) and tree["b"].shape == (3, 2) and float(tree["a"][2]) == 2.0
+
+
+def test_open_run_resumes_and_run_sweep_vmaps(tmp_path, capsys):
+    store = ResultsStore(tmp_path)
+    cfg = ToySweep(seeds=2, lambdas=(1.0, 2.0))
+    run = open_run(store, "toy", {"experiment": cfg.recorded()}, cfg, "2 λ x 2 seeds")
+    assert f"[toy] 2 λ x 2 seeds -> {run.path}" in capsys.readouterr().out
+    again = open_run(store, "toy", {"experiment": cfg.recorded()}, cfg.replace(resume=True))
+    assert again.path == run.path  # the unfinished run with the same config is reopened
+
+    def init(key, hp):
+        return jnp.zeros(()) + jax.random.uniform(key) * 0.0
+
+    def chunk(state, hp):
+        state = state + hp
+        return state, {"total": state[None]}
+
+    keys = grid_keys(cfg.seed, cfg.seeds, len(cfg.lambdas))
+    hp = jnp.asarray(per_seed(cfg.lambdas, cfg.seeds, np.float32))
+    metrics = run_sweep(cfg, None, (init, chunk), keys, hp, num_chunks=3, progress=False)
+    np.testing.assert_allclose(metrics["total"], [[1, 2, 3], [1, 2, 3], [2, 4, 6], [2, 4, 6]])
+
+
+def test_open_run_resume_returns_a_finished_sweep_member(tmp_path):
+    # A resumed sweep re-opens its members by run id: finished ones come back as they are.
+    store = ResultsStore(tmp_path)
+    cfg = ToySweep(seeds=2, lambdas=(1.0,))
+    run_config = {"experiment": cfg.recorded(), "method": "a"}
+    run = open_run(store, "toy", run_config, cfg, run_id="sweep-a")
+    run.mark_done()
+    resumed = cfg.replace(resume=True)
+    again = open_run(store, "toy", run_config, resumed, run_id="sweep-a")
+    assert again.path == run.path and again.is_done
+    with pytest.raises(ValueError, match="config.json differs"):
+        open_run(store, "toy", {**run_config, "method": "b"}, resumed, run_id="sweep-a")
+    with pytest.raises(FileExistsError, match="finished"):  # without resume: still an error
+        open_run(store, "toy", run_config, cfg, run_id="sweep-a")

@@ -9,6 +9,7 @@ from probe_envs import Probe
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+from jaxrl.regularizers import discriminator_logits, penalty_from_logits
 
 STATIC = PPOStatic(
     num_envs=8,
@@ -60,3 +61,23 @@ def test_strong_regularisation_keeps_the_reference_behaviour():
         results[method] = float(m["eval_true_reward"][-1])
     assert results["none"] == pytest.approx(1.0)
     assert results["om"] < 0.0 and results["ad_kl"] < 0.0, results
+
+
+@pytest.mark.parametrize("divergence", ["kl", "sqrt_chi2"])
+def test_penalty_is_the_trained_discriminator_on_the_current_rollout(divergence):
+    # One update: the penalty reward comes from the discriminator *after* this update's
+    # training, evaluated on this update's current-policy rollout (the logits of the
+    # discriminator's final pass are reused, not recomputed).
+    orpo = ORPOStatic(method="om", divergence=divergence, disc_hidden=(16,), disc_epochs=2)
+    trainer = make_orpo(
+        STATIC, orpo, Probe("action"), _reference_params(0), eval_channels=("true_reward",)
+    )
+    hp = PPOHParams(learning_rate=3e-3, aux_coef=0.1)
+    state = jax.jit(trainer.init)(jax.random.key(3), hp)
+    _, traj = jax.jit(trainer.ppo.rollout)(state.current, hp)
+    new, metrics = jax.jit(trainer.update)(state, hp)
+    d = discriminator_logits(new.disc.config, new.disc.params, traj.obs, traj.u)
+    pen = penalty_from_logits(d, divergence, orpo.penalty_clip)
+    np.testing.assert_allclose(metrics["om_penalty"], pen.mean(), rtol=1e-5, atol=1e-6)
+    d_before = discriminator_logits(state.disc.config, state.disc.params, traj.obs, traj.u)
+    assert not np.allclose(d, d_before)  # trained in this update

@@ -7,7 +7,8 @@ import pytest
 from probe_envs import Probe
 
 from jaxrl.agents.gae import gae_advantages
-from jaxrl.agents.ppo import make_train
+from jaxrl.agents.networks import MLP, ActorCritic, init_params
+from jaxrl.agents.ppo import epoch_permutations, make_train, permutation, stable_argsort_u32
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.shaping import scale
 
@@ -123,37 +124,24 @@ def test_same_seed_same_metrics_bitwise():
         np.testing.assert_array_equal(m1[k], m2[k], err_msg=k)
 
 
+TINY = PPOStatic(  # 16 updates of 64 steps on a tiny network
+    num_envs=4, num_steps=16, total_timesteps=1024, num_minibatches=2, hidden_sizes=(8,)
+).replace(eval_steps=1)
+
+
 def test_vmap_over_hyperparameters():
-    env = Probe("action")
-    static = PPOStatic(
-        num_envs=4,
-        num_steps=16,
-        total_timesteps=1024,
-        num_minibatches=2,
-        hidden_sizes=(8,),
-        eval_steps=1,
-    )
-    train = make_train(static, env)
+    train = make_train(TINY, Probe("action"))
     lrs = jnp.array([1e-4, 1e-3, 1e-2])
     hp = PPOHParams(learning_rate=lrs).broadcast(3)
     keys = jax.random.split(jax.random.key(1), 3)
     _, metrics = jax.jit(jax.vmap(train))(keys, hp)
-    assert metrics["learning_rate"].shape == (3, static.num_updates)
+    assert metrics["learning_rate"].shape == (3, TINY.num_updates)
     np.testing.assert_allclose(metrics["learning_rate"][:, 0], lrs, rtol=1e-6)  # annealing starts
     assert np.all(metrics["learning_rate"][:, -1] < lrs)
 
 
 def test_transform_hook_logs_raw_and_learner_rewards():
-    env = Probe("action")
-    static = PPOStatic(
-        num_envs=4,
-        num_steps=16,
-        total_timesteps=1024,
-        num_minibatches=2,
-        hidden_sizes=(8,),
-        eval_steps=1,
-    )
-    train = make_train(static, env, transform=scale(2.0))
+    train = make_train(TINY, Probe("action"), transform=scale(2.0))
     hp = PPOHParams(transform=jnp.asarray(2.0))
     _, metrics = jax.jit(train)(jax.random.key(0), hp)
     np.testing.assert_allclose(
@@ -184,3 +172,48 @@ def test_invalid_static_config(kwargs, exc, match):
 def test_invalid_hparams(field, value):
     with pytest.raises(ValueError, match=field):
         PPOHParams(**{field: value}).check()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 100, 512, 4096])  # 4096: two sort rounds
+def test_permutation_is_jax_random_permutation(n):
+    keys = jax.random.split(jax.random.key(3), 16)
+    want = jax.vmap(lambda k: jax.random.permutation(k, n))(keys)
+    got = jax.jit(jax.vmap(lambda k: permutation(k, n)))(keys)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def test_stable_argsort_breaks_ties_by_position():
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 4, size=(8, 37)).astype(np.uint32)
+    keys[:, ::5] = np.iinfo(np.uint32).max  # ties with the padding key
+    want = jax.vmap(lambda k: jax.lax.sort_key_val(k, jnp.arange(37, dtype=jnp.int32))[1])(keys)
+    np.testing.assert_array_equal(jax.jit(jax.vmap(stable_argsort_u32))(keys), want)
+
+
+def test_epoch_permutations_follow_the_key_chain():
+    key = jax.random.key(7)
+    want = []
+    for _ in range(3):
+        key, k_perm = jax.random.split(key)
+        want.append(jax.random.permutation(k_perm, 64))
+    np.testing.assert_array_equal(epoch_permutations(jax.random.key(7), 3, 64), np.stack(want))
+
+
+@pytest.mark.parametrize(
+    "net, obs_dim",
+    [
+        (ActorCritic(2, False, (64, 64), "tanh"), 4),
+        (ActorCritic(3, True, (32, 5, 32), "relu"), 70),  # wide input: transposed draws
+        (MLP((7,), 1), 2),
+    ],
+)
+def test_init_params_is_flax_init_bitwise(net, obs_dim):
+    keys = jax.random.split(jax.random.key(0), 3)
+    x = jnp.zeros((obs_dim,))
+    want = jax.jit(jax.vmap(lambda k: net.init(k, x)))(keys)
+    got = jax.jit(jax.vmap(lambda k: init_params(net, k, x)))(keys)
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        assert g.dtype == w.dtype
+        np.testing.assert_array_equal(g, w)

@@ -216,6 +216,30 @@ def test_discriminator_learns_log_ratio(use_action):
     assert 0.5 < float(metrics["accuracy"]) <= 1.0
 
 
+def test_discriminator_returns_its_final_logits():
+    # return_logits hands back the final pass's d on both batches (leading shapes kept), the
+    # same values as running the trained network again, and changes nothing else.
+    p, q = _two_distributions()
+    k1, k2, k3, k4 = jax.random.split(jax.random.key(2), 4)
+    bp = jax.tree.map(lambda x: x.reshape(16, 8, *x.shape[1:]), _categorical_batch(k1, p, 128))
+    bq = _categorical_batch(k2, q, 96)
+    state = init_discriminator(k3, S_D, A_D, hidden_sizes=(16,))
+    plain_state, plain = train_discriminator(state, bp, bq, k4, num_epochs=3, num_minibatches=2)
+    new_state, metrics = train_discriminator(
+        state, bp, bq, k4, num_epochs=3, num_minibatches=2, return_logits=True
+    )
+    assert "logits_pi" not in plain
+    assert metrics["logits_pi"].shape == (16, 8) and metrics["logits_ref"].shape == (96,)
+    for a, b in zip(jax.tree.leaves(plain_state), jax.tree.leaves(new_state), strict=True):
+        np.testing.assert_array_equal(a, b)
+    for k, v in plain.items():
+        np.testing.assert_array_equal(v, metrics[k])
+    for name, batch in (("logits_pi", bp), ("logits_ref", bq)):
+        d = discriminator_logits(new_state.config, new_state.params, batch.obs, batch.action)
+        np.testing.assert_allclose(metrics[name], d, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(metrics["mean_logit_pi"], metrics["logits_pi"].mean(), rtol=1e-6)
+
+
 def test_penalties_sign_clip_and_nonfinite():
     d = jnp.array([-2.0, -0.5, 0.0, 0.5, 3.0, jnp.inf, jnp.nan])
     kl_p = np.asarray(penalty_from_logits(d, "kl", clip=2.5))

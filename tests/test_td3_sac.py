@@ -7,12 +7,44 @@ import pytest
 from probe_envs import Probe
 
 from jaxrl.agents import sac, td3
-from jaxrl.agents.offpolicy_common import Critic, td_target
+from jaxrl.agents.critic import Critic, td_target
 from jaxrl.envs import make
 from jaxrl.experiment import run_chunked
 from jaxrl.shaping import scale
 
 SEEDS = 2
+ALGOS = {  # name -> (module, static config class, hyperparameter class)
+    "td3": (td3, td3.TD3Static, td3.TD3HParams),
+    "sac": (sac, sac.SACStatic, sac.SACHParams),
+}
+SIZE_FIELDS = (
+    "num_envs",
+    "total_timesteps",
+    "buffer_capacity",
+    "batch_size",
+    "learning_starts",
+    "log_interval",
+    "hidden_sizes",
+)
+SIZES = {  # the run sizes the tests use: values of SIZE_FIELDS
+    "probe": (8, 3200, 2000, 64, 200, 800, (32,)),
+    "buffer": (1, 20, 64, 4, 21, 20, (8,)),
+    "truncated": (4, 4000, 1000, 64, 100, 1000, (16,)),
+    "smoke": (2, 400, 500, 32, 100, 200, (16,)),
+    "pendulum": (1, None, 20_000, 128, 1000, 1000, (64, 64)),  # total_timesteps: per test
+}
+
+
+def _static(algo, size="probe", **kw):
+    """``algo``'s static config of run size ``size``, overridden by ``kw`` (evaluation: 8 envs,
+    1 step, unless ``kw`` says otherwise)."""
+    sized = dict(zip(SIZE_FIELDS, SIZES[size], strict=True))
+    return ALGOS[algo][1](**{**sized, "num_eval_envs": 8, "eval_steps": 1, **kw})
+
+
+def _trainer(algo, env, size="probe", env_params=None, **kw):
+    """``algo``'s trainer on ``env`` with ``_static(algo, size, **kw)``."""
+    return ALGOS[algo][0].make_train(_static(algo, size, **kw), env, env_params=env_params)
 
 
 def _run(trainer, hp, seeds=SEEDS, seed=0):
@@ -38,22 +70,23 @@ def test_td_target_bootstraps_on_truncation_not_on_termination():
     np.testing.assert_array_equal(g, 0.0)
 
 
+def test_offpolicy_common_keeps_its_public_names():
+    """The split-out config, critic and hyperparameter modules stay importable from
+    ``offpolicy_common`` (the path experiments and older code use)."""
+    from jaxrl.agents import critic, hparams, offpolicy_common, offpolicy_config
+
+    for module in (critic, hparams, offpolicy_config):
+        for name in offpolicy_common.__all__:
+            if hasattr(module, name):
+                assert getattr(offpolicy_common, name) is getattr(module, name), name
+    assert set(offpolicy_common.__all__) <= set(dir(offpolicy_common))
+
+
 def test_buffer_holds_final_obs_terminated_and_transformed_reward():
     """Pendulum cut at 5 steps: truncation only. The buffer must store next_obs = the final
     observation (not the reset one), terminated=False throughout, and the *transformed* reward."""
     env, params = make("Pendulum-v1", max_steps_in_episode=5)
-    static = sac.SACStatic(
-        num_envs=1,
-        total_timesteps=20,
-        buffer_capacity=64,
-        batch_size=4,
-        learning_starts=21,
-        log_interval=20,
-        hidden_sizes=(8,),
-        store_channels=("true_reward",),
-        num_eval_envs=1,
-        eval_steps=1,
-    )
+    static = _static("sac", "buffer", store_channels=("true_reward",), num_eval_envs=1)
     trainer = sac.make_train(static, env, transform=scale(2.0), env_params=params)
     state, metrics = jax.jit(trainer)(jax.random.key(0), sac.SACHParams(transform=2.0))
     buf = state.buffer.storage
@@ -75,22 +108,12 @@ def test_buffer_holds_final_obs_terminated_and_transformed_reward():
 def test_truncated_value_probe_bootstraps_through_time_limit():
     """+1 per step, never terminates, cut every 10 steps: correct bootstrapping gives
     Q = 1/(1−γ) = 10 for γ = 0.9 (treating the cut as terminal would give ≈ 6.5)."""
-    static = sac.SACStatic(
-        num_envs=4,
-        total_timesteps=4000,
-        buffer_capacity=1000,
-        batch_size=64,
-        learning_starts=100,
-        updates_per_step=2,
-        log_interval=1000,
-        hidden_sizes=(16,),
-        num_eval_envs=1,
-        eval_steps=1,
+    trainer = _trainer(
+        "sac", Probe("truncated_value"), "truncated", updates_per_step=2, num_eval_envs=1
     )
-    trainer = sac.make_train(static, Probe("truncated_value"))
     hp = sac.SACHParams(learning_rate=5e-2, gamma=0.9, tau=0.2)
     state, _ = _run(trainer, hp)
-    net = Critic(static.hidden_sizes, static.activation, num_actions=1)
+    net = Critic(trainer.static.hidden_sizes, trainer.static.activation, num_actions=1)
     q = lambda p: net.apply(p, jnp.zeros((1,)))[0]
     values = jax.vmap(jax.vmap(q))(state.agent.critic.params)  # [seeds, twins]
     np.testing.assert_allclose(values, 10.0, atol=0.5)
@@ -101,30 +124,11 @@ def test_truncated_value_probe_bootstraps_through_time_limit():
 # --------------------------------------------------------------------------------------------
 
 
-def _probe_static(cls, **kw):
-    base = dict(
-        num_envs=8,
-        total_timesteps=3200,
-        buffer_capacity=2000,
-        batch_size=64,
-        learning_starts=200,
-        log_interval=800,
-        hidden_sizes=(32,),
-        num_eval_envs=8,
-        eval_steps=1,
-    )
-    return cls(**{**base, **kw})
-
-
 @pytest.mark.parametrize("algo", ["td3", "sac"])
 def test_continuous_probe_learns_target_action(algo):
     """Reward −(a − 0.5)², one-step episodes: the greedy action must move to 0.5."""
-    mod, static_cls, hp_cls = {
-        "td3": (td3, td3.TD3Static, td3.TD3HParams),
-        "sac": (sac, sac.SACStatic, sac.SACHParams),
-    }[algo]
-    trainer = mod.make_train(_probe_static(static_cls), Probe("continuous"))
-    state, metrics = _run(trainer, hp_cls(learning_rate=3e-3, tau=0.05))
+    trainer = _trainer(algo, Probe("continuous"))
+    state, metrics = _run(trainer, ALGOS[algo][2](learning_rate=3e-3, tau=0.05))
     actions = jax.vmap(lambda s: trainer.agent.act(s, jnp.zeros((1, 1)), None, True))(state.agent)
     np.testing.assert_allclose(actions[:, 0, 0], 0.5, atol=0.15)
     assert metrics["eval_return"].shape == (SEEDS, 1)
@@ -136,7 +140,7 @@ def test_continuous_probe_learns_target_action(algo):
 def test_discrete_sac_probe_and_lr_sweep():
     """Discrete SAC on obs_action (+1 iff the action matches the sign of obs), with a
     learning-rate sweep vmapped together with the seeds."""
-    trainer = sac.make_train(_probe_static(sac.SACStatic), Probe("obs_action"))
+    trainer = _trainer("sac", Probe("obs_action"))
     hp = sac.SACHParams(learning_rate=jnp.array([3e-3, 1e-3]), tau=0.05, target_entropy_ratio=0.3)
     state, metrics = _run(trainer, hp)
     obs = jnp.array([[-1.0], [1.0]])
@@ -154,8 +158,7 @@ def test_discrete_sac_probe_and_lr_sweep():
 
 
 def test_same_seed_identical_and_chunked_equals_whole_run(tmp_path):
-    static = _probe_static(td3.TD3Static, total_timesteps=1600, num_chunks=2)
-    trainer = td3.make_train(static, Probe("continuous"))
+    trainer = _trainer("td3", Probe("continuous"), total_timesteps=1600, num_chunks=2)
     hp = td3.TD3HParams(learning_rate=3e-3).broadcast(SEEDS)
     keys = jax.random.split(jax.random.key(7), SEEDS)
     whole = jax.jit(jax.vmap(trainer))
@@ -166,7 +169,7 @@ def test_same_seed_identical_and_chunked_equals_whole_run(tmp_path):
         jax.jit(jax.vmap(trainer.chunk)),
         keys,
         hp,
-        num_chunks=static.num_chunks,
+        num_chunks=trainer.static.num_chunks,
         run=None,
         resume=False,
         progress=False,
@@ -204,40 +207,25 @@ def test_validation_errors():
         td3.TD3Static(policy_delay=0)
 
 
-def test_mountain_car_continuous_smoke():
-    env, params = make("MountainCarContinuous-v0", max_steps_in_episode=50)
-    static = td3.TD3Static(
-        num_envs=2,
-        total_timesteps=400,
-        buffer_capacity=500,
-        batch_size=32,
-        learning_starts=100,
-        log_interval=200,
-        hidden_sizes=(16,),
-        num_eval_envs=2,
-    )
-    _, metrics = _run(td3.make_train(static, env, env_params=params), td3.TD3HParams())
+@pytest.mark.parametrize(
+    ("algo", "env_id", "env_kw", "episodes"),
+    [
+        ("td3", "MountainCarContinuous-v0", {"max_steps_in_episode": 50}, SEEDS * 400 / 50),
+        pytest.param(
+            "sac", "brax/inverted_pendulum", {"episode_length": 50}, None, marks=pytest.mark.slow
+        ),
+    ],
+)
+def test_smoke(algo, env_id, env_kw, episodes):
+    """Short runs on real environments: every metric finite (and, where the episode length is
+    fixed, every episode counted)."""
+    env, params = make(env_id, **env_kw)
+    trainer = _trainer(algo, env, "smoke", params, num_eval_envs=2, eval_steps=0)
+    _, metrics = _run(trainer, ALGOS[algo][2]())
     for k, v in metrics.items():
         assert np.all(np.isfinite(v)), k
-    assert metrics["episode_count"].sum() == SEEDS * 400 / 50
-
-
-@pytest.mark.slow
-def test_brax_smoke():
-    env, params = make("brax/inverted_pendulum", episode_length=50)
-    static = sac.SACStatic(
-        num_envs=2,
-        total_timesteps=400,
-        buffer_capacity=500,
-        batch_size=32,
-        learning_starts=100,
-        log_interval=200,
-        hidden_sizes=(16,),
-        num_eval_envs=2,
-    )
-    _, metrics = _run(sac.make_train(static, env, env_params=params), sac.SACHParams())
-    for k, v in metrics.items():
-        assert np.all(np.isfinite(v)), k
+    if episodes is not None:
+        assert metrics["episode_count"].sum() == episodes
 
 
 # --------------------------------------------------------------------------------------------
@@ -247,21 +235,8 @@ def test_brax_smoke():
 
 def _pendulum(algo, total):
     env, params = make("Pendulum-v1")
-    mod, static_cls, hp_cls = {
-        "td3": (td3, td3.TD3Static, td3.TD3HParams),
-        "sac": (sac, sac.SACStatic, sac.SACHParams),
-    }[algo]
-    static = static_cls(
-        num_envs=1,
-        total_timesteps=total,
-        buffer_capacity=20_000,
-        batch_size=128,
-        learning_starts=1000,
-        log_interval=1000,
-        hidden_sizes=(64, 64),
-        num_eval_envs=8,
-    )
-    return _run(mod.make_train(static, env, env_params=params), hp_cls(learning_rate=1e-3))
+    trainer = _trainer(algo, env, "pendulum", params, total_timesteps=total, eval_steps=0)
+    return _run(trainer, ALGOS[algo][2](learning_rate=1e-3))
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Shared pieces of the off-policy agents (TD3, SAC): config, collection, critic targets, runner.
+"""The off-policy runner shared by TD3, SAC and SAM: collection into the replay buffer, rounds of
+gradient updates, metric rows, chunks with evaluation.
 
 An off-policy agent is an :class:`OffPolicyAgent` — four pure functions (``init``, ``explore``,
 ``update``, ``act``) — and :func:`build_trainer` wraps it into the same trainer API as PPO:
@@ -19,205 +20,51 @@ and ``terminated`` (never ``terminated | truncated``), and every critic target i
 the final observation. The stored reward is the *transformed* reward (``RewardTransform.apply``
 on a ``Transition`` with ``discount = γ(1 − terminated)``); the raw reward and every ``info``
 reward channel are logged as ``return_<channel>``.
+
+The config (:class:`OffPolicyStatic`, :mod:`jaxrl.agents.offpolicy_config`), the critic pieces
+(:mod:`jaxrl.agents.critic`) and the hyperparameter helpers (:mod:`jaxrl.agents.hparams`) live
+in their own modules and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxrl.agents import replay_buffer
-from jaxrl.agents.networks import MLP
+from jaxrl.agents.chunked import ChunkedTrainer
+from jaxrl.agents.critic import Critic, TwinCritic, make_optimizer, polyak, td_target
+from jaxrl.agents.hparams import broadcast_hparams, check_hparams
+from jaxrl.agents.offpolicy_config import OffPolicyStatic
 from jaxrl.agents.policy import Policy
 from jaxrl.agents.replay_buffer import ReplayBuffer, ReplayTransition
-from jaxrl.agents.rollout import EpisodeTracker, channel_names, evaluate_policy, reward_channels
-from jaxrl.experiment.config import Config
-from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
+from jaxrl.agents.rollout import EpisodeTracker, channel_names, evaluate_policy, step_envs
+from jaxrl.shaping.transform import RewardTransform, identity
 
-# --------------------------------------------------------------------------------------------
-# config
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OffPolicyStatic(Config):
-    """Shapes and counts shared by TD3 and SAC (closed over; changing one recompiles)."""
-
-    num_envs: int = 1
-    """parallel environments per seed"""
-    total_timesteps: int = 100_000
-    """environment steps per seed (all envs together)"""
-    buffer_capacity: int = 100_000
-    """replay capacity in transitions per seed; explicit, never derived from total_timesteps"""
-    batch_size: int = 256
-    """minibatch size of each gradient update"""
-    learning_starts: int = 1_000
-    """warm-up: env steps (per seed) of uniform random actions before the first update"""
-    train_every: int = 1
-    """vector-env steps collected per training round"""
-    updates_per_step: int = 1
-    """gradient updates per training round (replay ratio = this / (num_envs·train_every))"""
-    log_interval: int = 1_000
-    """env steps per metrics row (rounded down to whole rounds)"""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: Literal["tanh", "relu", "gelu"] = "relu"
-    store_channels: tuple[str, ...] = ()
-    """``info`` reward channels also stored in the buffer (``ReplayTransition.channels``)"""
-    num_chunks: int = 1
-    """evaluation (and checkpoint) points: the run is ``num_chunks`` equal chunks of rows"""
-    num_eval_envs: int = 8
-    eval_steps: int = 0
-    """steps per evaluation rollout; 0 means the environment's ``max_steps_in_episode``"""
-    deterministic_eval: bool = True
-    """evaluate the policy's mode (True) or sample from it (False; TD3 is always deterministic)"""
-    eval_channel: str = "true_reward"
-    """reward channel whose first-episode return the evaluation reports"""
-    eval_seed: int = 12345
-    """fixed evaluation keys, shared across training seeds (common random numbers)"""
-
-    @property
-    def steps_per_round(self) -> int:
-        return self.num_envs * self.train_every
-
-    @property
-    def rounds_per_row(self) -> int:
-        return self.log_interval // self.steps_per_round
-
-    @property
-    def num_rows(self) -> int:
-        """Metric rows ("updates" in the runner's vocabulary) in the whole run."""
-        return self.total_timesteps // (self.rounds_per_row * self.steps_per_round)
-
-    @property
-    def rows_per_chunk(self) -> int:
-        return self.num_rows // self.num_chunks
-
-    @property
-    def env_steps_per_seed(self) -> int:
-        """Env steps actually executed per seed (``total_timesteps`` rounded down)."""
-        return self.num_rows * self.rounds_per_row * self.steps_per_round
-
-    def check(self) -> None:
-        for name in (
-            "num_envs",
-            "total_timesteps",
-            "buffer_capacity",
-            "batch_size",
-            "train_every",
-            "updates_per_step",
-            "log_interval",
-            "num_chunks",
-            "num_eval_envs",
-        ):
-            self.require(getattr(self, name) > 0, name, "must be positive")
-        self.require(self.learning_starts >= 0, "learning_starts", "must be >= 0")
-        self.require(self.eval_steps >= 0, "eval_steps", "must be >= 0")
-        self.require(
-            self.buffer_capacity >= self.num_envs,
-            "buffer_capacity",
-            f"must hold at least one vector step (num_envs={self.num_envs})",
-        )
-        self.require(
-            self.log_interval >= self.steps_per_round,
-            "log_interval",
-            f"must be >= num_envs*train_every = {self.steps_per_round}",
-        )
-        rows = self.total_timesteps // (max(self.rounds_per_row, 1) * self.steps_per_round)
-        self.require(
-            rows >= self.num_chunks and rows % self.num_chunks == 0,
-            "num_chunks",
-            f"must divide the number of metric rows {rows} "
-            "(= total_timesteps // (log_interval rounded to whole rounds))",
-        )
-
-
-def broadcast_hparams(hp, n: int):
-    """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept)."""
-
-    def lead(x):
-        x = jnp.asarray(x)
-        return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
-
-    return jax.tree.map(lead, hp)
-
-
-def check_hparams(hp, bounds: dict[str, tuple[float | None, float | None]], positive=()):
-    """Raise ``ValueError`` naming a non-finite or out-of-bounds field; returns ``hp``."""
-    cls = type(hp).__name__
-    for name, (lo, hi) in bounds.items():
-        value = jnp.asarray(getattr(hp, name))
-        if not bool(jnp.all(jnp.isfinite(value))):
-            raise ValueError(f"{cls}.{name} is not finite: {value}")
-        if lo is not None and bool(jnp.any(value < lo)):
-            raise ValueError(f"{cls}.{name} must be >= {lo}, got {value}")
-        if hi is not None and bool(jnp.any(value > hi)):
-            raise ValueError(f"{cls}.{name} must be <= {hi}, got {value}")
-    for name in positive:
-        if bool(jnp.any(jnp.asarray(getattr(hp, name)) <= 0)):
-            raise ValueError(f"{cls}.{name} must be > 0, got {getattr(hp, name)}")
-    return hp
+__all__ = [  # the runner, plus the pieces re-exported from their own modules
+    "Critic",
+    "OffPolicyAgent",
+    "OffPolicyState",
+    "OffPolicyStatic",
+    "OffPolicyTrainer",
+    "TwinCritic",
+    "broadcast_hparams",
+    "build_trainer",
+    "check_hparams",
+    "make_optimizer",
+    "polyak",
+    "random_action",
+    "td_target",
+]
 
 
 # --------------------------------------------------------------------------------------------
-# critic pieces
+# collection
 # --------------------------------------------------------------------------------------------
-
-
-def td_target(reward, terminated, gamma, next_value):
-    """One-step critic target ``r + γ(1 − terminated)·V'(s')`` (``[B]``; no gradient).
-
-    ``next_value`` must be computed at the *final* observation of the step (what the buffer
-    stores as ``next_obs``), so a truncated step (``terminated=False``) bootstraps from the state
-    the time limit cut, and a terminal step does not bootstrap at all.
-    """
-    discount = gamma * (1.0 - jnp.asarray(terminated, jnp.float32))
-    return jax.lax.stop_gradient(reward + discount * next_value)
-
-
-def polyak(target, online, tau):
-    """``target ← (1 − τ)·target + τ·online`` leaf by leaf."""
-    return jax.tree.map(lambda t, o: t + tau * (o - t), target, online)
-
-
-class Critic(nn.Module):
-    """``Q(s, a) -> [...]`` for continuous actions, ``Q(s) -> [..., A]`` for discrete."""
-
-    hidden_sizes: tuple[int, ...]
-    activation: str
-    num_actions: int | None = None  # discrete: outputs one value per action
-
-    @nn.compact
-    def __call__(self, obs, action=None):
-        if self.num_actions is not None:
-            return MLP(self.hidden_sizes, self.num_actions, self.activation)(obs)
-        x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden_sizes, 1, self.activation)(x)[..., 0]
-
-
-class TwinCritic(NamedTuple):
-    """Two critics as one params pytree with a leading ``[2]`` axis (vmapped init/apply)."""
-
-    net: Critic
-    num: int = 2
-
-    def init(self, key, obs, action=None):
-        keys = jax.random.split(key, self.num)
-        return jax.vmap(lambda k: self.net.init(k, obs, action))(keys)
-
-    def __call__(self, params, obs, action=None):
-        """``[2, B]`` (continuous) or ``[2, B, A]`` (discrete)."""
-        return jax.vmap(lambda p: self.net.apply(p, obs, action))(params)
-
-
-def make_optimizer(learning_rate):
-    """Adam with the learning rate as an injected (vmappable, checkpointed) hyperparameter."""
-    return optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate)
 
 
 def random_action(policy: Policy, key, num: int):
@@ -265,7 +112,7 @@ class OffPolicyState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
-class OffPolicyTrainer:
+class OffPolicyTrainer(ChunkedTrainer):
     """``trainer(key, hp)`` for the whole run, or ``init``/``chunk`` for chunked runs."""
 
     static: OffPolicyStatic
@@ -276,19 +123,6 @@ class OffPolicyTrainer:
     chunk: Any
     row: Any
     evaluate: Any
-
-    def check(self, hparams, allow_gamma_mismatch: bool = False):
-        """Validate concrete hyperparameters before compiling (bad values, γ mismatch)."""
-        check_gamma(self.transform, hparams.gamma, allow_gamma_mismatch)
-        return hparams.check()
-
-    def __call__(self, key: jax.Array, hparams):
-        state = self.init(key, hparams)
-        state, metrics = jax.lax.scan(
-            lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
-        )
-        metrics = {k: v.reshape(-1, *v.shape[2:]) for k, v in metrics.items()}
-        return state, metrics
 
 
 def build_trainer(
@@ -302,7 +136,7 @@ def build_trainer(
     """Wrap ``agent`` into the chunked trainer API (see the module docstring)."""
     transform = identity() if transform is None else transform
     n = static.num_envs
-    eval_steps = static.eval_steps or int(env_params.max_steps_in_episode)
+    eval_steps = static.eval_length(env_params)
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     vreset = jax.vmap(env.reset, in_axes=(0, None))
 
@@ -347,50 +181,19 @@ def build_trainer(
             lambda: random_action(policy, k_act, n).astype(policy.action_dtype),
             lambda: agent.explore(rs.agent, rs.obs, k_act, hp).astype(policy.action_dtype),
         )
-        next_obs, env_state, reward, term, trunc, info = vstep(
-            jax.random.split(k_env, n), rs.env_state, action, env_params
-        )
-        final_obs = info["final_observation"]
-        term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
-        channels = reward_channels(info)
-        tr = Transition(
-            obs=rs.obs,
-            action=action,
-            reward=reward.astype(jnp.float32),
-            next_obs=final_obs,
-            terminated=term,
-            truncated=trunc,
-            discount=hp.gamma * (1.0 - term),
-            channels=channels,
-            time=rs.episode_time,
-        )
-        shaped, transform_state = transform.apply(hp.transform, rs.transform_state, tr)
-        shaped = jnp.asarray(shaped, jnp.float32)
-        ended = term | trunc
-        tracker = rs.tracker.step(
-            {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended
-        )
+        rs, tr, shaped = step_envs(vstep, env_params, transform, hp, rs, action, k_env)
         buffer = replay_buffer.add(
             rs.buffer,
             ReplayTransition(
-                obs=rs.obs,
+                obs=tr.obs,
                 action=action,
                 reward=shaped,
-                next_obs=final_obs,
-                terminated=term,
-                channels={c: channels[c] for c in static.store_channels},
+                next_obs=tr.next_obs,
+                terminated=tr.terminated,
+                channels={c: tr.channels[c] for c in static.store_channels},
             ),
         )
-        return rs._replace(
-            buffer=buffer,
-            env_state=env_state,
-            obs=next_obs,
-            episode_time=jnp.where(ended, 0, rs.episode_time + 1),
-            tracker=tracker,
-            transform_state=transform_state,
-            key=key,
-            env_steps=rs.env_steps + n,
-        )
+        return rs._replace(buffer=buffer, key=key, env_steps=rs.env_steps + n)
 
     def gradient_updates(hp, rs: OffPolicyState):
         """``updates_per_step`` updates on fresh uniform minibatches -> (rs, mean metrics)."""
@@ -432,9 +235,8 @@ def build_trainer(
         gives a dict) over fixed evaluation keys."""
         del hp
         act = lambda obs, key: agent.act(rs.agent, obs, key, static.deterministic_eval)
-        keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
         channel = static.eval_channel if channel is None else channel
-        return evaluate_policy(env, env_params, act, keys, eval_steps, channel)
+        return evaluate_policy(env, env_params, act, static.eval_keys(), eval_steps, channel)
 
     def chunk(rs: OffPolicyState, hp):
         rs, metrics = jax.lax.scan(lambda s, _: row(s, hp), rs, None, static.rows_per_chunk)

@@ -2,11 +2,19 @@
 
 Each iteration (papers.md §1.3):
 
-1. roll out the current policy π and, in a second vmapped rollout, the reference policy π_ref;
+1. roll out the current policy π and, in a second rollout as long, the reference policy π_ref;
 2. train the discriminator first (``disc_epochs`` passes; the released code under-trains it), so
    that ``d(s, a) ≈ log μ_π(s, a) / μ_ref(s, a)``;
 3. augment the current policy's rewards, ``r' = r − λ·penalty(d)`` (KL: d; χ²: e^d − 1;
-   √χ²: (e^d − 1)/√trimmed-mean; TV: sign d), recompute GAE on ``r'`` and take PPO's update.
+   √χ²: (e^d − 1)/√trimmed-mean; TV: sign d) with the logits of the discriminator's final pass
+   over the batch (not recomputed), recompute GAE on ``r'`` and take PPO's update.
+
+**Cost** (``benchmarks/orpo_throughput.py``, CPU, tomato, the experiment's settings): about
+2.0–2.2× plain PPO's time per learner step. The discriminator's ``disc_epochs`` passes over
+the ``2 × batch`` samples are FLOP-for-FLOP about PPO's own ``update_epochs`` passes, so they
+make almost all of the difference (half of an ORPO update); the reference rollout adds a few
+percent. Fewer epochs are cheaper but weaken the regulariser at a given λ (``--quality``
+there): keep the default unless the λ grid is re-tuned.
 
 ``method="none"`` is plain PPO on the same rollouts (λ unused); ``method="ad_kl"`` /
 ``"ad_chi2"`` is the action-distribution baseline: no discriminator, instead
@@ -22,6 +30,7 @@ from typing import Any, Literal, NamedTuple
 
 import jax
 
+from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.ppo import RunnerState, make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.experiment.config import Config
@@ -31,7 +40,6 @@ from jaxrl.regularizers.discriminator import (
     DiscBatch,
     DiscriminatorConfig,
     DiscState,
-    discriminator_logits,
     init_discriminator,
     penalty_from_logits,
     train_discriminator,
@@ -52,7 +60,9 @@ class ORPOStatic(Config):
     """discriminator on s only (state occupancy) instead of (s, a)"""
     disc_hidden: tuple[int, ...] = (256, 256)
     disc_epochs: int = 8
+    """discriminator passes per update; its cost grows linearly with them"""
     disc_minibatches: int = 4
+    """Adam steps per discriminator pass (same FLOPs whatever the number)"""
     disc_learning_rate: float = 1e-3
     penalty_clip: float = 1000.0
     """ORPO's discriminator_reward_clip (tomato: 1000)"""
@@ -72,7 +82,7 @@ class ORPOState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
-class ORPOTrainer:
+class ORPOTrainer(ChunkedTrainer):
     static: PPOStatic
     orpo: ORPOStatic
     ppo: Any
@@ -82,13 +92,6 @@ class ORPOTrainer:
 
     def check(self, hparams: PPOHParams) -> PPOHParams:
         return self.ppo.check(hparams)
-
-    def __call__(self, key, hparams):
-        state = self.init(key, hparams)
-        state, metrics = jax.lax.scan(
-            lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
-        )
-        return state, {k: v.reshape(-1, *v.shape[2:]) for k, v in metrics.items()}
 
 
 def make_orpo(
@@ -152,10 +155,13 @@ def make_orpo(
             reference, traj_ref = ppo.rollout(reference, hp)
             key, k_disc = jax.random.split(key)
             disc, dm = train_discriminator(
-                disc, DiscBatch(traj.obs, traj.u), DiscBatch(traj_ref.obs, traj_ref.u), k_disc
+                disc,
+                DiscBatch(traj.obs, traj.u),
+                DiscBatch(traj_ref.obs, traj_ref.u),
+                k_disc,
+                return_logits=True,  # d on traj, already computed for the metrics: reuse it
             )
-            d = discriminator_logits(disc_config, disc.params, traj.obs, traj.u)
-            pen = penalty_from_logits(d, orpo.divergence, orpo.penalty_clip)
+            pen = penalty_from_logits(dm["logits_pi"], orpo.divergence, orpo.penalty_clip)
             traj = traj._replace(reward=traj.reward - hp.aux_coef * pen)
             extra = {
                 "om_penalty": pen.mean(),

@@ -17,22 +17,19 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
+from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.gae import gae_advantages
-from jaxrl.agents.networks import ActorCritic
+from jaxrl.agents.networks import ActorCritic, init_params
 from jaxrl.agents.normalizer import RunningStats, normalize, update_stats
 from jaxrl.agents.policy import Policy
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.agents.ppo_loss import ppo_loss
-from jaxrl.agents.rollout import (
-    EpisodeTracker,
-    channel_names,
-    evaluate_policy,
-    reward_channels,
-)
-from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
+from jaxrl.agents.rollout import EpisodeTracker, channel_names, evaluate_policy, step_envs
+from jaxrl.shaping.transform import RewardTransform, identity
 
 
 class RunnerState(NamedTuple):
@@ -63,7 +60,7 @@ class Trajectory(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
-class PPOTrainer:
+class PPOTrainer(ChunkedTrainer):
     """``train(key, hparams)``, plus its pieces: ``init``/``chunk`` for chunked runs and
     ``rollout``/``advantages``/``learn`` (one ``update`` is the three in order) for agents built
     on PPO, such as ORPO, which rolls out a second policy and augments rewards before GAE."""
@@ -80,19 +77,63 @@ class PPOTrainer:
     learn: Any
     update: Any
 
-    def check(self, hparams: PPOHParams, allow_gamma_mismatch: bool = False) -> PPOHParams:
-        """Validate concrete hyperparameters before compiling (bad values, γ mismatch)."""
-        check_gamma(self.transform, hparams.gamma, allow_gamma_mismatch)
-        return hparams.check()
 
-    def __call__(self, key: jax.Array, hparams: PPOHParams):
-        state = self.init(key, hparams)
-        state, metrics = jax.lax.scan(
-            lambda s, _: self.chunk(s, hparams), state, None, self.static.num_chunks
-        )
-        # [num_chunks, per_chunk, ...] -> [num_updates or num_chunks, ...]
-        metrics = {k: v.reshape(-1, *v.shape[2:]) for k, v in metrics.items()}
-        return state, metrics
+def stable_argsort_u32(keys: jnp.ndarray) -> jnp.ndarray:
+    """``lax.sort_key_val(keys, arange(n))[1]`` for ``uint32`` keys ``[n]`` (stable ascending
+    order; ties keep position order), as a bitonic network in a ``fori_loop``.
+
+    XLA:CPU sorts a key/value pair through a generic comparator callback; the network is a few
+    vectorised passes over ``[..., n]`` per stage (exact: integer compares only) and ~2x faster
+    there. Positions break ties, so any correct sort gives this unique result.
+    """
+    n = keys.shape[-1]
+    m = 1 << max(0, (n - 1).bit_length())  # pad to a power of two with (max key, pos >= n)
+    if m > n:
+        keys = jnp.concatenate([keys, jnp.full((m - n,), np.iinfo(np.uint32).max, np.uint32)])
+    stages = [
+        (size, size >> j)
+        for size in (1 << e for e in range(1, m.bit_length()))
+        for j in range(1, size.bit_length())
+    ]
+    if not stages:
+        return jnp.zeros((n,), jnp.int32)
+    table = jnp.asarray(stages, jnp.int32)
+    i = jax.lax.iota(jnp.int32, m)
+
+    def stage(s, carry):
+        k, p = carry
+        size, stride = table[s, 0], table[s, 1]
+        lower = (i & stride) == 0  # partner is i + stride (else i - stride)
+        partner = lambda x: jnp.where(lower, jnp.roll(x, -stride), jnp.roll(x, stride))
+        k_o, p_o = partner(k), partner(p)
+        less = (k < k_o) | ((k == k_o) & (p < p_o))
+        keep = less == (lower == ((i & size) == 0))  # keep the min iff lower == ascending
+        return jnp.where(keep, k, k_o), jnp.where(keep, p, p_o)
+
+    _, pos = jax.lax.fori_loop(0, len(stages), stage, (keys, i))
+    return pos[:n]
+
+
+def permutation(key: jax.Array, n: int) -> jnp.ndarray:
+    """Bit-identical to ``jax.random.permutation(key, n)`` (same rounds of random ``uint32``
+    sort keys and stable sorts), with the sorts done by :func:`stable_argsort_u32`."""
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    x = jnp.arange(n)
+    for _ in range(rounds):
+        key, subkey = jax.random.split(key)
+        x = x[stable_argsort_u32(jax.random.bits(subkey, (n,), jnp.uint32))]
+    return x
+
+
+def epoch_permutations(key: jax.Array, epochs: int, n: int) -> jnp.ndarray:
+    """``[epochs, n]``: epoch ``e`` draws ``key, k = split(key); permutation(k, n)``."""
+
+    def next_key(k, _):
+        k, k_perm = jax.random.split(k)
+        return k, k_perm
+
+    _, k_perms = jax.lax.scan(next_key, key, None, epochs)
+    return jax.vmap(lambda k: permutation(k, n))(k_perms)
 
 
 def make_train(
@@ -119,7 +160,7 @@ def make_train(
         policy.action_dim, policy.continuous, static.hidden_sizes, static.activation
     )
     obs_shape = env.observation_space(env_params).shape
-    eval_steps = static.eval_steps or int(env_params.max_steps_in_episode)
+    eval_steps = static.eval_length(env_params)
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
     vreset = jax.vmap(env.reset, in_axes=(0, None))
 
@@ -130,7 +171,7 @@ def make_train(
 
     def init(key: jax.Array, hp: PPOHParams) -> RunnerState:
         key, k_net, k_env = jax.random.split(key, 3)
-        params = network.init(k_net, jnp.zeros(obs_shape))
+        params = init_params(network, k_net, jnp.zeros(obs_shape))  # = network.init, bit for bit
         tx = optax.inject_hyperparams(make_tx)(
             learning_rate=hp.learning_rate, max_grad_norm=hp.max_grad_norm
         )
@@ -163,49 +204,21 @@ def make_train(
         logits, log_std, value = network.apply(params, obs_n)
         u, log_prob = policy.sample(logits, log_std, k_act)
         action = policy.to_env(u)
-        next_obs, env_state, reward, term, trunc, info = vstep(
-            jax.random.split(k_env, static.num_envs), rs.env_state, action, env_params
-        )
-        final_obs = info["final_observation"]
-        term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
-        channels = reward_channels(info)
-        tr = Transition(
-            obs=rs.obs,
-            action=action,
-            reward=reward.astype(jnp.float32),
-            next_obs=final_obs,
-            terminated=term,
-            truncated=trunc,
-            discount=hp.gamma * (1.0 - term),
-            channels=channels,
-            time=rs.episode_time,
-        )
-        shaped, transform_state = transform.apply(hp.transform, rs.transform_state, tr)
-        ended = term | trunc
-        tracker = rs.tracker.step(
-            {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended
-        )
-        obs_stats = update_stats(rs.obs_stats, next_obs) if static.normalize_obs else rs.obs_stats
+        stepped, tr, shaped = step_envs(vstep, env_params, transform, hp, rs, action, k_env)
         step = Trajectory(
             obs=obs_n,
-            next_obs=normalize(rs.obs_stats, final_obs, static.normalize_obs),
+            next_obs=normalize(rs.obs_stats, tr.next_obs, static.normalize_obs),
             u=u,
             log_prob=log_prob,
             value=value,
             reward=shaped,
-            terminated=term,
-            truncated=trunc,
+            terminated=tr.terminated,
+            truncated=tr.truncated,
         )
-        rs = rs._replace(
-            env_state=env_state,
-            obs=next_obs,
-            episode_time=jnp.where(ended, 0, rs.episode_time + 1),
-            tracker=tracker,
-            transform_state=transform_state,
-            obs_stats=obs_stats,
-            key=key,
+        obs_stats = (
+            update_stats(rs.obs_stats, stepped.obs) if static.normalize_obs else rs.obs_stats
         )
-        return rs, step
+        return stepped._replace(obs_stats=obs_stats, key=key), step
 
     def rollout(rs: RunnerState, hp: PPOHParams) -> tuple[RunnerState, Trajectory]:
         """``num_steps`` vector-env steps with ``rs.train_state.params`` -> ``[T, N]`` data."""
@@ -250,28 +263,26 @@ def make_train(
                 loss, aux = loss + extra, {**aux, **extra_aux, "loss_total": loss + extra}
             return loss, aux
 
-        def epoch(carry, _):
-            train_state, key = carry
-            key, k_perm = jax.random.split(key)
-            batch = jax.tree.map(
-                lambda x: x.reshape(static.batch_size, *x.shape[2:]), (traj, adv, targets)
-            )
-            perm = jax.random.permutation(k_perm, static.batch_size)
+        # All epochs' minibatch indices up front (one batched sort instead of one per epoch),
+        # then each minibatch gathers its rows straight from the flat batch: no shuffled copy of
+        # the batch per epoch. Same permutations as ``jax.random.permutation`` epoch by epoch.
+        key, k_epochs = jax.random.split(rs.key)
+        perms = epoch_permutations(k_epochs, static.update_epochs, static.batch_size)
+        batch = jax.tree.map(
+            lambda x: x.reshape(static.batch_size, *x.shape[2:]), (traj, adv, targets)
+        )
+
+        def minibatch(ts, mb):
+            grads, aux = jax.grad(loss_fn, has_aux=True)(ts.params, *mb)
+            return ts.apply_gradients(grads=grads), aux
+
+        def epoch(ts, perm):
             mbs = jax.tree.map(
                 lambda x: x[perm].reshape(static.num_minibatches, -1, *x.shape[1:]), batch
             )
+            return jax.lax.scan(minibatch, ts, mbs)
 
-            def minibatch(ts, mb):
-                grads, aux = jax.grad(loss_fn, has_aux=True)(ts.params, *mb)
-                return ts.apply_gradients(grads=grads), aux
-
-            train_state, aux = jax.lax.scan(minibatch, train_state, mbs)
-            return (train_state, key), aux
-
-        key, k_epochs = jax.random.split(rs.key)
-        (train_state, _), aux = jax.lax.scan(
-            epoch, (train_state, k_epochs), None, static.update_epochs
-        )
+        train_state, aux = jax.lax.scan(epoch, train_state, perms)
         metrics = {k: v.mean() for k, v in aux.items()}
         metrics.update(rs.tracker.window_means())
         metrics["learning_rate"] = train_state.opt_state.hyperparams["learning_rate"]
@@ -295,9 +306,8 @@ def make_train(
             one = lambda lg, k: policy.act(lg, log_std, k, static.deterministic_eval)
             return jax.vmap(one)(logits, keys)
 
-        keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_envs)
         channel = static.eval_channel if channel is None else channel
-        return evaluate_policy(env, env_params, act, keys, eval_steps, channel)
+        return evaluate_policy(env, env_params, act, static.eval_keys(), eval_steps, channel)
 
     def chunk(rs: RunnerState, hp: PPOHParams):
         rs, metrics = jax.lax.scan(lambda s, _: update(s, hp), rs, None, static.updates_per_chunk)

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-import jax
-import jax.numpy as jnp
-
-from jaxrl.experiment.config import Config
+from jaxrl.agents.eval_config import EvalConfig
+from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
 
 
 @dataclass(frozen=True)
-class PPOStatic(Config):
-    """Shapes and counts, closed over by ``make_train`` (changing one recompiles)."""
+class PPOStatic(EvalConfig):
+    """Shapes and counts, closed over by ``make_train`` (changing one recompiles); the chunking
+    and evaluation fields come from :class:`~jaxrl.agents.eval_config.EvalConfig`."""
 
     num_envs: int = 4
     """parallel environments per seed"""
@@ -31,17 +30,6 @@ class PPOStatic(Config):
     continuous_squash: Literal["clip", "tanh"] = "clip"
     normalize_obs: bool = False
     """running mean/std observation normalisation (useful for Brax)"""
-    num_chunks: int = 1
-    """evaluation (and checkpoint) points: the run is ``num_chunks`` equal chunks of updates"""
-    num_eval_envs: int = 8
-    eval_steps: int = 0
-    """steps per evaluation rollout; 0 means the environment's ``max_steps_in_episode``"""
-    deterministic_eval: bool = True
-    """evaluate the policy's mode (True) or sample from it (False)"""
-    eval_channel: str = "true_reward"
-    """reward channel whose first-episode return the evaluation reports"""
-    eval_seed: int = 12345
-    """fixed evaluation keys, shared across training seeds (common random numbers)"""
 
     @property
     def batch_size(self) -> int:
@@ -60,17 +48,10 @@ class PPOStatic(Config):
         return self.num_updates // self.num_chunks
 
     def check(self) -> None:
-        for name in (
-            "num_envs",
-            "num_steps",
-            "total_timesteps",
-            "update_epochs",
-            "num_minibatches",
-            "num_chunks",
-            "num_eval_envs",
-        ):
-            self.require(getattr(self, name) > 0, name, "must be positive")
-        self.require(self.eval_steps >= 0, "eval_steps", "must be >= 0")
+        self.require_positive(
+            "num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"
+        )
+        super().check()  # num_chunks, num_eval_envs, eval_steps
         self.require(
             self.batch_size % self.num_minibatches == 0,
             "num_minibatches",
@@ -99,35 +80,16 @@ class PPOHParams(NamedTuple):
     aux_coef: Any = 0.0
     """coefficient of an agent's extra term (ORPO's occupancy λ, the action-divergence β)"""
 
-    def broadcast(self, n: int) -> PPOHParams:
-        """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept), so
-        ``jax.vmap(train)(keys, hp.broadcast(n))`` sweeps whichever leaves differ."""
-
-        def lead(x):
-            x = jnp.asarray(x)
-            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
-
-        return jax.tree.map(lead, self)
+    broadcast = broadcast_hparams
 
     def check(self) -> PPOHParams:
         """Raise ``ValueError`` naming a bad value; call on concrete values before ``jit``."""
         bounds = {
-            "learning_rate": (0.0, None),
-            "gamma": (0.0, 1.0),
+            **BASE_BOUNDS,
             "gae_lambda": (0.0, 1.0),
             "clip_eps": (0.0, None),
             "ent_coef": (None, None),
             "vf_coef": (0.0, None),
             "max_grad_norm": (0.0, None),
         }
-        for name, (lo, hi) in bounds.items():
-            value = jnp.asarray(getattr(self, name))
-            if not bool(jnp.all(jnp.isfinite(value))):
-                raise ValueError(f"PPOHParams.{name} is not finite: {value}")
-            if lo is not None and bool(jnp.any(value < lo)):
-                raise ValueError(f"PPOHParams.{name} must be >= {lo}, got {value}")
-            if hi is not None and bool(jnp.any(value > hi)):
-                raise ValueError(f"PPOHParams.{name} must be <= {hi}, got {value}")
-        if bool(jnp.any(jnp.asarray(self.learning_rate) <= 0)):
-            raise ValueError(f"PPOHParams.learning_rate must be > 0, got {self.learning_rate}")
-        return self
+        return check_hparams(self, bounds, positive=("learning_rate",))

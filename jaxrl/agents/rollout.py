@@ -1,12 +1,17 @@
-"""Rollout helpers shared by agents: reward channels, in-scan episode statistics, evaluation."""
+"""Rollout helpers shared by agents: reward channels, in-scan episode statistics, one vector-env
+step with the reward transform (:func:`step_envs`), evaluation."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
+
+from jaxrl.shaping.transform import RewardTransform, Transition
+
+S = TypeVar("S")
 
 REWARD_SUFFIX = "_reward"
 
@@ -82,6 +87,68 @@ class EpisodeTracker(NamedTuple):
             window_count=zeros,
             last_mean=last,
         )
+
+
+def step_envs(
+    vstep: Callable,
+    env_params: Any,
+    transform: RewardTransform,
+    hp: Any,
+    rs: S,
+    action: jnp.ndarray,
+    key: jax.Array,
+) -> tuple[S, Transition, jnp.ndarray]:
+    """One vector-env step: step, transform the reward, track episodes.
+
+    Args:
+      vstep: ``jax.vmap(env.step, in_axes=(0, 0, 0, None))``.
+      env_params: the environment's params.
+      transform: the reward transform (its params are ``hp.transform``).
+      hp: hyperparameters with ``gamma`` and ``transform``.
+      rs: the runner state, any ``NamedTuple`` with ``env_state``, ``obs [N, ...]``,
+        ``episode_time [N]``, ``tracker`` (:class:`EpisodeTracker`) and ``transform_state``.
+      action: ``[N, ...]`` env actions at ``rs.obs``.
+      key: split into the ``N`` per-env step keys.
+
+    Returns:
+      ``(rs, transition, shaped)``: ``rs`` with those five fields advanced (``obs`` is the next,
+      possibly reset, observation); the raw :class:`~jaxrl.shaping.transform.Transition`
+      (float32 env reward, ``next_obs = info["final_observation"]``, ``terminated``,
+      ``truncated & ~terminated``, ``discount = γ(1 − terminated)``, the reward channels); the
+      ``[N]`` float32 transformed reward. The tracker logs ``env_reward``, ``learner_reward``
+      (the transformed one) and every channel.
+    """
+    n = rs.obs.shape[0]
+    next_obs, env_state, reward, term, trunc, info = vstep(
+        jax.random.split(key, n), rs.env_state, action, env_params
+    )
+    term, trunc = term.astype(bool), trunc.astype(bool) & ~term.astype(bool)
+    channels = reward_channels(info)
+    tr = Transition(
+        obs=rs.obs,
+        action=action,
+        reward=reward.astype(jnp.float32),
+        next_obs=info["final_observation"],
+        terminated=term,
+        truncated=trunc,
+        discount=hp.gamma * (1.0 - term),
+        channels=channels,
+        time=rs.episode_time,
+    )
+    shaped, transform_state = transform.apply(hp.transform, rs.transform_state, tr)
+    shaped = jnp.asarray(shaped, jnp.float32)
+    ended = term | trunc
+    tracker = rs.tracker.step(
+        {"env_reward": tr.reward, "learner_reward": shaped, **channels}, ended
+    )
+    rs = rs._replace(
+        env_state=env_state,
+        obs=next_obs,
+        episode_time=jnp.where(ended, 0, rs.episode_time + 1),
+        tracker=tracker,
+        transform_state=transform_state,
+    )
+    return rs, tr, shaped
 
 
 def evaluate_policy(

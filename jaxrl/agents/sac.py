@@ -6,8 +6,9 @@ categorical, expectations over actions are exact sums, and the target entropy is
 ``target_entropy_ratio · log|A|`` (rejax's convention, so the CartPole comparison is like for like).
 
 Each gradient update: critic (clipped double Q, soft target with the current α), then actor on
-the updated critic, then α; the critic target network follows by Polyak averaging (τ). Shared
-machinery (replay, collection, critic targets, metrics) is in ``offpolicy_common``.
+the updated critic, then α; the critic target network follows by Polyak averaging (τ). The
+twin critics, their targets and their loss are :mod:`jaxrl.agents.critic`'s; replay, collection
+and metrics are the off-policy runner's (:func:`~jaxrl.agents.offpolicy_common.build_trainer`).
 """
 
 from __future__ import annotations
@@ -20,20 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax.training.train_state import TrainState
 
+from jaxrl.agents.critic import TwinCritic, critic_step, init_actor_critic, polyak, td_target
+from jaxrl.agents.hparams import POLYAK_BOUNDS, broadcast_hparams, check_hparams
 from jaxrl.agents.networks import MLP
-from jaxrl.agents.offpolicy_common import (
-    Critic,
-    OffPolicyAgent,
-    OffPolicyStatic,
-    OffPolicyTrainer,
-    TwinCritic,
-    broadcast_hparams,
-    build_trainer,
-    check_hparams,
-    make_optimizer,
-    polyak,
-    td_target,
-)
+from jaxrl.agents.offpolicy_common import OffPolicyAgent, OffPolicyTrainer, build_trainer
+from jaxrl.agents.offpolicy_config import OffPolicyStatic
 from jaxrl.agents.policy import Policy
 from jaxrl.distributions import diag_gaussian, squash_action
 from jaxrl.shaping.transform import RewardTransform
@@ -59,20 +51,12 @@ class SACHParams(NamedTuple):
     transform: Any = ()
     """the reward transform's params pytree"""
 
-    def broadcast(self, n: int) -> SACHParams:
-        return broadcast_hparams(self, n)
+    broadcast = broadcast_hparams
 
     def check(self) -> SACHParams:
+        temperature = {"init_alpha": (0.0, None), "target_entropy_ratio": (0.0, 1.0)}
         return check_hparams(
-            self,
-            {
-                "learning_rate": (0.0, None),
-                "gamma": (0.0, 1.0),
-                "tau": (0.0, 1.0),
-                "init_alpha": (0.0, None),
-                "target_entropy_ratio": (0.0, 1.0),
-            },
-            positive=("learning_rate", "init_alpha"),
+            self, {**POLYAK_BOUNDS, **temperature}, positive=("learning_rate", "init_alpha")
         )
 
 
@@ -100,7 +84,7 @@ def make_train(
     continuous, dim = policy.continuous, policy.action_dim
     out = 2 * dim if continuous else dim
     actor_net = MLP(static.hidden_sizes, out, static.activation)
-    critic = TwinCritic(Critic(static.hidden_sizes, static.activation, None if continuous else dim))
+    critic = TwinCritic.create(static.hidden_sizes, static.activation, None if continuous else dim)
     obs_shape = env.observation_space(env_params).shape
     if continuous:
         low, high = jnp.asarray(policy.low), jnp.asarray(policy.high)
@@ -124,17 +108,15 @@ def make_train(
     target_entropy = -float(dim)
 
     def init(key, hp: SACHParams) -> SACState:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros(obs_shape)
-        actor_params = actor_net.init(k_actor, obs)
         action = jnp.zeros(dim) if continuous else None
-        critic_params = critic.init(k_critic, obs, action)
-        tx = make_optimizer(hp.learning_rate)
+        actor, critic_ts, tx = init_actor_critic(
+            key, actor_net, critic, obs_shape, action, hp.learning_rate
+        )
         log_alpha = jnp.log(jnp.asarray(hp.init_alpha, jnp.float32))
         return SACState(
-            actor=TrainState.create(apply_fn=None, params=actor_params, tx=tx),
-            critic=TrainState.create(apply_fn=None, params=critic_params, tx=tx),
-            critic_target=critic_params,
+            actor=actor,
+            critic=critic_ts,
+            critic_target=critic_ts.params,
             log_alpha=TrainState.create(apply_fn=None, params={"log_alpha": log_alpha}, tx=tx),
         )
 
@@ -168,18 +150,13 @@ def make_train(
             next_v = jnp.sum(probs * (next_q - alpha * logp), axis=-1)
         target = td_target(batch.reward, batch.terminated, hp.gamma, next_v)
 
-        def critic_loss_fn(params):
+        def q_values(params):
             if continuous:
-                q = critic(params, batch.obs, batch.action)  # [2, B]
-            else:
-                q_all = critic(params, batch.obs)  # [2, B, A]
-                q = jnp.take_along_axis(q_all, batch.action[None, :, None], axis=-1)[..., 0]
-            return ((q - target) ** 2).mean(axis=1).sum(), q.mean()
+                return critic(params, batch.obs, batch.action)  # [2, B]
+            q_all = critic(params, batch.obs)  # [2, B, A]
+            return jnp.take_along_axis(q_all, batch.action[None, :, None], axis=-1)[..., 0]
 
-        (critic_loss, q_mean), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-            state.critic.params
-        )
-        critic_ts = state.critic.apply_gradients(grads=grads)
+        critic_ts, critic_loss, q_mean = critic_step(state.critic, q_values, target)
 
         # ACTOR on the updated critic
         def actor_loss_fn(params):

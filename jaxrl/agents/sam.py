@@ -43,12 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents import sac, td3
-from jaxrl.agents.offpolicy_common import (
-    OffPolicyAgent,
-    OffPolicyTrainer,
-    broadcast_hparams,
-    build_trainer,
-)
+from jaxrl.agents.hparams import broadcast_hparams
+from jaxrl.agents.offpolicy_common import OffPolicyAgent, OffPolicyTrainer, build_trainer
 from jaxrl.rewards.adversarial import (
     AdvBatch,
     AdvDiscState,
@@ -130,8 +126,7 @@ class SAMHParams(NamedTuple):
     def transform(self):
         return self.agent.transform
 
-    def broadcast(self, n: int) -> SAMHParams:
-        return broadcast_hparams(self, n)
+    broadcast = broadcast_hparams
 
     def check(self) -> SAMHParams:
         self.agent.check()

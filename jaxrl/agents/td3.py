@@ -5,8 +5,8 @@ action range), delayed actor and target updates (every ``policy_delay`` critic u
 averaging τ=0.005, Gaussian exploration noise, uniform-random warm-up. Continuous actions only.
 
 ``make_train(static, env, transform) -> trainer``; ``trainer(key, hp)`` runs everything,
-``trainer.init``/``trainer.chunk`` run it in chunks (``jaxrl.experiment.run_chunked``). Shared
-machinery (replay, collection, critic targets, metrics) is in ``offpolicy_common``.
+``trainer.init``/``trainer.chunk`` run it in chunks (``jaxrl.experiment.run_chunked``), as
+for every agent built on :mod:`jaxrl.agents.offpolicy_common`.
 """
 
 from __future__ import annotations
@@ -18,20 +18,11 @@ import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
+from jaxrl.agents.critic import TwinCritic, critic_step, init_actor_critic, polyak, td_target
+from jaxrl.agents.hparams import POLYAK_BOUNDS, broadcast_hparams, check_hparams
 from jaxrl.agents.networks import MLP
-from jaxrl.agents.offpolicy_common import (
-    Critic,
-    OffPolicyAgent,
-    OffPolicyStatic,
-    OffPolicyTrainer,
-    TwinCritic,
-    broadcast_hparams,
-    build_trainer,
-    check_hparams,
-    make_optimizer,
-    polyak,
-    td_target,
-)
+from jaxrl.agents.offpolicy_common import OffPolicyAgent, OffPolicyTrainer, build_trainer
+from jaxrl.agents.offpolicy_config import OffPolicyStatic
 from jaxrl.agents.policy import Policy
 from jaxrl.distributions import squash_action
 from jaxrl.shaping.transform import RewardTransform
@@ -64,22 +55,12 @@ class TD3HParams(NamedTuple):
     transform: Any = ()
     """the reward transform's params pytree"""
 
-    def broadcast(self, n: int) -> TD3HParams:
-        return broadcast_hparams(self, n)
+    broadcast = broadcast_hparams
 
     def check(self) -> TD3HParams:
-        return check_hparams(
-            self,
-            {
-                "learning_rate": (0.0, None),
-                "gamma": (0.0, 1.0),
-                "tau": (0.0, 1.0),
-                "exploration_noise": (0.0, None),
-                "target_noise": (0.0, None),
-                "target_noise_clip": (0.0, None),
-            },
-            positive=("learning_rate",),
-        )
+        noise = ("exploration_noise", "target_noise", "target_noise_clip")
+        bounds = {**POLYAK_BOUNDS, **{name: (0.0, None) for name in noise}}
+        return check_hparams(self, bounds, positive=("learning_rate",))
 
 
 class TD3State(NamedTuple):
@@ -105,23 +86,22 @@ def make_train(
     low, high = jnp.asarray(policy.low), jnp.asarray(policy.high)
     half_range = 0.5 * (high - low)
     actor_net = MLP(static.hidden_sizes, policy.action_dim, static.activation)
-    critic = TwinCritic(Critic(static.hidden_sizes, static.activation))
+    critic = TwinCritic.create(static.hidden_sizes, static.activation)
     obs_shape = env.observation_space(env_params).shape
 
     def pi(params, obs):
         return squash_action(actor_net.apply(params, obs), low, high, "tanh")
 
     def init(key, hp: TD3HParams) -> TD3State:
-        k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros(obs_shape)
-        actor_params = actor_net.init(k_actor, obs)
-        critic_params = critic.init(k_critic, obs, jnp.zeros(policy.action_dim))
-        tx = make_optimizer(hp.learning_rate)
+        action = jnp.zeros(policy.action_dim)
+        actor, critic_ts, _ = init_actor_critic(
+            key, actor_net, critic, obs_shape, action, hp.learning_rate
+        )
         return TD3State(
-            actor=TrainState.create(apply_fn=None, params=actor_params, tx=tx),
-            critic=TrainState.create(apply_fn=None, params=critic_params, tx=tx),
-            actor_target=actor_params,
-            critic_target=critic_params,
+            actor=actor,
+            critic=critic_ts,
+            actor_target=actor.params,
+            critic_target=critic_ts.params,
             updates=jnp.zeros((), jnp.int32),
             actor_loss=jnp.zeros((), jnp.float32),
         )
@@ -145,14 +125,9 @@ def make_train(
         next_q = critic(state.critic_target, batch.next_obs, next_action).min(axis=0)
         target = td_target(batch.reward, batch.terminated, hp.gamma, next_q)
 
-        def critic_loss_fn(params):
-            q = critic(params, batch.obs, batch.action)  # [2, B]
-            return ((q - target) ** 2).mean(axis=1).sum(), q.mean()
-
-        (critic_loss, q_mean), grads = jax.value_and_grad(critic_loss_fn, has_aux=True)(
-            state.critic.params
-        )
-        state = state._replace(critic=state.critic.apply_gradients(grads=grads))
+        q_values = lambda params: critic(params, batch.obs, batch.action)  # [2, B]
+        critic_ts, critic_loss, q_mean = critic_step(state.critic, q_values, target)
+        state = state._replace(critic=critic_ts)
 
         # ACTOR (delayed): maximise Q1(s, π(s)), then move both targets
         def actor_step(state: TD3State) -> TD3State:

@@ -174,7 +174,7 @@ def approach_bonus_table(grid: GridWorld, coefficient: float) -> np.ndarray:
     Randløv & Alstrøm's bicycle effect: a bonus for every step towards the goal with no matching
     penalty for stepping away is not potential-based, and for large enough ``c`` the optimal
     policy circles (toward, back, toward, ...) instead of finishing. Rows leaving a terminal
-    state stay zero. Same numbers as the ``progress_bonus`` transform of ``experiments/pbrs.py``.
+    state stay zero. Same numbers as :func:`jaxrl.shaping.baselines.progress_bonus`.
     """
     d = grid.distance
     closer = (d[None, None, :] < d[:, None, None]).astype(np.float64)

@@ -227,19 +227,17 @@ def _expert_trainer(cfg: ExpertConfig):
 def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True):
     """Train ``cfg.seeds`` experts; returns ``(env, env_params, trainer, agent_state, metrics,
     best)`` with the best seed's agent state (unbatched)."""
-    from jaxrl.experiment.runner import run_chunked
+    from jaxrl.experiment.sweep import grid_keys, run_sweep
 
     env, env_params, trainer, hp = _expert_trainer(cfg)
     hp = trainer.check(hp).broadcast(cfg.seeds)
-    keys = jax.random.split(jax.random.key(cfg.seed), cfg.seeds)
-    metrics, state = run_chunked(
-        jax.jit(jax.vmap(trainer.init)),
-        jax.jit(jax.vmap(trainer.chunk)),
+    keys = grid_keys(cfg.seed, cfg.seeds)
+    metrics, state = run_sweep(
+        None,
+        run,
+        trainer,
         keys,
         hp,
-        num_chunks=cfg.num_chunks,
-        run=run,
-        resume=False,
         progress=progress,
         metrics_name="expert_metrics",
         return_state=True,

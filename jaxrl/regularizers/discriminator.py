@@ -187,7 +187,7 @@ def _minibatches(key: Array, batch: DiscBatch, num_minibatches: int) -> DiscBatc
     return jax.tree.map(lambda x: x[idx].reshape(num_minibatches, size, *x.shape[1:]), batch)
 
 
-@partial(jax.jit, static_argnames=("num_epochs", "num_minibatches"))
+@partial(jax.jit, static_argnames=("num_epochs", "num_minibatches", "return_logits"))
 def train_discriminator(
     state: DiscState,
     batch_pi: DiscBatch,
@@ -195,23 +195,33 @@ def train_discriminator(
     key: Array,
     num_epochs: int | None = None,
     num_minibatches: int | None = None,
+    return_logits: bool = False,
 ) -> tuple[DiscState, dict[str, Array]]:
     """``num_epochs`` shuffled passes of ``num_minibatches`` Adam steps on the logistic loss.
 
     ``batch_pi`` (current policy) and ``batch_ref`` (reference policy) may have different sizes
     and any leading batch shape; each minibatch pairs ``1/num_minibatches`` of each (the
-    remainder of a shuffle is dropped). Pure and jitted (``num_epochs``/``num_minibatches``
-    static; ``None`` takes the config's values).
+    remainder of a shuffle is dropped). Pure and jitted (``num_epochs``/``num_minibatches``/
+    ``return_logits`` static; ``None`` takes the config's values).
 
     Returns the new state and metrics: ``loss`` ``[num_epochs]`` (mean minibatch loss per epoch),
     and on the full batches after training ``final_loss``, ``accuracy`` (fraction classified
     correctly, ``d > 0`` on π samples and ``d < 0`` on reference samples), ``mean_logit_pi`` and
-    ``mean_logit_ref``.
+    ``mean_logit_ref``. With ``return_logits`` also ``logits_pi`` / ``logits_ref``: the trained
+    ``d`` on every sample, shaped like the batches' leading axes, so a caller that needs the
+    penalty on the current-policy batch (ORPO) does not run the network over it a second time.
+
+    Cost: every epoch runs the network forward and backward once over *all* ``n_π + n_ref``
+    samples, so the work is ``∝ num_epochs · (n_π + n_ref)`` whatever ``num_minibatches`` is (it
+    only sets how many sequential Adam steps that work is split into). On a CPU this is
+    FLOP-bound: with ORPO's defaults it costs about as much as PPO's own update.
     """
     config = state.config
     num_epochs = config.num_epochs if num_epochs is None else num_epochs
     num_minibatches = config.num_minibatches if num_minibatches is None else num_minibatches
     tx = config.optimizer()
+    lead_pi = jnp.shape(batch_pi.obs)[:-1]
+    lead_ref = jnp.shape(batch_ref.obs)[:-1]
     batch_pi, batch_ref = _flatten(batch_pi, config), _flatten(batch_ref, config)
 
     def loss_fn(params, mb_pi, mb_ref):
@@ -247,6 +257,9 @@ def train_discriminator(
         "mean_logit_pi": jnp.mean(d_pi),
         "mean_logit_ref": jnp.mean(d_ref),
     }
+    if return_logits:
+        metrics["logits_pi"] = d_pi.reshape(lead_pi)
+        metrics["logits_ref"] = d_ref.reshape(lead_ref)
     return state.replace(params=params, opt_state=opt_state), metrics
 
 

@@ -1,5 +1,7 @@
 """Reward shaping: the RewardTransform API and the shaping families built on it."""
 
+from jaxrl.shaping.baselines import naive_potential, progress_bonus
+from jaxrl.shaping.channels import add_channel, select
 from jaxrl.shaping.gating import (
     gated_channels,
     gated_reward_accumulation,
@@ -45,6 +47,7 @@ from jaxrl.shaping.transform import (
 __all__ = [
     "RewardTransform",
     "Transition",
+    "add_channel",
     "apply_to_table",
     "biased_greedy",
     "cartpole_upright",
@@ -69,6 +72,7 @@ __all__ = [
     "mountain_car_height",
     "mu_sigma_clip",
     "multiplicative_penalties",
+    "naive_potential",
     "par",
     "pendulum_energy",
     "pendulum_height",
@@ -78,8 +82,10 @@ __all__ = [
     "potential_shaping",
     "prm_clip",
     "prm_delta",
+    "progress_bonus",
     "returns_to_go",
     "scale",
+    "select",
     "shaped_reward_table",
     "table_transitions",
     "time_potential_from_table",
