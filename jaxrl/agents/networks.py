@@ -56,13 +56,18 @@ def _orthogonal_batch(draws: list[_Draw]) -> list[jnp.ndarray]:
     ``q, r = qr(z)``, ``q * sign(diag r)``, transposed when ``n < m``, times ``scale``. Threefry
     bits depend only on (key, flat index), so the first ``size`` draws of a longer vector are the
     draws of any shape with ``size`` elements. ``tests/test_ppo.py`` checks the equality.
+
+    The QRs run one after another (an optimisation barrier orders them): jaxlib 0.10 deadlocks
+    when as many batched LAPACK calls run concurrently as XLA's CPU pool has threads (see
+    ``conftest.py``), which independent per-layer initialisers under ``vmap`` do.
     """
     dims = []
     for d in draws:
         n, m = math.prod(d.shape) // d.shape[-1], d.shape[-1]
         dims.append((n, m, (max(n, m), min(n, m))))
     out: list[Any] = [None] * len(draws)
-    for dtype in {np.dtype(d.dtype) for d in draws}:
+    previous = None
+    for dtype in dict.fromkeys(np.dtype(d.dtype) for d in draws):
         idx = [i for i, d in enumerate(draws) if np.dtype(d.dtype) == dtype]
         size = max(math.prod(dims[i][2]) for i in idx)
         keys = jnp.stack([draws[i].key for i in idx])
@@ -72,7 +77,10 @@ def _orthogonal_batch(draws: list[_Draw]) -> list[jnp.ndarray]:
             by_shape.setdefault(dims[i][2], []).append(row)
         for zshape, rows in by_shape.items():
             zs = jnp.stack([z[r, : math.prod(zshape)].reshape(zshape) for r in rows])
+            if previous is not None:  # one QR at a time (see the docstring)
+                zs, _ = jax.lax.optimization_barrier((zs, previous))
             q, r = jnp.linalg.qr(zs)
+            previous = q
             q = q * jnp.expand_dims(jnp.sign(jnp.linalg.diagonal(r)), -2)
             for j, row in enumerate(rows):
                 i = idx[row]
@@ -84,9 +92,19 @@ def _orthogonal_batch(draws: list[_Draw]) -> list[jnp.ndarray]:
 
 
 def init_params(module: nn.Module, key, *args, **kwargs):
-    """``module.init(key, *args, **kwargs)`` with every :func:`orthogonal` kernel drawn in one
-    batch: the same variables, bit for bit, from far fewer XLA kernels (one normal sampler
-    instead of one per layer), which is most of what compiling a small network's init costs."""
+    """``module.init(key, *args, **kwargs)``, bit for bit. On CPU every :func:`orthogonal` kernel
+    is drawn in one batch (:func:`_orthogonal_batch`): far fewer XLA kernels to compile (one
+    normal sampler instead of one per layer, which is most of what compiling a small network's
+    init costs) and no concurrent batched QRs. Elsewhere it is ``module.init`` itself."""
+    return jax.lax.platform_dependent(
+        key,
+        *args,
+        cpu=lambda key, *args: _init_batched(module, key, *args, **kwargs),
+        default=lambda key, *args: module.init(key, *args, **kwargs),
+    )
+
+
+def _init_batched(module: nn.Module, key, *args, **kwargs):
     draws: list[_Draw] = []
     _DEFERRED.append(draws)
     try:

@@ -115,14 +115,21 @@ def stable_argsort_u32(keys: jnp.ndarray) -> jnp.ndarray:
 
 
 def permutation(key: jax.Array, n: int) -> jnp.ndarray:
-    """Bit-identical to ``jax.random.permutation(key, n)`` (same rounds of random ``uint32``
-    sort keys and stable sorts), with the sorts done by :func:`stable_argsort_u32`."""
-    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
-    x = jnp.arange(n)
-    for _ in range(rounds):
-        key, subkey = jax.random.split(key)
-        x = x[stable_argsort_u32(jax.random.bits(subkey, (n,), jnp.uint32))]
-    return x
+    """Bit-identical to ``jax.random.permutation(key, n)``. On CPU its stable sorts are done by
+    :func:`stable_argsort_u32` (same rounds of random ``uint32`` sort keys); elsewhere it is
+    ``jax.random.permutation`` itself, whose sort is fast there."""
+
+    def network_sort(key):
+        rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+        x = jnp.arange(n)
+        for _ in range(rounds):
+            key, subkey = jax.random.split(key)
+            x = x[stable_argsort_u32(jax.random.bits(subkey, (n,), jnp.uint32))]
+        return x
+
+    return jax.lax.platform_dependent(
+        key, cpu=network_sort, default=lambda key: jax.random.permutation(key, n)
+    )
 
 
 def epoch_permutations(key: jax.Array, epochs: int, n: int) -> jnp.ndarray:
@@ -263,9 +270,10 @@ def make_train(
                 loss, aux = loss + extra, {**aux, **extra_aux, "loss_total": loss + extra}
             return loss, aux
 
-        # All epochs' minibatch indices up front (one batched sort instead of one per epoch),
-        # then each minibatch gathers its rows straight from the flat batch: no shuffled copy of
-        # the batch per epoch. Same permutations as ``jax.random.permutation`` epoch by epoch.
+        # All epochs' permutations up front (one batched sort, by a sorting network on CPU, instead
+        # of one comparator sort per epoch); the same permutations as ``jax.random.permutation``
+        # epoch by epoch. Each epoch then shuffles the batch as before (gathering each minibatch's
+        # rows inside the minibatch loop instead changes XLA's fusion of the loss, and rounding).
         key, k_epochs = jax.random.split(rs.key)
         perms = epoch_permutations(k_epochs, static.update_epochs, static.batch_size)
         batch = jax.tree.map(
