@@ -34,7 +34,7 @@ test: $(STAMP)
 # (conftest.py); the flag is a no-op on GPU.
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
 reproduce: $(STAMP)
-	$(BIN)/python -m theory_checks
+	$(BIN)/python -m theory_checks --json paper_figures/out/theory_checks.json
 	$(BIN)/python experiments/ppo_classic.py --profile quick
 	$(BIN)/python paper_figures/ppo_classic.py
 	$(BIN)/python experiments/pbrs.py --profile quick

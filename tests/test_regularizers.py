@@ -348,19 +348,26 @@ def test_gaussian_divergences_hand_values():
 
 # ----------------------------------------------------------------------------- checks 12 / 13
 def test_check12_adversarial_chi2_bound_is_tight_and_kl_fails(x64):
-    from theory_checks.check_correlated_proxy import counterexample_slacks
+    from theory_checks.check_correlated_proxy import ProxyCase, slacks
+    from theory_checks.harness import MDPCase, numpy_mdp, pad_mdp
 
-    kl_slack, chi2_slack = counterexample_slacks()
-    assert kl_slack < -0.1
-    assert abs(chi2_slack) < 1e-9  # (w - 1) ⟂ z̃: the χ² bound holds with equality
+    mdp = pad_mdp(numpy_mdp(seed=0, n_states=6, n_actions=3, gamma=0.9), 12)
+    case = ProxyCase(MDPCase(0, 6, 3, 0.9, None, 0, mdp), rho=0.5, u=0.5)
+    chi2_slack = slacks(case)
+    assert abs(chi2_slack[0, 0]) < 1e-9  # (w - 1) ⟂ z̃: the χ² bound holds with equality at π₀
+    assert chi2_slack.min() > -1e-10
+    assert slacks(case._replace(root="kl"))[0, 0] < -0.05  # √KL in place of √χ²: violated
 
 
-def test_check13_bayes_optimal_and_scaled(x64):
-    from theory_checks.check_orpo_discriminator import counterexample_errors
+def test_check13_trained_and_untrained_discriminator(x64):
+    from theory_checks.check_orpo_discriminator import DiscCase, discriminator_errors
+    from theory_checks.harness import MDPCase, numpy_mdp, pad_mdp
 
-    assert max(counterexample_errors(scale=1.0).values()) < 1e-12
-    errs = counterexample_errors(scale=0.5)
-    assert errs["chi2_identity"] > 1e-3 and errs["loss_gradient"] > 1e-3
+    mdp = pad_mdp(numpy_mdp(seed=0, n_states=6, n_actions=3, gamma=0.9), 12)
+    case = DiscCase(MDPCase(0, 6, 3, 0.9, None, 0, mdp), alpha=1.0)
+    assert max(discriminator_errors(case).values()) < 1e-10
+    errs = discriminator_errors(case._replace(trained=False))
+    assert errs["chi2_identity"] > 1e-3 and errs["kl_identity"] > 1e-3
     assert bayes_optimal_logit(np.array([0.5, 0.0]), np.array([0.0, 0.5])).tolist() == [
         math.inf,
         -math.inf,

@@ -1,34 +1,32 @@
 """Check family 16: Gao et al.'s Clip and Delta bound the PRM return (theory.md §6, §11 item 16).
 
-Cases: K ∈ [1, 400] PRM step scores ~ U[0, 1], for half the cases followed by n ∈ [1, 600]
-repeated 0.99 steps (the "repeat correct but useless steps" hack), a Clip offset η ∈ [0, 1] and
-the Delta last-step convention ``keep_last`` (r̃_K = r_K) or not (r̃_K = 0). Trajectories are
-padded to T = 1024 with junk behind a validity mask, so every jitted shape compiles once.
-Everything goes through the library code (:mod:`jaxrl.shaping.prm`): the pure functions and the
-streaming transforms (``prm_clip``, ``prm_delta`` scanned step by step).
+A case is a rollout of T = 1024 PRM step scores (one environment) holding several episodes: the
+first has K ∈ [1, 400] scores ~ U[0, 1] followed by n ∈ [0, 600] hack steps (repeated 0.99, or
+the oscillating 0.9, 0.1, … of theory.md), the rest are random episodes of 1–64 steps, the last
+one cut at T. Plus a Clip offset η ∈ [0, 1], the Delta last-step convention ``keep_last`` and
+``kind``, which refinement the learner's rewards go through (the library's, or a mutation's).
+Every reward is produced by :mod:`jaxrl.shaping.prm` (the ``prm_clip`` transform on a batch of
+Transitions, the streaming ``prm_delta`` scanned step by step, ``delta_rewards``/``clip_rewards``)
+and compared, per episode, with the theorem's closed form. Tolerance 1e-12.
 
-* **16a Clip return-to-go ≤ 0**: ``max_t Σ_{k≥t} min(r_k − η, 0) ≤ 0`` (inequality, slack ≥
-  −1e-12), via ``prm_clip``. Counterexample: the shift without the clip, ``r − η``, on 250
-  repeated 0.9 steps with η = 0.5 earns 250 · 0.4 = 100, growing with length. (theory.md quotes
-  100 for an oscillating 0.9, 0.1, … hack of length 500; with η = 0.5 that sequence's shifted
-  return is 0, so the repeated-0.9 hack is used here.)
-* **16b Delta telescopes**: on the valid prefix ``Σ_{k≥t} r̃_k = r_t − r_K + keep·r_K`` (error
-  ≤ 1e-12, theory.md 6.1); the streaming ``prm_delta`` (emitted one step late) has the same
-  returns-to-go shifted by one; the result on the valid prefix is the same whatever junk fills
-  the padding (and the padding gets 0); ``|return| ≤ max r − min r`` (≤ 1); and Clip-Delta's
-  return-to-go lies in ``[min c − max c, max c − min c]`` for c = Clip(r) (6.2). Counterexample:
-  the rectified delta ``max(r_k − r_{k+1}, 0)`` no longer telescopes: the oscillating hack
-  0.9, 0.1, … of length 500 earns 200 instead of r_0 − r_K = 0.8 (error 199.2, reported
-  relative to 1 + max |r|: 104.8).
-* **16c length invariance** (6.3): inserting n repeated 0.99 steps strictly inside a trajectory
-  (K ≥ 2; appending them would change the last score r_K) does not change its Delta or
-  Clip-Delta return (error ≤ 1e-12). Counterexample: the raw PRM sum grows by 0.99·n: 588
-  repeats in a 700-step trajectory add 582.12 (theory.md: 582).
+* **16a Clip**: every return-to-go of ``prm_clip``'s rewards is ≤ 0. Mutation **clip keeps
+  positive rewards** (``r − η``, the shift without the ``min(·, 0)``: the hack earns ~0.5 per
+  step, theory.md's 100 for 500 steps).
+* **16b Delta telescopes**: ``Σ_{k≥t} r̃_k = r_t − r_K + keep·r_K`` in every episode for
+  ``delta_rewards(done=…)``; the streaming ``prm_delta`` has the same returns shifted one step;
+  ``|G_t| ≤ max r − min r (+ |r_K|)``, and Clip-Delta's within ± the range of Clip(r) (6.2).
+  Mutations: **off-by-one in delta** (the episode end flag one step late: the last delta reads
+  the next episode's first score) and **rectified delta** ``max(r̃, 0)`` (theory.md: 200 on the
+  oscillating hack).
+* **16c length invariance** (6.3): inserting n ≥ 1 repeated 0.99 steps strictly inside the first
+  episode (K ≥ 2) leaves its Delta and Clip-Delta returns unchanged. Mutation **raw PRM sum**
+  (the identity refinement: the return grows by 0.99·n; theory.md: 582 for 588 repeats).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,209 +34,233 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from jaxrl.shaping.prm import clip_rewards, delta_rewards, prm_clip, prm_delta, returns_to_go
-from jaxrl.shaping.transform import Transition
-from theory_checks.harness import Check, as_pytest
+from jaxrl.shaping.prm import clip_rewards, delta_rewards, prm_clip, prm_delta
+from jaxrl.shaping.transform import RewardTransform, Transition, identity
+from theory_checks.harness import Check, Mutation, as_pytest
 
-T_PAD = 1024
+T = 1024
 HACK = 0.99
 
 
-def _transition(reward, last=None) -> Transition:
+class PrmCase(NamedTuple):
+    seed: int
+    K: int  # scored steps of the first episode
+    n: int  # hack steps appended to it
+    oscillate: bool  # hack = 0.9, 0.1, ... instead of repeated 0.99
+    eta: float
+    keep_last: bool
+    kind: str = "gao"  # the library's refinement, or a mutation's name
+
+
+def _transition(reward, done) -> Transition:
     reward = jnp.asarray(reward)
     zeros = jnp.zeros(reward.shape)
-    last = jnp.zeros(reward.shape, bool) if last is None else jnp.asarray(last, bool)
+    done = jnp.asarray(done, bool)
     return Transition(
-        obs=zeros,
-        action=zeros,
-        reward=reward,
-        next_obs=zeros,
-        terminated=last,
-        truncated=jnp.zeros_like(last),
-        discount=1.0 - last.astype(zeros.dtype),
-        channels={},
-        time=jnp.zeros(reward.shape, jnp.int32),
+        zeros,
+        zeros,
+        reward,
+        zeros,
+        done,
+        jnp.zeros_like(done),
+        1.0 - done.astype(zeros.dtype),
+        {},
+        jnp.zeros(reward.shape, jnp.int32),
     )
 
 
+def _rollout(case: PrmCase):
+    """``(scores [T], done [T])``: the hacked first episode, then random ones (last cut at T)."""
+    rng = np.random.default_rng([case.seed, 1])
+    hack = np.tile([0.9, 0.1], case.n)[: case.n] if case.oscillate else np.full(case.n, HACK)
+    episodes = [np.concatenate([rng.uniform(0, 1, case.K), hack])]
+    while sum(map(len, episodes)) < T:
+        episodes.append(rng.uniform(0, 1, int(rng.integers(1, 65))))
+    ends = np.cumsum([len(e) for e in episodes]) - 1
+    done = np.zeros(T, bool)
+    done[ends[ends < T]] = True
+    done[-1] = True
+    return np.concatenate(episodes)[:T], done
+
+
+def _episodes(done: np.ndarray) -> list[slice]:
+    ends = np.flatnonzero(done)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return [slice(s, e + 1) for s, e in zip(starts, ends, strict=True)]
+
+
+def _rtg(x: np.ndarray, ep: slice) -> np.ndarray:
+    return np.cumsum(x[ep][::-1])[::-1]
+
+
+# ----------------------------------------------------------------------------- 16a
+def _shift_only() -> RewardTransform:
+    """Mutant Clip that keeps positive rewards: ``r − η`` without ``min(·, 0)``."""
+    return RewardTransform(lambda p: (), lambda p, s, tr: (tr.reward - p, s), 0.0)
+
+
+@functools.cache
+def _clip_fn(kind: str):
+    t = prm_clip() if kind == "gao" else _shift_only()
+    return jax.jit(lambda r, done, eta: t.apply(eta, t.init(eta), _transition(r, done))[0])
+
+
+def _clip_error(case: PrmCase) -> float:
+    r, done = _rollout(case)
+    out = np.asarray(_clip_fn(case.kind)(r, done, case.eta))
+    return max(0.0, max(float(_rtg(out, ep).max()) for ep in _episodes(done)))
+
+
+def _cases(min_k: int = 1):
+    return st.builds(
+        PrmCase,
+        st.integers(0, 2**32 - 1),
+        st.integers(min_k, 400),
+        st.one_of(st.just(0), st.integers(1, 600)),
+        st.booleans(),
+        st.floats(0.0, 1.0),
+        st.booleans(),
+        st.just("gao"),
+    )
+
+
+CLIP_BOUNDED = Check(
+    name="16a Clip return-to-go <= 0",
+    theorem="Gao et al. 2024 (arXiv 2410.15115), Clip; theory.md 6.1",
+    strategy=_cases(),
+    error=_clip_error,
+    tolerance=1e-12,
+    mutations=(
+        Mutation(
+            "clip keeps positive rewards",
+            "r~ = min(r - eta, 0)",
+            lambda c: c._replace(kind="keeps positive"),
+        ),
+    ),
+    description="max over episodes and t of sum_{k>=t} prm_clip(r)_k <= 0.",
+)
+
+
+# ----------------------------------------------------------------------------- 16b
 @functools.cache
 def _stream_delta():
-    """Jitted ``prm_delta`` scanned over a ``[T]`` trajectory (one environment)."""
+    """Jitted ``prm_delta`` scanned over a ``[T]`` rollout (one environment)."""
     t = prm_delta(batch_shape=())
 
     @jax.jit
-    def run(rewards, last, keep_last):
+    def run(r, done, keep_last):
         def step(state, x):
             out, state = t.apply(keep_last, state, _transition(x[0], x[1]))
             return state, out
 
-        _, out = jax.lax.scan(step, t.init(keep_last), (rewards, last))
-        return out
+        return jax.lax.scan(step, t.init(keep_last), (r, done))[1]
 
     return run
 
 
 @jax.jit
-def _clip_rtg(rewards, mask, eta):
-    t = prm_clip()
-    out, _ = t.apply(eta, t.init(eta), _transition(rewards))
-    return returns_to_go(jnp.where(mask, out, 0.0))
+def _delta_fns(r, done, eta, keep_last, rectify):
+    """Trajectory Delta, streaming Delta, Clip(r), Clip-Delta; ``rectify``: the mutant max(·, 0)."""
+
+    def post(x):
+        return jnp.where(rectify, jnp.maximum(x, 0.0), x)
+
+    c = clip_rewards(r, eta)
+    d = post(delta_rewards(r, done=done, keep_last=keep_last))
+    s = post(_stream_delta()(r, done, keep_last))
+    return d, s, c, post(delta_rewards(c, done=done, keep_last=keep_last))
 
 
-@jax.jit
-def _delta_outputs(rewards, junk, mask, eta, keep_last):
-    """Delta with two different paddings, Clip-Delta, and returns-to-go."""
-    d = delta_rewards(rewards, mask=mask, keep_last=keep_last)
-    d_junk = delta_rewards(jnp.where(mask, rewards, junk), mask=mask, keep_last=keep_last)
-    c = clip_rewards(rewards, eta)
-    cd = delta_rewards(c, mask=mask, keep_last=keep_last)
-    return d, d_junk, c, returns_to_go(d), returns_to_go(cd)
-
-
-def _padded(r: np.ndarray, rng: np.random.Generator):
-    L = len(r)
-    rewards = np.concatenate([r, rng.uniform(-5, 5, T_PAD - L)])  # junk padding
-    mask = np.arange(T_PAD) < L
-    return rewards, mask
-
-
-_cases = st.tuples(
-    st.integers(0, 2**32 - 1),  # seed
-    st.integers(1, 400),  # K
-    st.one_of(st.just(0), st.integers(1, 600)),  # repeats of the hack step
-    st.floats(0.0, 1.0),  # η
-    st.booleans(),  # keep_last
-)
-
-
-def _scores(case) -> np.ndarray:
-    seed, K, n, _, _ = case
-    rng = np.random.default_rng([seed, 1])
-    return np.concatenate([rng.uniform(0, 1, K), np.full(n, HACK)])
-
-
-# ----------------------------------------------------------------------------- 16a
-def _clip_error(case) -> float:
-    r = _scores(case)
-    rewards, mask = _padded(r, np.random.default_rng([case[0], 2]))
-    rtg = np.asarray(_clip_rtg(rewards, mask, case[3]))
-    return max(0.0, float(rtg.max()))
-
-
-def _shift_counter() -> float:
-    r = np.full(250, 0.9)
-    return max(0.0, float(np.max(np.asarray(returns_to_go(jnp.asarray(r) - 0.5)))))
-
-
-CLIP_BOUNDED = Check(
-    name="16a Clip return-to-go <= 0 (cx: shift without clip)",
-    strategy=_cases,
-    error=_clip_error,
-    tolerance=1e-12,
-    counterexample=_shift_counter,
-    description="max_t sum_{k>=t} min(r_k - eta, 0) <= 0 for any sequence.",
-)
-
-
-# ----------------------------------------------------------------------------- 16b
-def _telescoping_error(r: np.ndarray, deltas: np.ndarray, keep_last: bool) -> float:
-    """``max_t |Σ_{k≥t} r̃_k − (r_t − r_K + keep·r_K)|`` relative to ``1 + max |r|``."""
-    rtg = np.cumsum(deltas[::-1])[::-1]
-    target = r - r[-1] + (r[-1] if keep_last else 0.0)
-    return float(np.max(np.abs(rtg - target))) / (1 + float(np.max(np.abs(r))))
-
-
-def _delta_error(case) -> float:
-    r = _scores(case)
-    L, eta, keep = len(r), case[3], case[4]
-    rewards, mask = _padded(r, np.random.default_rng([case[0], 2]))
-    junk = np.random.default_rng([case[0], 3]).uniform(-5, 5, T_PAD)
-    d, d_junk, c, rtg, rtg_cd = (
-        np.asarray(x) for x in _delta_outputs(rewards, junk, mask, eta, float(keep))
+def _delta_error(case: PrmCase) -> float:
+    r, done = _rollout(case)
+    flags = done.copy()
+    if case.kind == "off-by-one":
+        flags = np.roll(done, 1)
+        flags[0], flags[-1] = False, True  # the rollout's end is always an end
+    d, s, c, cd = (
+        np.asarray(x)
+        for x in _delta_fns(r, flags, case.eta, float(case.keep_last), case.kind == "rectified")
     )
-    errs = [_telescoping_error(r, d[:L], keep)]
-    # Padding: junk behind the mask changes nothing, and padding steps get 0.
-    errs.append(float(np.max(np.abs(d - d_junk))) + float(np.max(np.abs(d[L:]), initial=0.0)))
-    # Streaming form: one step late, same returns-to-go.
-    last = np.arange(T_PAD) == L - 1
-    s = np.asarray(_stream_delta()(rewards, last, float(keep)))[:L]
-    rtg_s = np.cumsum(s[::-1])[::-1]
-    errs.append(float(np.max(np.abs(rtg_s[1:] - rtg[: L - 1]), initial=0.0)))
-    errs.append(abs(float(rtg_s[0]) - float(rtg[0])))  # same episode return
-    # Bounds: |delta return-to-go| ≤ range of r (+ r_K when kept); Clip-Delta within ± range(c).
-    span = float(r.max() - r.min())
-    extra = float(abs(r[-1])) if keep else 0.0
-    errs.append(max(0.0, float(np.max(np.abs(rtg[:L]))) - span - extra))
-    cv = c[:L]
-    c_span = float(cv.max() - cv.min())
-    c_extra = float(abs(cv[-1])) if keep else 0.0
-    errs.append(max(0.0, float(np.max(np.abs(rtg_cd[:L]))) - c_span - c_extra))
-    return max(errs)
-
-
-def _rectified_counter() -> float:
-    r = np.tile([0.9, 0.1], 250)
-    d = np.asarray(delta_rewards(jnp.asarray(r)))
-    rectified = np.maximum(d, 0.0)  # non-linear post-processing of the deltas
-    rectified[-1] = d[-1]  # same last-step convention (0)
-    return _telescoping_error(r, rectified, keep_last=False)
+    keep = float(case.keep_last)
+    err = 0.0
+    for ep in _episodes(done):
+        rv, cv = r[ep], c[ep]
+        target = rv - rv[-1] + keep * rv[-1]
+        g, g_s = _rtg(d, ep), _rtg(s, ep)
+        err = max(err, float(np.max(np.abs(g - target))))
+        # streaming: one step late, G_stream(t) = G(t − 1), same episode return
+        err = max(err, float(np.max(np.abs(g_s[1:] - g[:-1]), initial=0.0)), abs(g_s[0] - g[0]))
+        bound = float(rv.max() - rv.min()) + keep * abs(float(rv[-1]))
+        err = max(err, float(np.max(np.abs(g))) - bound)
+        c_bound = float(cv.max() - cv.min()) + keep * abs(float(cv[-1]))
+        err = max(err, float(np.max(np.abs(_rtg(cd, ep)))) - c_bound)
+    return max(0.0, err) / (1.0 + float(np.max(np.abs(r))))
 
 
 DELTA_TELESCOPES = Check(
-    name="16b Delta telescopes, bounded, padding-free (cx: rectified delta)",
-    strategy=_cases,
+    name="16b Delta telescopes per episode (trajectory and streaming), bounded",
+    theorem="Gao et al. 2024 (arXiv 2410.15115), Delta; theory.md 6.1-6.2",
+    strategy=_cases(),
     error=_delta_error,
     tolerance=1e-12,
-    counterexample=_rectified_counter,
-    description="sum_{k>=t} delta_k = r_t - r_K (+ r_K if kept); streaming = trajectory form.",
+    mutations=(
+        Mutation(
+            "off-by-one in delta",
+            "deltas never cross an episode end",
+            lambda c: c._replace(kind="off-by-one"),
+        ),
+        Mutation(
+            "rectified delta",
+            "r~_k = r_k - r_{k+1} (linear)",
+            lambda c: c._replace(kind="rectified"),
+        ),
+    ),
+    description="sum_{k>=t} delta_k = r_t - r_K (+ r_K if kept); |G| <= range (6.1, 6.2).",
 )
 
 
 # ----------------------------------------------------------------------------- 16c
-def _with_repeats(r: np.ndarray, n: int, at: int) -> np.ndarray:
-    return np.concatenate([r[:at], np.full(n, HACK), r[at:]])
-
-
 @jax.jit
-def _returns(rewards, mask, eta, keep_last):
-    d = delta_rewards(rewards, mask=mask, keep_last=keep_last)
-    cd = delta_rewards(clip_rewards(rewards, eta), mask=mask, keep_last=keep_last)
-    return jnp.sum(d), jnp.sum(cd), jnp.sum(jnp.where(mask, rewards, 0.0))
+def _first_returns(r, done, first, eta, keep_last):
+    """``[3]`` returns of the first episode (``first`` mask): Delta, Clip-Delta and raw."""
+    d = delta_rewards(r, done=done, keep_last=keep_last)
+    cd = delta_rewards(clip_rewards(r, eta), done=done, keep_last=keep_last)
+    t = identity()
+    raw = t.apply(t.default_params, t.init(t.default_params), _transition(r, done))[0]
+    return jnp.stack([jnp.sum(jnp.where(first, x, 0.0)) for x in (d, cd, raw)])
 
 
-def _length_error(case, which: int = 0) -> float:
-    seed, K, n, eta, keep = case
-    if K < 2:
-        assume(False)  # repeats go strictly inside: the first and last scores stay the same
-    n = max(n, 1)
-    rng = np.random.default_rng([seed, 1])
-    r = rng.uniform(0, 1, K)
-    at = int(rng.integers(1, K))  # insert between steps at − 1 and at
-    out = []
-    for traj in (r, _with_repeats(r, n, at)):
-        rewards, mask = _padded(traj, np.random.default_rng([seed, 2]))
-        out.append([float(x) for x in _returns(rewards, mask, eta, float(keep))])
-    (d0, cd0, raw0), (d1, cd1, raw1) = out
-    if which == 1:  # the raw PRM sum (counterexample)
-        return abs(raw1 - raw0)
-    return max(abs(d1 - d0), abs(cd1 - cd0))
-
-
-def _raw_counter() -> float:
-    # 112 random steps + 588 repeats of 0.99 (700 steps): the raw return grows by 582.12.
-    return _length_error((0, 112, 588, 0.0, False), which=1)
+def _length_error(case: PrmCase) -> float:
+    assume(case.K >= 2)  # repeats go strictly inside: the first and last scores stay the same
+    r, done = _rollout(case._replace(n=0))
+    K, n = case.K, max(case.n, 1)
+    at = int(np.random.default_rng([case.seed, 2]).integers(1, K))
+    r2 = np.concatenate([r[:at], np.full(n, HACK), r[at:]])[:T]
+    done2 = np.concatenate([done[:at], np.zeros(n, bool), done[at:]])[:T]
+    done2[-1] = True
+    out = [
+        np.asarray(_first_returns(x, dn, np.arange(T) < L, case.eta, float(case.keep_last)))
+        for x, dn, L in ((r, done, K), (r2, done2, K + n))
+    ]
+    use = [2] if case.kind == "raw" else [0, 1]
+    return float(np.max(np.abs(out[1][use] - out[0][use])))
 
 
 LENGTH_INVARIANT = Check(
-    name="16c Delta return independent of repeated steps (cx: raw PRM sum)",
-    strategy=_cases,
+    name="16c Delta / Clip-Delta return independent of repeated steps",
+    theorem="Gao et al. 2024 (arXiv 2410.15115); theory.md 6.3",
+    strategy=_cases(min_k=2),
     error=_length_error,
     tolerance=1e-12,
-    counterexample=_raw_counter,
+    mutations=(
+        Mutation(
+            "raw PRM sum", "the PRM scores are refined (Delta)", lambda c: c._replace(kind="raw")
+        ),
+    ),
     description="Inserting n repeated 0.99 steps leaves the Delta / Clip-Delta return unchanged.",
 )
 
 
-test_clip_bounded_property, test_clip_bounded_counterexample = as_pytest(CLIP_BOUNDED)
-test_delta_telescopes_property, test_delta_telescopes_counterexample = as_pytest(DELTA_TELESCOPES)
-test_length_invariant_property, test_length_invariant_counterexample = as_pytest(LENGTH_INVARIANT)
+test_clip_bounded = as_pytest(CLIP_BOUNDED)
+test_delta_telescopes = as_pytest(DELTA_TELESCOPES)
+test_length_invariant = as_pytest(LENGTH_INVARIANT)

@@ -1,25 +1,37 @@
-"""Check family 1.3: dynamic potential-based shaping Φ(s, t) (Devlin & Kudenko 2012), theory.md §1c.
+"""Check 1.3: dynamic potential-based shaping Φ(s, t) (Devlin & Kudenko 2012), theory.md §1c.
 
-Property (finite horizon H ∈ {2, 6}, random MDPs with 0–2 absorbing terminals, time-indexed
-Φ[t, s] ~ N(0, 5²) with Φ[H, ·] = 0, backward induction at the MDP's γ): with the shaped rewards
-``R_t(s, a, s') = R + γΦ(s', t + 1) − Φ(s, t)`` (potentials at *arrival* times,
-:func:`dynamic_shaped_rewards`)
+Property, on random MDPs (every shape S ∈ [2, 12] × A ∈ [2, 5], padded to 12 states, γ ∈ [0, 0.999],
+0–2 absorbing terminals, sparse/dense/deterministic P), horizon H = 4, time-indexed potentials
+Φ[t, s] ~ N(0, 5²) with Φ[H, ·] = 0: the learner's rewards at time t are the library transform
+:func:`dynamic_potential` (``r + γ(1 − terminated)Φ(s', t + 1) − Φ(s, t)``, potentials at *arrival*
+times) run on the ``[S, A, S']`` transitions by :func:`apply_to_table` with ``time = t`` (or, on
+half of the cases, the table form :func:`dynamic_shaped_rewards`). Backward induction
+(:func:`jaxrl.mdp.finite_horizon`) on the ``[H, S, A, S']`` shaped rewards gives
 
-* ``Q'_t = Q_t − Φ(·, t)`` for every t (terminal states excluded: Q = 0 there),
+* ``Q'_t = Q_t − Φ(·, t)`` for every t < H on live states,
 * equal optimal-action sets at every t (near-ties excluded by ``assume``),
-* the table form equals the RewardTransform :func:`dynamic_potential` applied to the flattened
-  ``[S, A, S']`` transitions at every time t,
 
-error = worst violation / (1 + scale), scale = ‖Q‖∞ + ‖Φ‖∞, tolerance 1e-12 (set mismatch = 1).
+error = worst violation / (1 + ‖Q‖∞ + ‖Φ‖∞), tolerance 1e-12 (a set mismatch counts as 1).
 
-Counterexample (theory.md's deterministic unit case): the wrong time index
-``F = γΦ(s', t) − Φ(s, t)``; s0 →a0→ s1 pays 1, s0 →a1→ s2 pays 0 (s1, s2 absorb, reward 0),
-H = 2, γ = 0.9, Φ(s2, 0) = 10, all other Φ = 0. The wrong index gives a1 a bonus 10γ = 9 > 1 at
-t = 0; error = regret of the wrongly-shaped optimal (time-indexed) policy in the unshaped
-problem, ``max_{t,s} V_t − V_t^{π'}`` / (1 + ‖V‖∞) = 1/2.
+Mutations (same error, same cases, the learner's rewards built differently):
+
+* **current-time index** (Devlin & Kudenko's pitfall): the next-state potential read at the
+  current time, ``γΦ(s', t) − Φ(s, t)``: the static :func:`potential_based` transform
+  re-instantiated with the current potential ``Φ(·, t)`` at every step (what a learner that
+  refreshes a static PBRS each step computes). The sum no longer telescopes.
+* **Φ(·, H) kept**: a non-zero final potential collected on the last step (``zero_final=False``,
+  terminal value 0): the horizon-H objective gains ``γE[Φ(s_H, H)]``.
+* **time off by one in F**: the transform fed ``time = t + 1`` on the potential of the state
+  left but ``t + 1`` for the arrival (a step counter incremented before shaping): potentials
+  ``γΦ(s', t + 1) − Φ(s, t + 1)`` do not telescope with the ``−Φ(s, t)`` of the next step.
+
+H is fixed (4) because :func:`finite_horizon` compiles per horizon; every H ≥ 2 exercises the
+same telescoping, and the deterministic unit case of theory.md lives in tests/test_potential.py.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,100 +39,108 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from jaxrl.mdp import finite_horizon, finite_horizon_evaluation
+from jaxrl.mdp import finite_horizon
 from jaxrl.shaping.potential import (
     apply_to_table,
     dynamic_potential,
     dynamic_shaped_rewards,
+    potential_based,
+    potential_from_table,
     time_potential_from_table,
 )
-from theory_checks.check_pbrs import GAP_MIN, min_action_gap, optimal_sets
-from theory_checks.harness import Check, as_pytest, mdp_cases
+from theory_checks.check_pbrs import GAP_MIN, _sup, min_action_gap, optimal_sets
+from theory_checks.harness import Check, MDPCase, Mutation, as_pytest, mdp_cases
 
-HORIZONS = (2, 6)
-SHAPES = ((2, 2), (3, 3), (7, 4), (12, 5))
+H = 4
+#: How the learner's time-indexed rewards are built (traced index, one compile per A).
+ROUTES = ("transform", "table", "current-time index", "final potential kept", "time off by one")
 
 
-def _sup(x) -> float:
-    return float(np.max(np.abs(np.asarray(x))))
+class DynamicCase(NamedTuple):
+    """A random MDP, a time-indexed potential ``phi_t [H + 1, S]`` and the reward route."""
+
+    base: MDPCase
+    phi_t: np.ndarray
+    route: str = "transform"
 
 
 @jax.jit
-def _dynamic_case(P, R, gamma, terminal_mask, phi_t):
-    """Unshaped and shaped backward induction + the transform form at every t (one compile)."""
-    H = phi_t.shape[0] - 1
-    R_H = jnp.broadcast_to(R, (H, *R.shape))
-    sol = finite_horizon(P, R_H, gamma=gamma, terminal_mask=terminal_mask)
-    R_t = dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask)
-    sol_shaped = finite_horizon(P, R_t, gamma=gamma, terminal_mask=terminal_mask)
-    transform = dynamic_potential(time_potential_from_table(phi_t))
-    R_tr = jax.vmap(lambda t: apply_to_table(transform, R, gamma, terminal_mask, time=t))(
-        jnp.arange(H)
+def shaped_rewards(route: int, R, gamma, terminal_mask, phi_t):
+    """``[H, S, A, S']`` rewards the learner sees under ``ROUTES[route]``."""
+    horizon = phi_t.shape[0] - 1
+    dyn = dynamic_potential(time_potential_from_table(phi_t))
+    times = jnp.arange(horizon)
+
+    def per_time(fn):
+        return jax.vmap(fn)(times)
+
+    transform = per_time(lambda t: apply_to_table(dyn, R, gamma, terminal_mask, time=t))
+    table = dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask)
+    current = per_time(
+        lambda t: apply_to_table(
+            potential_based(potential_from_table(phi_t[t])), R, gamma, terminal_mask
+        )
     )
-    return sol.Q, sol_shaped.Q, jnp.max(jnp.abs(R_t - R_tr))
+    kept = dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask, zero_final=False)
+    off = per_time(lambda t: apply_to_table(dyn, R, gamma, terminal_mask, time=t + 1))
+    return jnp.stack([transform, table, current, kept, off])[route]
 
 
-def _dynamic_error(args) -> float:
-    case, H = args
-    mdp = case.mdp
-    live = ~np.asarray(mdp.terminal_mask)
-    phi_t = 5.0 * case.rng(3).standard_normal((H + 1, case.n_states))
-    phi_t[H] = 0.0
-    Q, Q2, table_err = _dynamic_case(mdp.P, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi_t))
-    Q, Q2 = np.asarray(Q), np.asarray(Q2)
-    scale = _sup(Q) + _sup(phi_t)
+def _dynamic_error(case: DynamicCase) -> float:
+    mdp = case.base.mdp
+    live = case.base.live
+    route = jnp.asarray(ROUTES.index(case.route))
+    R_t = shaped_rewards(route, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(case.phi_t))
+    R_H = np.broadcast_to(np.asarray(mdp.R), (H, *np.shape(mdp.R)))
+    Q = np.asarray(finite_horizon(mdp.P, R_H, gamma=mdp.gamma, terminal_mask=mdp.terminal_mask).Q)
+    scale = _sup(Q) + _sup(case.phi_t)
     tie = 1e-9 * (1 + scale)
     assume(min(min_action_gap(Q[t], live, tie) for t in range(H)) > GAP_MIN)
-    q_err = _sup((Q2 - (Q - phi_t[:-1, :, None])) * live[None, :, None])
-    sets_differ = any(np.any(optimal_sets(Q[t], tie) != optimal_sets(Q2[t], tie)) for t in range(H))
-    err = max(q_err, float(table_err)) / (1 + scale)
-    return max(err, 1.0 if sets_differ else 0.0)
+    Q2 = np.asarray(finite_horizon(mdp.P, R_t, gamma=mdp.gamma, terminal_mask=mdp.terminal_mask).Q)
+    shift = (Q2 - (Q - case.phi_t[:-1, :, None]))[:, live]
+    sets_differ = any(
+        np.any((optimal_sets(Q[t], tie) != optimal_sets(Q2[t], tie))[live]) for t in range(H)
+    )
+    return max(_sup(shift) / (1 + scale), 1.0 if sets_differ else 0.0)
 
 
-def wrong_index_rewards(R, phi_t, gamma):
-    """The pitfall: ``R + γΦ(s', t) − Φ(s, t)`` (next potential at the *current* time)."""
-    H = phi_t.shape[0] - 1
-    return R[None] + gamma * phi_t[:H, None, None, :] - phi_t[:H, :, None, None]
+@st.composite
+def _cases(draw, route_choices=("transform", "table")):
+    base = draw(mdp_cases())
+    phi_t = 5.0 * base.rng(3).standard_normal((H + 1, base.n_padded))
+    phi_t[H] = 0.0
+    return DynamicCase(base, phi_t, draw(st.sampled_from(route_choices)))
 
 
-def unit_case():
-    """theory.md §1c deterministic case: ``(P, R, γ, H, Φ[H + 1, S])``."""
-    P = np.zeros((3, 2, 3))
-    P[0, 0, 1] = P[0, 1, 2] = 1.0
-    P[1, :, 1] = P[2, :, 2] = 1.0
-    R = np.zeros((3, 2, 3))
-    R[0, 0, 1] = 1.0
-    H = 2
-    phi_t = np.zeros((H + 1, 3))
-    phi_t[0, 2] = 10.0
-    return P, R, 0.9, H, phi_t
+def _route(name: str):
+    return lambda case: case._replace(route=name)
 
 
-def finite_horizon_regret(P, R, gamma, R_shaped, H) -> float:
-    """``max_{t,s} V_t − V_t^{π'}`` / (1 + ‖V‖∞), π' optimal for the shaped time-indexed rewards."""
-    R_H = np.broadcast_to(R, (H, *R.shape))
-    sol = finite_horizon(P, R_H, gamma=gamma)
-    pi_shaped = finite_horizon(P, R_shaped, gamma=gamma).pi
-    V_pi, _ = finite_horizon_evaluation(P, R_H, pi_shaped, gamma=gamma)
-    return float(np.max(np.asarray(sol.V - V_pi))) / (1 + _sup(sol.V))
-
-
-def _wrong_index_counter() -> float:
-    P, R, gamma, H, phi_t = unit_case()
-    return finite_horizon_regret(P, R, gamma, wrong_index_rewards(R, phi_t, gamma), H)
+def _final_potential(case: DynamicCase) -> DynamicCase:
+    phi_t = case.phi_t.copy()
+    phi_t[H] = 5.0 * case.base.rng(4).standard_normal(case.base.n_padded)
+    return case._replace(phi_t=phi_t, route="final potential kept")
 
 
 DYNAMIC_PBRS = Check(
-    name="1.3 dynamic PBRS Q_t shift (cx: wrong time index)",
-    strategy=st.tuples(mdp_cases(shapes=SHAPES, n_terminal=(0, 2)), st.sampled_from(HORIZONS)),
+    name="1.3 dynamic PBRS Q_t shift",
+    theorem="Devlin & Kudenko 2012, F = gamma Phi(s', t+1) - Phi(s, t) (arrival times)",
+    strategy=_cases(),
     error=_dynamic_error,
     tolerance=1e-12,
-    counterexample=_wrong_index_counter,
-    examples=40,
-    description=(
-        "Q'_t = Q_t - Phi(., t), equal optimal sets for every t, table == transform; "
-        "/(1 + |Q| + |Phi|). Counterexample: gamma*Phi(s', t) - Phi(s, t) (regret 1 at t = 0)."
+    mutations=(
+        Mutation(
+            "current-time index",
+            "next potential at arrival time t+1",
+            mutate=_route("current-time index"),
+        ),
+        Mutation("final potential kept", "Phi(., H) = 0", mutate=_final_potential),
+        Mutation(
+            "time off by one", "Phi(s, t) at the time s was entered", _route("time off by one")
+        ),
     ),
+    description="Rewards from dynamic_potential via apply_to_table (or dynamic_shaped_rewards), "
+    "H = 4 backward induction: Q'_t = Q_t - Phi(., t), equal sets; /(1 + |Q| + |Phi|).",
 )
 
-test_dynamic_pbrs_property, test_dynamic_pbrs_counterexample = as_pytest(DYNAMIC_PBRS)
+test_dynamic_pbrs = as_pytest(DYNAMIC_PBRS)

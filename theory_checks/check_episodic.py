@@ -1,37 +1,36 @@
-"""Check family 1.5: PBRS in episodic tasks, terminal states and time limits (Grześ 2017), §1e.
+"""Check 1.5: PBRS in episodic tasks, terminal states and time limits (Grześ 2017), theory.md §1e.
 
-Property, on random episodic MDPs with 1–3 absorbing terminal states (γ = 1 with dense P, so
-every policy is proper, or γ ∈ [0.5, 0.99] with sparse or dense P), Φ ~ N(0, 5²) on *every* state
-(the shaping itself must drop Φ at terminals): the RewardTransform :func:`potential_based` run on
-the ``[S, A, S']`` transitions (``discount = γ·(1 − terminated)``, so Φ(terminal) = 0 by
-construction) gives
+Property, on random episodic MDPs with 1–2 absorbing terminal states (γ = 1 with dense P, so every
+policy is proper, or γ ∈ [0, 0.999] with sparse/dense/deterministic P; every shape, padded to 12
+states), Φ ~ N(0, 5²) on *every* state, terminals included (the shaping must drop Φ there):
 
-* ``Q*' = Q* − Φ`` on non-terminal states and equal optimal-action sets (policy iteration);
-* time-limit treatment (a), T = 3: the timeout is not terminal, F keeps ``γΦ(s_T)`` and the
-  recursion bootstraps from the shaped value ``V*' = V* − Φ``: then ``Q'_t = Q_t − Φ`` for every
-  t < T (``Q_t`` = backward induction from ``V*``, which equals ``Q*``), equal sets at every t,
+* **terminals**: the learner's rewards are :func:`potential_based` run by :func:`apply_to_table` on
+  the ``[S, A, S']`` transitions (``discount = γ·(1 − terminated)``); policy iteration gives
+  ``Q*' = Q* − Φ`` on live states and equal optimal-action sets;
+* **time limit T = 3, treatment (a)**: the timeout is not terminal. Steps t < T − 1 are shaped as
+  above; the last step is a *truncated* transition whose ``next_obs`` is the final observation
+  (one-hot, as :class:`jaxrl.envs.tabular.TabularEnv` emits), shaped by the same transform, and the
+  recursion bootstraps from the shaped value ``V*' = V* − Φ``. Backward induction
+  (:func:`finite_horizon`) must give ``Q'_t = Q_t − Φ`` at every t < T (``Q_t = Q*``), equal sets.
 
 error = worst violation / (1 + ‖Q*‖∞ + ‖Φ‖∞), tolerance 1e-9 (a set mismatch counts as 1).
 
-Two counterexamples (one Check each, same property), each returning the regret in the true
-problem of the optimal policy of the wrongly shaped one, relative to 1 + ‖V*‖∞:
+Mutations (same error, same MDPs; only the transitions the transform sees change):
 
-* **1.5a Φ(goal) = +10 kept at the terminal** (theory.md's deterministic unit case): s0 → goal in
-  one step with reward 0, or s0 → m1 → m2 → goal with 0.5 on the last step, γ = 0.9. The long
-  route is optimal (0.405 > 0); shaping that does not zero Φ(goal) pays γ^N·10, which favours the
-  short episode: the optimum flips long → short.
-* **1.5b mixed truncation treatment**: same finite-horizon (time-limit T = 3) problem, but the last
-  step's F zeroes ``Φ(s_T)`` (as if the timeout were terminal) while still bootstrapping from the
-  shaped ``V*' = V* − Φ``. This adds ``−γ E[Φ(s_T)]`` to the last target. Constructive case (time
-  is not in the state, Φ concentrated on one state s†): on a seeded random MDP pick the live state
-  s, its optimal action a* and a rival a₂ that maximise ``Δp = P(s†|s, a*) − P(s†|s, a₂)`` over
-  live s†, and set ``Φ = c·1[s†]`` with ``c = 2·gap/(γ·Δp)``; the mixed target then prefers a₂
-  over a* at t = T − 1 (by ``gap``), i.e. it picks a different action near the horizon.
+* **Φ(goal) kept**: the transform is not told that the goal is terminal (``terminated = False``,
+  so ``discount = γ``) and collects ``γΦ(terminal) ≠ 0`` on entry: the bonus ``γ^N Φ(goal)``
+  depends on the episode length (Grześ 2017). Cases with at least one terminal.
+* **truncation as termination** (mixed treatment): the last step's transform sees
+  ``terminated = True`` (Φ(s_T) dropped from F) while the recursion still bootstraps from
+  ``V*' = V* − Φ``: a state-dependent bias ``−γΦ(s_T)`` in the last target.
+* **reset obs on truncation**: the transform's ``next_obs`` on the truncated step is the auto-reset
+  observation (distributed as ``init_dist``) instead of ``final_observation``: the last target
+  gains ``γ(E_{d0}Φ − Φ(s_T))``.
 """
 
 from __future__ import annotations
 
-from functools import partial
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,86 +38,136 @@ import numpy as np
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from jaxrl.mdp import (
-    TabularMDP,
-    finite_horizon,
-    finite_horizon_evaluation,
-    policy_evaluation,
-    policy_iteration,
-    q_values,
-)
+from jaxrl.mdp import TabularMDP, finite_horizon, policy_iteration, q_values
 from jaxrl.shaping.potential import (
     apply_to_table,
-    dynamic_shaped_rewards,
     potential_based,
     potential_from_table,
-    shaped_reward_table,
+    table_transitions,
 )
-from theory_checks.check_pbrs import GAP_MIN, min_action_gap, optimal_sets
-from theory_checks.harness import Check, as_pytest, mdp_cases, numpy_mdp
+from theory_checks.check_pbrs import GAP_MIN, _sup, min_action_gap, optimal_sets
+from theory_checks.harness import Check, MDPCase, Mutation, as_pytest, mdp_cases, pad_mdp
 
 TIME_LIMIT = 3
+TRUNCATIONS = ("final obs", "as termination", "reset obs")
 
 
-def _sup(x) -> float:
-    return float(np.max(np.abs(np.asarray(x))))
+class EpisodicCase(NamedTuple):
+    """A random episodic MDP, Φ on every state, and how the transform sees terminals/timeouts.
 
-
-@partial(jax.jit, static_argnames=("mixed",))
-def _truncation_q(P, R, gamma, terminal_mask, phi, V_boot, mixed: bool = False):
-    """Time-limit-T backward induction bootstrapping from ``V_boot``, unshaped and shaped.
-
-    Treatment (a) (``mixed=False``): F = γΦ(s') − Φ(s) at every step, bootstrap ``V_boot − Φ``.
-    Mixed (``mixed=True``): the last step's F drops Φ(s_T) but still bootstraps from ``V_boot − Φ``.
+    ``terminal_flag``: whether the transform's transitions carry ``terminated`` at terminals;
+    ``truncation``: one of ``TRUNCATIONS`` (what the last, truncated step of the time limit looks
+    like to the transform).
     """
-    live = 1.0 - terminal_mask.astype(phi.dtype)
-    R_T = jnp.broadcast_to(R, (TIME_LIMIT, *R.shape))
-    sol = finite_horizon(P, R_T, gamma=gamma, terminal_value=V_boot, terminal_mask=terminal_mask)
-    phi_t = jnp.broadcast_to(phi, (TIME_LIMIT + 1, phi.shape[0]))
-    R_shaped = dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask, zero_final=mixed)
-    sol_shaped = finite_horizon(
-        P, R_shaped, gamma=gamma, terminal_value=(V_boot - phi) * live, terminal_mask=terminal_mask
+
+    base: MDPCase
+    phi: np.ndarray
+    terminal_flag: bool = True
+    truncation: str = "final obs"
+
+
+def truncated_transitions(R, gamma, terminal_mask, init_dist, mode):
+    """The ``[S, A, S']`` transitions of a step that hits the time limit, one-hot observations.
+
+    ``mode`` (traced index into ``TRUNCATIONS``): 0 ``next_obs`` = final observation s'
+    (correct); 1 the timeout also flagged ``terminated``; 2 ``next_obs`` = the reset observation,
+    i.e. its distribution ``init_dist`` (a one-hot potential of it is ``E_{d0}Φ``).
+    """
+    tr = table_transitions(R, gamma, terminal_mask)
+    S = R.shape[0]
+    eye = jnp.eye(S, dtype=R.dtype)
+    trunc = ~tr.terminated
+    next_obs = jnp.where((mode == 2) & trunc[..., None], init_dist, eye[tr.next_obs])
+    term = tr.terminated | ((mode == 1) & trunc)
+    return tr._replace(
+        obs=eye[tr.obs],
+        next_obs=next_obs,
+        terminated=term,
+        truncated=trunc & ~term,
+        discount=gamma * (1.0 - term.astype(R.dtype)),
     )
-    return sol.Q, sol_shaped.Q, sol_shaped.pi
 
 
 @jax.jit
-def _transform_table(R, gamma, terminal_mask, phi):
-    """The deep-RL code path: ``potential_based`` on the flattened ``[S, A, S']`` transitions."""
-    return apply_to_table(potential_based(potential_from_table(phi)), R, gamma, terminal_mask)
+def episodic_rewards(R, gamma, terminal_mask, init_dist, phi, terminal_flag, truncation):
+    """``(R' [S, A, S'], R_last [S, A, S'])``: shaped rewards of an ordinary / a truncated step."""
+    pbrs = potential_based(potential_from_table(phi))
+    mask = jnp.where(terminal_flag, terminal_mask, jnp.zeros_like(terminal_mask))
+    R_shaped = apply_to_table(pbrs, R, gamma, mask)
+    tr = truncated_transitions(R, gamma, mask, init_dist, truncation)
+    R_last, _ = pbrs.apply(pbrs.default_params, (), tr)
+    return R_shaped, R_last * (1.0 - terminal_mask.astype(R.dtype))[:, None, None]
 
 
-def _episodic_error(case) -> float:
-    mdp = case.mdp
-    live = ~np.asarray(mdp.terminal_mask)
-    phi = case.potential()  # nonzero on terminal states too: the shaping must drop it there
-    phi_live = phi * live
-
-    R_shaped = _transform_table(mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi))
+def _solve(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
     _, V = policy_iteration(mdp)
-    Q = np.asarray(q_values(mdp, V))
-    shaped = mdp.replace(R=R_shaped)
-    _, V2 = policy_iteration(shaped)
-    Q2 = np.asarray(q_values(shaped, V2))
-    scale = _sup(Q) + _sup(phi)
+    return np.asarray(V), np.asarray(q_values(mdp, V))
+
+
+def _episodic_error(case: EpisodicCase) -> float:
+    mdp = case.base.mdp
+    live = case.base.live
+    phi_live = case.phi * live
+    V, Q = _solve(mdp)
+    scale = _sup(Q) + _sup(case.phi)
     tie = 1e-9 * (1 + scale)
     assume(min_action_gap(Q, live, tie) > GAP_MIN)
 
-    Qt, Qt2, _ = _truncation_q(
-        mdp.P, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi), V, mixed=False
+    R_shaped, R_last = episodic_rewards(
+        mdp.R,
+        mdp.gamma,
+        mdp.terminal_mask,
+        mdp.init_dist,
+        jnp.asarray(case.phi),
+        jnp.asarray(case.terminal_flag),
+        jnp.asarray(TRUNCATIONS.index(case.truncation)),
     )
-    Qt, Qt2 = np.asarray(Qt), np.asarray(Qt2)
-    q_err = max(_sup(Q2 - (Q - phi_live[:, None])), _sup(Qt2 - (Qt - phi_live[None, :, None])))
-    sets_differ = np.any(optimal_sets(Q, tie) != optimal_sets(Q2, tie)) or any(
-        np.any(optimal_sets(Qt[t], tie) != optimal_sets(Qt2[t], tie)) for t in range(TIME_LIMIT)
+    _, Q2 = _solve(mdp.replace(R=R_shaped))
+    # Time limit T: R' for t < T − 1, the truncated step's rewards at t = T − 1, bootstrap V* − Φ.
+    R_T = jnp.concatenate(
+        [jnp.broadcast_to(R_shaped, (TIME_LIMIT - 1, *R_shaped.shape)), R_last[None]]
+    )
+    R_H = jnp.broadcast_to(mdp.R, R_T.shape)  # same shapes as R_T: one compile
+    Qt = np.asarray(
+        finite_horizon(
+            mdp.P, R_H, gamma=mdp.gamma, terminal_value=V, terminal_mask=mdp.terminal_mask
+        ).Q
+    )
+    Qt2 = np.asarray(
+        finite_horizon(
+            mdp.P,
+            R_T,
+            gamma=mdp.gamma,
+            terminal_value=V - phi_live,
+            terminal_mask=mdp.terminal_mask,
+        ).Q
+    )
+    q_err = max(
+        _sup((Q2 - (Q - phi_live[:, None]))[live]),
+        _sup((Qt2 - (Qt - phi_live[None, :, None]))[:, live]),
+    )
+    sets_differ = np.any((optimal_sets(Q, tie) != optimal_sets(Q2, tie))[live]) or any(
+        np.any((optimal_sets(Qt[t], tie) != optimal_sets(Qt2[t], tie))[live])
+        for t in range(TIME_LIMIT)
     )
     return max(q_err / (1 + scale), 1.0 if sets_differ else 0.0)
 
 
-# ----------------------------------------------------------------------------- counterexamples
+# ----------------------------------------------------------------------------- cases
+def _with_phi(base: MDPCase) -> EpisodicCase:
+    return EpisodicCase(base, base.potential())  # non-zero on terminal states too
+
+
+def _cases(n_terminal=(1, 2)):
+    return st.one_of(
+        mdp_cases(gamma=(1.0, 1.0), sparse=False, n_terminal=n_terminal),
+        mdp_cases(n_terminal=n_terminal),
+    ).map(_with_phi)
+
+
 def goal_route_mdp(gamma: float = 0.9) -> TabularMDP:
-    """States s0 = 0, goal = 1 (terminal), m1 = 2, m2 = 3. s0: a0 → goal (0), a1 → m1 (0);
-    m1 → m2 (0); m2 → goal (+0.5). The long route is optimal: γ²·0.5 = 0.405 > 0."""
+    """theory.md §1e unit case. States s0 = 0, goal = 1 (terminal), m1 = 2, m2 = 3: s0 a0 → goal
+    (0), a1 → m1 (0); m1 → m2 (0); m2 → goal (+0.5). The long route is optimal (γ²·0.5 > 0)."""
     P = np.zeros((4, 2, 4))
     P[0, 0, 1] = P[0, 1, 2] = 1.0
     P[1, :, 1] = 1.0
@@ -127,93 +176,56 @@ def goal_route_mdp(gamma: float = 0.9) -> TabularMDP:
     R = np.zeros((4, 2, 4))
     R[3, :, 1] = 0.5
     term = np.array([False, True, False, False])
-    return TabularMDP.create(P, R, gamma, init_dist=np.eye(4)[0], terminal_mask=term)
+    return TabularMDP(P=P, R=R, gamma=np.float64(gamma), init_dist=np.eye(4)[0], terminal_mask=term)
 
 
-def regret(mdp: TabularMDP, R_shaped) -> float:
-    """``max_s V*(s) − V^{π'}(s)`` / (1 + ‖V*‖∞), π' optimal for ``R_shaped`` (same dynamics)."""
-    pi_shaped, _ = policy_iteration(mdp.replace(R=jnp.asarray(R_shaped)))
-    _, V_star = policy_iteration(mdp)
-    return float(np.max(np.asarray(V_star - policy_evaluation(mdp, pi_shaped)))) / (
-        1 + _sup(V_star)
-    )
+@st.composite
+def _goal_route_cases(draw):
+    """The unit case, Φ(goal) ∈ [5, 20], the goal's terminal flag dropped (flips the route)."""
+    gamma = draw(st.floats(0.8, 0.99))
+    mdp = pad_mdp(goal_route_mdp(gamma), 12)
+    phi = np.zeros(12)
+    phi[1] = draw(st.floats(5.0, 20.0))
+    base = MDPCase(draw(st.integers(0, 2**32 - 1)), 4, 2, gamma, 1, 1, mdp)
+    return EpisodicCase(base, phi, terminal_flag=False)
 
 
-def _goal_potential_counter(phi_goal: float = 10.0) -> float:
-    mdp = goal_route_mdp(0.9)
-    phi = jnp.asarray([0.0, phi_goal, 0.0, 0.0])
-    # Shaping that does not know the goal is terminal: γΦ(goal) is collected on entry.
-    return regret(mdp, jax.jit(shaped_reward_table)(mdp.R, phi, mdp.gamma))
+def _goal_kept(case: EpisodicCase) -> EpisodicCase:
+    return case._replace(terminal_flag=False)
 
 
-def mixed_truncation_case(seed: int = 21) -> tuple[TabularMDP, np.ndarray]:
-    """A seeded random MDP and the one-state potential Φ = c·1[s†] that flips the last step."""
-    mdp = numpy_mdp(seed, n_states=7, n_actions=4, gamma=0.9, n_terminal=1)
-    P = np.asarray(mdp.P)
-    live = ~np.asarray(mdp.terminal_mask)
-    _, V = policy_iteration(mdp)
-    Q = np.asarray(q_values(mdp, V))
-    best = None  # (Δp, s, a*, a2, s†)
-    for s in np.flatnonzero(live):
-        a_star = int(np.argmax(Q[s]))
-        for a2 in range(Q.shape[1]):
-            if a2 == a_star:
-                continue
-            dp = (P[s, a_star] - P[s, a2]) * live
-            cand = (float(dp.max()), s, a_star, a2, int(np.argmax(dp)))
-            if best is None or cand[0] > best[0]:
-                best = cand
-    dp, s, a_star, a2, s_dag = best
-    gap = Q[s, a_star] - Q[s, a2]
-    phi = np.zeros(mdp.n_states)
-    phi[s_dag] = 2 * gap / (float(mdp.gamma) * dp)
-    return mdp, phi
+def _truncation(mode: str):
+    return lambda case: case._replace(truncation=mode)
 
 
-def _mixed_truncation_counter() -> float:
-    mdp, phi = mixed_truncation_case()
-    _, V = policy_iteration(mdp)
-    Qt, _, pi_mixed = _truncation_q(
-        mdp.P, mdp.R, mdp.gamma, mdp.terminal_mask, jnp.asarray(phi), V, mixed=True
-    )
-    R_T = jnp.broadcast_to(mdp.R, (TIME_LIMIT, *mdp.R.shape))
-    V_mixed, _ = finite_horizon_evaluation(
-        mdp.P, R_T, pi_mixed, gamma=mdp.gamma, terminal_value=V, terminal_mask=mdp.terminal_mask
-    )
-    V_exact = np.max(np.asarray(Qt), axis=-1)  # = V* at every t < T
-    return float(np.max(V_exact - np.asarray(V_mixed)[:TIME_LIMIT])) / (1 + _sup(V))
-
-
-_cases = st.one_of(
-    mdp_cases(gamma=(1.0, 1.0), sparse=False, n_terminal=(1, 3)),
-    mdp_cases(n_terminal=(1, 3)),
-)
-_DESC = (
-    "Phi(terminal) dropped by the transform: Q*' = Q* - Phi and equal sets (gamma <= 1), and the "
-    "time-limit treatment (a) gives Q'_t = Q_t - Phi. Counterexample error: regret of the wrongly "
-    "shaped optimum. "
-)
-
-EPISODIC_GOAL = Check(
-    name="1.5a episodic PBRS, Phi(terminal)=0 (cx: Phi(goal)=+10)",
-    strategy=_cases,
+EPISODIC = Check(
+    name="1.5 episodic PBRS, Phi(terminal)=0 and time limits",
+    theorem="Grzes 2017: G' = G - Phi(s0) + gamma^N Phi(s_N); invariance iff Phi(terminal) = 0",
+    strategy=_cases(),
     error=_episodic_error,
     tolerance=1e-9,
-    counterexample=_goal_potential_counter,
-    examples=40,
-    description=_DESC + "Counterexample: Phi(goal) = +10 kept, flips long -> short route.",
-)
-EPISODIC_MIXED_TRUNCATION = Check(
-    name="1.5b episodic PBRS, time limits (cx: mixed truncation)",
-    strategy=_cases,
-    error=_episodic_error,
-    tolerance=1e-9,
-    counterexample=_mixed_truncation_counter,
-    examples=20,
-    description=_DESC + "Counterexample: Phi(s_T) zeroed in F but bootstrap from V' = V - Phi.",
+    mutations=(
+        Mutation("Phi(goal) kept", "Phi(terminal) = 0 (terminated flag seen)", _goal_kept),
+        Mutation(
+            "Phi(goal)=+10 unit case",
+            "Phi(terminal) = 0 (long -> short route flip)",
+            strategy=_goal_route_cases(),
+            cases=20,
+            min_kill_rate=1.0,
+        ),
+        Mutation(
+            "truncation as termination",
+            "timeout keeps gamma Phi(s_T) when bootstrapping from V - Phi",
+            _truncation("as termination"),
+        ),
+        Mutation(
+            "reset obs on truncation",
+            "F uses final_observation on truncation",
+            _truncation("reset obs"),
+        ),
+    ),
+    description="potential_based via apply_to_table with Phi != 0 at terminals: Q*' = Q* - Phi; "
+    "time limit T = 3 with a truncated last step and bootstrap V* - Phi: Q'_t = Q_t - Phi.",
 )
 
-test_episodic_goal_property, test_episodic_goal_counterexample = as_pytest(EPISODIC_GOAL)
-test_episodic_mixed_property, test_episodic_mixed_counterexample = as_pytest(
-    EPISODIC_MIXED_TRUNCATION
-)
+test_episodic = as_pytest(EPISODIC)

@@ -1,196 +1,202 @@
-"""Check family 1b: Wiewiora (2003), potential-based shaping ≡ Q-value initialisation (item 2).
+"""Check 2: potential-based shaping ≡ Q-value initialisation (Wiewiora 2003), theory.md §1b.
 
-**2 Wiewiora equivalence** (theory.md §1b, check 1.2). An episodic random MDP whose state S−1 is
-terminal (absorbing, rewardless). Learner L is :func:`jaxrl.agents.q_learning.make_train` with a
-PBRS :class:`~jaxrl.shaping.transform.RewardTransform` (``r + γ(1 − terminated)Φ(s') − Φ(s)``, so
-Φ(terminal) = 0), a random initial table Q₀, constant step size α and ε-greedy behaviour on its
-own table; one RNG stream drives it for 3000 steps (time limit 40, so truncated steps bootstrap
-too) and the whole experience stream is recorded. Learner L' is unshaped with
-``Q₀' = Q₀ + Φ(s)`` and replays *the same* stream (:func:`jaxrl.agents.q_learning.replay`); L is
-replayed from the stream as well, and must reproduce its online table. Error = the largest of
+Property. A random MDP (every shape S ∈ [2, 12] × A ∈ [2, 5], padded to 12 states, γ ∈ [0, 0.999],
+0–2 absorbing terminals, sparse/dense/deterministic P), Φ ~ N(0, 5²) on every state, and one
+experience stream of ``T = 1000`` steps from a fixed Dirichlet behaviour policy (time limit 25:
+terminated steps do not bootstrap, truncated ones do; ``next_action`` ~ the behaviour at s').
+Two learners replay *the same* stream with the same step size α ∈ {0.05, 0.3, 1}:
 
-* ``max_t max_{s non-terminal, a} |Q'_t − Q_t − Φ(s)|`` (every step t = 1..T),
-* the number of (t, s) where ``argmax Q_t(s) ≠ argmax Q'_t(s)``, counted only where Q_t's top-two
-  gap exceeds 1e-6 (the near-tie filter of theory.md §0.1; the random Q₀ makes ties rare),
-* ``|Q_T(online) − Q_T(replayed)|``.
+* L: shaped reward from the library transform :func:`potential_based` (through
+  :func:`apply_to_table`, so ``F = γ(1 − terminated)Φ(s') − Φ(s)``), initial table Q₀;
+* L': the true reward, initial table ``Q₀ + Φ(s)``.
 
-Tolerance 1e-10 (theory.md: observed ≈ 5e-15).
+Learners (the case's ``algorithm`` × ``learner``): tabular Q-learning or SARSA
+(:func:`jaxrl.agents.td_updates.replay`, a ``[12, 5]`` table: actions beyond the MDP's A are never
+taken), or the same with *linear* function approximation (:func:`jaxrl.agents.linear_td.
+linear_replay`, 7 features shared by all (s, a), one of them ``Φ(s)/‖Φ‖∞``, so Φ is in the span:
+``w₀' = w₀ + least-squares(features, Φ)``; then ``δ' = δ`` at every step and the identity holds
+exactly, as in the tabular proof). Error = the largest of
 
-**Counterexample** (an assumption broken): Φ(terminal) = 5 collected on entering the terminal
-(the shaping uses γ instead of ``γ(1 − terminated)`` there) while the terminal Q stays 0 in both
-learners; theory.md's reference deviation is ≈ 3.1–3.6.
+* ``max_t max_{live s, a} |Q'_t − Q_t − Φ(s)| / (1 + max_t ‖Q_t‖∞ + ‖Φ‖∞)`` over every step,
+* 1 if ``argmax Q_t(s) ≠ argmax Q'_t(s)`` anywhere Q_t's top-two gap exceeds 1e-6,
 
-All randomness is fixed by integer seeds drawn by hypothesis; float64 throughout (the harness's
-``jax.enable_x64``). Compiles once (one (S, A) shape; the MDP, Φ, Q₀ and all step sizes are traced).
+tolerance 1e-10 (theory.md reference: 5e-15).
+
+Mutations (same error, one assumption broken):
+
+* **Φ(terminal) collected** (cases with ≥ 1 terminal): the transform is not told the step
+  terminated (``discount = γ``), so L collects ``γΦ(terminal) ≠ 0`` while terminal values stay 0
+  in both learners (theory.md: deviation ≈ 3);
+* **Φ outside the feature span** (linear learners): the Φ feature is replaced by a random one, so
+  ``Q₀ + Φ`` is not representable and an update of shared features no longer shifts by Φ.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cache
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from jaxrl.agents.q_learning import (
-    QLearningHParams,
-    QLearningStatic,
-    flatten_experience,
-    make_train,
-    replay,
-)
-from jaxrl.mdp import TabularMDP
-from jaxrl.shaping.potential import potential_from_table, potential_shaping
-from jaxrl.shaping.transform import RewardTransform, Transition
-from theory_checks.harness import Check, as_pytest, numpy_mdp
+from jaxrl.agents.linear_td import linear_replay
+from jaxrl.agents.td_updates import Experience, inverse_cdf, replay
+from theory_checks.check_pbrs import _sup, shaped_table
+from theory_checks.harness import Check, MDPCase, Mutation, as_pytest, mdp_cases
 
-NUM_STEPS = 3000
-TIME_LIMIT = 40
-# One shape: the trainer's compile (~1.8 s CPU) dominates the check; S, A enter the identity only
-# through the table sizes, while seeds, γ, α, ε, Φ and Q₀ vary per example.
-SHAPES = ((6, 3),)
+NUM_STEPS = 1000
+TIME_LIMIT = 25
+A_TABLE = 5  # the learner's action slots (the MDP's A ≤ 5; the others are never taken)
+N_FEATURES = 7
 TIE_GAP = 1e-6
-_LAST: dict = {}  # details of the latest run (for reports)
 
 
-def _episodic_mdp(seed: int, S: int, A: int, gamma: float) -> TabularMDP:
-    """``numpy_mdp`` with state S−1 terminal (absorbing, zero reward); d0 uniform on the rest."""
-    base = numpy_mdp(seed, S, A, gamma)
-    P, R = np.array(base.P), np.array(base.R)
-    P[S - 1] = 0.0
-    P[S - 1, :, S - 1] = 1.0
-    R[S - 1] = 0.0
-    term = np.zeros(S, bool)
-    term[S - 1] = True
-    d0 = (~term).astype(np.float64) / (S - 1)
-    return TabularMDP(
-        P=jnp.asarray(P),
-        R=jnp.asarray(R),
-        gamma=jnp.asarray(gamma),
-        init_dist=jnp.asarray(d0),
-        terminal_mask=jnp.asarray(term),
-    )
+class WiewioraCase(NamedTuple):
+    """A random MDP, Φ, the learners' configuration and what the shaping transform is told."""
+
+    base: MDPCase
+    phi: np.ndarray
+    algorithm: str  # "q_learning" | "sarsa"
+    alpha: float
+    linear: bool
+    phi_in_span: bool = True
+    terminal_flag: bool = True
 
 
-def _pbrs_transform() -> RewardTransform:
-    """PBRS with the Φ table as the transform's *params* ``(phi [S], w [], gamma [])``.
+@jax.jit
+def _simulate(P, R, pi, d0, terminal_mask, u):
+    """Roll a behaviour policy ``pi [S, A]`` through ``P`` for ``u.shape[0]`` steps (auto-reset).
 
-    ``F = (discount + w·γ·terminated)·Φ(s') − Φ(s)`` with the learner's ``discount = γ(1 −
-    terminated)``. ``w = 0`` is correct PBRS (Φ(terminal) is never collected; the same F as
-    ``jaxrl.shaping.potential.potential_based(potential_from_table(phi))``); ``w = 1`` collects
-    ``γ·Φ(terminal)`` on entry (the counterexample). Params are traced, so one compile serves
-    every example of a shape (a closure over Φ would recompile per example).
+    ``u [T, 4]`` uniforms: a' at s', s', reset state, its first action (library ``inverse_cdf``).
     """
 
-    def apply(params, state, tr: Transition):
-        phi, w, gamma = params
-        phi_fn = potential_from_table(phi)
-        term = jnp.asarray(tr.terminated, phi.dtype)
-        F = potential_shaping(phi_fn(tr.obs), phi_fn(tr.next_obs), tr.discount + w * gamma * term)
-        return tr.reward + F, state
+    def step(carry, u_t):
+        s, a, t = carry
+        s2 = inverse_cdf(P[s, a], u_t[0])
+        a2 = inverse_cdf(pi[s2], u_t[1])
+        term = terminal_mask[s2]
+        trunc = (t + 1 >= TIME_LIMIT) & ~term
+        ended = term | trunc
+        s_reset = inverse_cdf(d0, u_t[2])
+        a_reset = inverse_cdf(pi[s_reset], u_t[3])
+        nxt = (
+            jnp.where(ended, s_reset, s2),
+            jnp.where(ended, a_reset, a2),
+            jnp.where(ended, 0, t + 1),
+        )
+        return nxt, Experience(s, a, R[s, a, s2], R[s, a, s2], s2, a2, term, trunc)
 
-    return RewardTransform(lambda p: (), apply, ())
-
-
-@cache
-def _trainer():
-    static = QLearningStatic(
-        num_steps=NUM_STEPS,
-        num_envs=1,
-        eval_every=NUM_STEPS,
-        max_episode_steps=TIME_LIMIT,
-        record_experience=True,
-    )
-    dummy = _episodic_mdp(0, 2, 2, 0.9)  # shapes come from the mdp passed to train
-    return jax.jit(make_train(static, dummy, _pbrs_transform()))
+    s0 = inverse_cdf(d0, u[0, 2])
+    init = (s0, inverse_cdf(pi[s0], u[0, 3]), jnp.asarray(0))
+    return jax.lax.scan(step, init, u)[1]
 
 
-@dataclass(frozen=True)
-class WiewioraCase:
-    seed: int
-    n_states: int
-    n_actions: int
-    gamma: float
-    alpha: float
-    epsilon: float
-    mdp: TabularMDP = field(repr=False)
+def experience_stream(case: MDPCase) -> Experience:
+    """``NUM_STEPS`` transitions of a fixed Dirichlet(1) behaviour policy over the MDP's actions."""
+    S, A = case.n_padded, case.n_actions
+    pad = A_TABLE - A  # never-taken action slots: zero probability, placeholder dynamics
+    P = np.concatenate([case.mdp.P, np.repeat(case.mdp.P[:, :1], pad, 1)], 1)
+    R = np.concatenate([case.mdp.R, np.zeros((S, pad, S))], 1)
+    pi = np.concatenate([case.policy(alpha=1.0, stream=6), np.zeros((S, pad))], 1)
+    u = case.rng(7).random((NUM_STEPS, 4))
+    return _simulate(P, R, pi, case.mdp.init_dist, case.mdp.terminal_mask, u)
 
-    def rng(self, stream: int) -> np.random.Generator:
-        return np.random.default_rng([self.seed, stream])
+
+def _features(case: WiewioraCase) -> np.ndarray:
+    """``[S, A_TABLE, 7]``: 6 shared random features and Φ(s)/‖Φ‖∞ (or a random 7th)."""
+    S = case.base.n_padded
+    rng = case.base.rng(8)
+    x = rng.standard_normal((S, A_TABLE, N_FEATURES)) / np.sqrt(N_FEATURES)
+    if case.phi_in_span:
+        x[..., -1] = (case.phi / _sup(case.phi))[:, None]
+    return x
+
+
+def _histories(case: WiewioraCase, exp: Experience, r_shaped) -> tuple[np.ndarray, np.ndarray]:
+    """``[T, S, A_TABLE]`` tables of L (shaped, Q₀) and L' (true reward, Q₀ + Φ)."""
+    gamma = float(case.base.gamma)
+    S = case.base.n_padded
+    kw = dict(algorithm=case.algorithm, return_history=True)
+    if not case.linear:
+        q0 = case.base.rng(3).standard_normal((S, A_TABLE))
+        _, h = replay(jnp.asarray(q0), exp, case.alpha, gamma, reward=r_shaped, **kw)
+        q0p = q0 + case.phi[:, None]
+        _, hp = replay(jnp.asarray(q0p), exp, case.alpha, gamma, reward=exp.reward, **kw)
+        return np.asarray(h), np.asarray(hp)
+    x = _features(case)
+    X = x.reshape(-1, N_FEATURES)
+    w0 = case.base.rng(3).standard_normal(N_FEATURES)
+    # Q₀' = Q₀ + Φ as well as the features allow (exact when Φ is in their span).
+    v = np.linalg.lstsq(X, np.repeat(case.phi, A_TABLE), rcond=None)[0]
+    alpha = case.alpha / np.max(np.sum(x**2, -1))  # normalised step: α/max‖x‖² ≤ 1
+    x = jnp.asarray(x)
+    _, h = linear_replay(jnp.asarray(w0), x, exp, alpha, gamma, reward=r_shaped, **kw)
+    _, hp = linear_replay(jnp.asarray(w0 + v), x, exp, alpha, gamma, reward=exp.reward, **kw)
+    return np.asarray(h), np.asarray(hp)
+
+
+def _wiewiora_error(case: WiewioraCase) -> float:
+    mdp = case.base.mdp
+    exp = experience_stream(case.base)
+    kind = "pbrs" if case.terminal_flag else "terminal potential kept"
+    R2 = np.asarray(shaped_table(kind, mdp.R, mdp.gamma, mdp.terminal_mask, case.phi, 0.0))
+    r_shaped = R2[np.asarray(exp.state), np.asarray(exp.action), np.asarray(exp.next_state)]
+    h, hp = _histories(case, exp, jnp.asarray(r_shaped))
+    live = case.base.live
+    h, hp = h[:, live], hp[:, live]
+    scale = _sup(h) + _sup(case.phi)
+    assume(np.isfinite(scale) and scale < 1e12)  # a diverging linear learner is no evidence
+    dev = _sup(hp - h - case.phi[live][None, :, None]) / (1 + scale)
+    top2 = np.sort(h, axis=-1)[..., -2:]
+    clear = (top2[..., 1] - top2[..., 0]) > TIE_GAP
+    mismatch = np.any(clear & (h.argmax(-1) != hp.argmax(-1)))
+    return max(dev, 1.0 if mismatch else 0.0)
 
 
 @st.composite
-def _cases(draw):
-    S, A = draw(st.sampled_from(SHAPES))
-    seed = draw(st.integers(0, 2**32 - 1))
-    gamma = draw(st.floats(0.5, 0.99))
-    alpha = draw(st.sampled_from([0.05, 0.3, 1.0]))
-    epsilon = draw(st.sampled_from([0.1, 0.5]))
-    return WiewioraCase(seed, S, A, gamma, alpha, epsilon, _episodic_mdp(seed, S, A, gamma))
-
-
-def _run(case: WiewioraCase, phi: np.ndarray, terminal_weight: float) -> float:
-    S = case.n_states
-    q0 = case.rng(3).standard_normal((S, case.n_actions))
-    gamma = jnp.asarray(case.gamma, jnp.float64)
-    hp = QLearningHParams(
-        alpha=jnp.asarray(case.alpha),
-        epsilon=jnp.asarray(case.epsilon),
-        gamma=gamma,
-        q_init=jnp.asarray(q0),
-        transform=(jnp.asarray(phi), jnp.asarray(terminal_weight), gamma),
+def _cases(draw, n_terminal=(0, 2), linear=None):
+    base = draw(mdp_cases(n_terminal=n_terminal))
+    return WiewioraCase(
+        base,
+        base.potential(),
+        draw(st.sampled_from(["q_learning", "sarsa"])),
+        draw(st.sampled_from([0.05, 0.3, 1.0])),
+        draw(st.booleans()) if linear is None else linear,
     )
-    key = jax.random.key(case.seed % (2**31))
-    state, metrics = _trainer()(key, hp, case.mdp)
-    exp = flatten_experience(metrics["experience"])
-    # L replays the stream with its (shaped) learner reward; L' with the true reward.
-    q_T, hist = replay(
-        jnp.asarray(q0), exp, case.alpha, gamma, reward=exp.learner_reward, return_history=True
-    )
-    _, hist_p = replay(
-        jnp.asarray(q0 + phi[:, None]),
-        exp,
-        case.alpha,
-        gamma,
-        reward=exp.reward,
-        return_history=True,
-    )
-    hist, hist_p = np.asarray(hist)[:, : S - 1], np.asarray(hist_p)[:, : S - 1]  # non-terminal
-    deviation = float(np.max(np.abs(hist_p - hist - phi[None, : S - 1, None])))
-    top2 = np.sort(hist, axis=-1)[..., -2:]
-    clear = (top2[..., 1] - top2[..., 0]) > TIE_GAP
-    mismatches = int(np.sum(clear & (hist.argmax(-1) != hist_p.argmax(-1))))
-    online_vs_replay = float(np.max(np.abs(np.asarray(state.q) - np.asarray(q_T))))
-    _LAST.update(deviation=deviation, mismatches=mismatches, online_vs_replay=online_vs_replay)
-    # A greedy mismatch counts as an error of 1 (>> tolerance); the deviation is the headline.
-    return max(deviation, float(mismatches > 0), online_vs_replay)
 
 
-def _error(case: WiewioraCase) -> float:
-    phi = 5.0 * case.rng(2).standard_normal(case.n_states)
-    phi[-1] = 0.0  # Φ(terminal) = 0
-    return _run(case, phi, terminal_weight=0.0)
+def _terminal_collected(case: WiewioraCase) -> WiewioraCase:
+    return case._replace(terminal_flag=False)
 
 
-def _counter() -> float:
-    (S, A), gamma = SHAPES[0], 0.9
-    case = WiewioraCase(11, S, A, gamma, 0.3, 0.1, _episodic_mdp(11, S, A, gamma))
-    phi = 5.0 * case.rng(2).standard_normal(S)
-    phi[-1] = 5.0  # Φ(terminal) = 5, collected on entry, while terminal Q stays 0
-    return _run(case, phi, terminal_weight=1.0)
+def _outside_span(case: WiewioraCase) -> WiewioraCase:
+    return case._replace(phi_in_span=False)
 
 
 WIEWIORA = Check(
     name="2 Wiewiora shaping = Q initialisation",
+    theorem="Wiewiora 2003 (JAIR 19): Q'_t = Q_t + Phi(s) on a shared stream, Q-learning/SARSA",
     strategy=_cases(),
-    error=_error,
+    error=_wiewiora_error,
     tolerance=1e-10,
-    counterexample=_counter,
-    examples=12,
-    description="Q'_t = Q_t + Phi(s) at every step of a shared 3000-step stream; same greedy "
-    "actions. Counterexample: Phi(terminal) = 5.",
+    mutations=(
+        Mutation(
+            "Phi(terminal) collected",
+            "Phi(terminal) = 0 (terminal Q fixed at 0)",
+            strategy=_cases(n_terminal=(1, 2)).map(_terminal_collected),
+            cases=30,
+        ),
+        Mutation(
+            "Phi outside feature span",
+            "tabular (or Phi representable by the features)",
+            strategy=_cases(linear=True).map(_outside_span),
+            cases=30,
+        ),
+    ),
+    description="Tabular and linear-FA Q-learning/SARSA replayed on one stream: shaped from Q0 vs "
+    "unshaped from Q0 + Phi; every step, same greedy actions.",
 )
 
-test_wiewiora_property, test_wiewiora_counterexample = as_pytest(WIEWIORA)
+test_wiewiora = as_pytest(WIEWIORA)

@@ -1,4 +1,4 @@
-"""The theory-check harness: a theorem as a property over random inputs, plus a counterexample.
+"""The theory-check harness: a theorem as a property over random cases, and mutations that break it.
 
 A :class:`Check` bundles
 
@@ -6,43 +6,56 @@ A :class:`Check` bundles
   from them, e.g. with :func:`mdp_cases`, so failures shrink well);
 * ``error(case) -> float``  the worst violation of the property on that case, ``>= 0`` (for an
   inequality ``lhs <= rhs`` return ``max(0, lhs - rhs)``); call ``hypothesis.assume(...)`` inside
-  to discard degenerate cases (they are not counted as tried);
-* ``tolerance``  the property holds on a case iff ``error <= tolerance`` (NaN never holds);
-* ``counterexample() -> float``  builds a case that breaks one assumption of the theorem and
-  returns its error, which must exceed ``tolerance`` (this is what shows the check has teeth).
+  to discard degenerate cases (counted as *discarded*, never as tried);
+* ``tolerance``  the property holds on a case iff ``error <= tolerance``;
+* ``mutations``  one or more :class:`Mutation`: each breaks one assumption of the theorem, either
+  by ``mutate(case) -> case`` (run on *every accepted case*) or by a ``strategy`` of mutated cases
+  of its own; the mutated cases go through the **same** ``error``. That is what shows the check
+  has teeth: a broken ``error`` cannot pass both the property and its mutations.
+
+A check passes iff
+
+* the property holds on every case and at least ``min_cases`` cases were accepted (10x under
+  ``--thorough``);
+* every mutation is violated (``error > tolerance``) on at least ``min_kill_rate`` of its cases
+  (default 0.5) and its median error is ``>= margin * tolerance`` (default margin 100);
+* no error anywhere is NaN or inf (that is a harness error, never a pass or a kill), and nothing
+  raised.
+
+A mutated case rejected by ``assume`` counts as *survived* (not killed): a mutation cannot earn
+its kill rate by being discarded. Hypothesis health checks are on.
 
 Writing a check module ``theory_checks/check_<family>.py``::
 
-    from hypothesis import assume, strategies as st
-    from theory_checks.harness import Check, as_pytest, mdp_cases
+    from theory_checks.harness import Check, Mutation, as_pytest, mdp_cases
 
     def _error(case):                       # case: MDPCase (seed, mdp, rng/policy helpers)
-        pi = case.policy(alpha=1.0)
-        return float(...)                   # worst violation, numpy float64
+        ...
+        return float(worst_violation)
 
-    MY_CHECK = Check(name="1 PBRS Q-shift", strategy=mdp_cases(), error=_error,
-                     tolerance=1e-9, counterexample=lambda: float(...), description="...")
-    test_pbrs_property, test_pbrs_counterexample = as_pytest(MY_CHECK)
+    MY_CHECK = Check(
+        name="1 PBRS Q-shift", theorem="Ng et al. 1999, Thm 1", strategy=mdp_cases(),
+        error=_error, tolerance=1e-9,
+        mutations=(Mutation("action bonus", "F is potential-based", mutate=_add_bonus),),
+    )
+    test_my_check = as_pytest(MY_CHECK)
 
 Every module-level ``Check`` in a ``check_*.py`` module is discovered by ``python -m theory_checks``
-(flags: ``--thorough`` = 10x examples, ``-k SUBSTRING`` filters by name, ``--examples N``), which
-prints a table (cases tried, worst error, tolerance, counterexample error and whether it failed,
-time) and exits non-zero if a property exceeds its tolerance or a counterexample does not fail.
-pytest collects the same modules (``python_files`` includes ``check_*.py``) through ``as_pytest``;
-set ``THEORY_CHECKS_THOROUGH=1`` for the thorough example counts there.
+(``--thorough``, ``-k SUBSTRING``, ``--cases N``, ``--json PATH``), which prints one row per check
+and one per mutation under it, and exits non-zero if any check does not pass. pytest collects the
+same modules through :func:`as_pytest`; set ``THEORY_CHECKS_THOROUGH=1`` for thorough counts.
 
-Conventions that keep the suite fast (≈3 s per check on 2 CPU cores) and exact:
+Conventions that keep the suite fast and exact:
 
 * Everything runs inside ``jax.enable_x64(True)`` (a context, so float32 code elsewhere in the
-  same pytest process is unaffected): build jnp arrays inside ``error``/``counterexample``, not at
-  import time. Cases from :func:`mdp_cases` are float64.
+  same pytest process is unaffected): build jnp arrays inside ``error``/``mutate``, not at import
+  time. Cases from :func:`mdp_cases` are float64.
 * Hypothesis is derandomised with no example database, so runs are reproducible.
 * Compilation dominates the run time (a compile costs ~0.2-0.6 s, a solve on a compiled shape
-  ~0.1 ms): call the (already ``jax.jit``-ed) :mod:`jaxrl.mdp` solvers and do the glue in
-  numpy, rather than jitting a new composite per check, so that the jit cache is shared by all
-  checks. :func:`mdp_cases` draws shapes from a small fixed set (``DEFAULT_SHAPES``) for the
-  same reason; pass ``shapes=FULL_SHAPES`` for S ∈ [2, 12] × A ∈ [2, 5] at the cost of more
-  compiles. Set ``JAX_COMPILATION_CACHE_DIR`` to reuse compiles across runs.
+  ~0.1 ms): call the (already ``jax.jit``-ed) :mod:`jaxrl.mdp` solvers and do the glue in numpy,
+  so that the jit cache is shared by all checks; ``python -m theory_checks`` also keeps XLA's
+  persistent compilation cache (:func:`enable_compilation_cache`), so shapes compile once per
+  machine, not once per run.
 """
 
 from __future__ import annotations
@@ -50,274 +63,392 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import hypothesis
 import jax
 import numpy as np
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
-from hypothesis.errors import Unsatisfiable
+from hypothesis import settings
+from hypothesis.errors import UnsatisfiedAssumption
 from hypothesis.strategies import SearchStrategy
 
-from jaxrl.mdp import TabularMDP
+# The case strategies live in theory_checks.cases; re-exported so a check imports one module.
+from theory_checks.cases import (  # noqa: F401
+    FULL_SHAPES,
+    PAD_STATES,
+    MDPCase,
+    dirichlet_rows,
+    mdp_cases,
+    numpy_mdp,
+    pad_mdp,
+)
 
 THOROUGH_FACTOR = 10
-_MODE = {"thorough": False}  # read by strategies at draw time (set while a check runs)
+DEFAULT_MIN_CASES = 50
+DEFAULT_KILL_RATE = 0.5
+DEFAULT_MARGIN = 100.0
+
+
+class HarnessError(RuntimeError):
+    """A NaN/inf error, a crash or too few cases: the check neither passed nor failed cleanly."""
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A case transformation that breaks one assumption of the theorem.
+
+    Exactly one of ``mutate`` (applied to every accepted case of the check) and ``strategy`` (its
+    own mutated cases, for a break that needs a construction of its own) is given.
+
+    Attributes:
+      name: short name, e.g. ``"action bonus"``.
+      breaks: the assumption it breaks, one line, e.g. ``"F = γΦ(s') − Φ(s)"``.
+      mutate: ``case -> case``.
+      strategy: hypothesis strategy of mutated cases.
+      min_kill_rate: least fraction of cases on which the property must be violated.
+      cases: number of cases drawn from ``strategy`` (default: the check's ``min_cases``).
+    """
+
+    name: str
+    breaks: str
+    mutate: Callable[[Any], Any] | None = None
+    strategy: SearchStrategy | None = None
+    min_kill_rate: float = DEFAULT_KILL_RATE
+    cases: int | None = None
+
+    def __post_init__(self):
+        if (self.mutate is None) == (self.strategy is None):
+            raise ValueError(f"mutation {self.name!r}: give exactly one of mutate= and strategy=")
+        if not 0.0 < self.min_kill_rate <= 1.0:
+            raise ValueError(
+                f"mutation {self.name!r}: min_kill_rate {self.min_kill_rate} not in (0, 1]"
+            )
 
 
 @dataclass(frozen=True)
 class Check:
-    """One theorem: property over random cases (``error <= tolerance``) + a counterexample."""
+    """One theorem: a property over random cases (``error <= tolerance``) and its mutations.
+
+    ``attained``, if given, maps an accepted case to how close it comes to an inequality's bound
+    (e.g. ``lhs / rhs``); the report shows its maximum, so a loose bound is visible.
+    """
 
     name: str
+    theorem: str
     strategy: SearchStrategy
     error: Callable[[Any], float]
     tolerance: float
-    counterexample: Callable[[], float]
-    examples: int = 50
+    mutations: tuple[Mutation, ...]
+    min_cases: int = DEFAULT_MIN_CASES
+    margin: float = DEFAULT_MARGIN
+    attained: Callable[[Any], float] | None = None
     description: str = ""
+
+    def __post_init__(self):
+        if not self.mutations:
+            raise ValueError(f"check {self.name!r} has no mutation: nothing shows it has teeth")
+        if not (self.tolerance >= 0 and math.isfinite(self.tolerance)):
+            raise ValueError(
+                f"check {self.name!r}: tolerance {self.tolerance} must be finite, >= 0"
+            )
+        if self.min_cases < 1:
+            raise ValueError(f"check {self.name!r}: min_cases {self.min_cases} must be >= 1")
+        names = [m.name for m in self.mutations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"check {self.name!r}: duplicate mutation names {names}")
+
+
+@dataclass
+class MutationResult:
+    name: str
+    breaks: str
+    min_kill_rate: float
+    cases: int = 0
+    killed: int = 0
+    discarded: int = 0  # mutated cases rejected by ``assume`` (counted as survived)
+    median_error: float = math.nan
+    ok: bool = False
+    problem: str = ""
+
+    @property
+    def kill_rate(self) -> float:
+        return self.killed / self.cases if self.cases else 0.0
 
 
 @dataclass
 class CheckResult:
-    """What one run of a check found; ``ok`` is what the report and the exit code use."""
+    """What one run of a check found; ``passed`` is what the report and the exit code use."""
 
     name: str
+    theorem: str
     tolerance: float
+    min_cases: int
     cases: int = 0
+    discarded: int = 0
     worst_error: float = 0.0
-    property_ok: bool = True
+    attained: float | None = None
+    property_ok: bool = False
     failing_case: str = ""
-    property_exception: str = ""
-    counterexample_error: float = math.nan
-    counterexample_failed: bool | None = None
+    problem: str = ""  # why the property part did not pass (failure, crash, NaN, too few cases)
+    mutations: list[MutationResult] = field(default_factory=list)
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return self.property_ok and self.counterexample_failed is not False
+    def passed(self) -> bool:
+        return self.property_ok and all(m.ok for m in self.mutations)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "theorem": self.theorem,
+            "cases": self.cases,
+            "min_cases": self.min_cases,
+            "discarded": self.discarded,
+            "worst_error": self.worst_error,
+            "tolerance": self.tolerance,
+            "attained": self.attained,
+            "seconds": round(self.seconds, 3),
+            "passed": self.passed,
+            "problem": self.problem,
+            "mutations": [
+                {
+                    "name": m.name,
+                    "breaks": m.breaks,
+                    "cases": m.cases,
+                    "discarded": m.discarded,
+                    "kill_rate": m.kill_rate,
+                    "min_kill_rate": m.min_kill_rate,
+                    "median_error": m.median_error,
+                    "passed": m.ok,
+                    "problem": m.problem,
+                }
+                for m in self.mutations
+            ],
+        }
 
 
 def holds(error: float, tolerance: float) -> bool:
-    """The property holds iff ``error <= tolerance``; NaN never holds."""
+    """The property holds on a case iff ``error <= tolerance`` (``error`` is finite here)."""
     return bool(error <= tolerance)
 
 
-def _settings(n: int) -> settings:
+def _settings(n: int, shrink: bool = True) -> settings:
+    phases = [hypothesis.Phase.explicit, hypothesis.Phase.reuse, hypothesis.Phase.generate]
+    if shrink:
+        phases.append(hypothesis.Phase.shrink)
+    # Health checks stay on: a strategy that is too slow or an ``assume`` that filters too much
+    # is reported as the check's problem, not hidden.
     return settings(
         max_examples=n,
         derandomize=True,
         database=None,
         deadline=None,
         print_blob=False,
-        suppress_health_check=list(HealthCheck),
+        phases=phases,
     )
 
 
-def n_examples(check: Check, thorough: bool = False, examples: int | None = None) -> int:
-    if examples is not None:
-        return examples
-    return check.examples * (THOROUGH_FACTOR if thorough else 1)
+def required_cases(check: Check, thorough: bool = False, cases: int | None = None) -> int:
+    """Accepted cases a run needs: ``cases`` if given, else ``min_cases`` (x10 if thorough)."""
+    if cases is not None:
+        return cases
+    return check.min_cases * (THOROUGH_FACTOR if thorough else 1)
 
 
-def run_property(check: Check, n: int, result: CheckResult, thorough: bool = False) -> None:
-    """Run the property over ``n`` hypothesis examples, filling ``result`` (cases, worst error)."""
-    state = {"failed": False}
+def _finite_error(check: Check, case: Any, what: str) -> float:
+    err = float(check.error(case))
+    if not math.isfinite(err):
+        raise HarnessError(
+            f"{check.name}: {what} error is {err} (NaN/inf is never a pass or a kill)"
+        )
+    if err < 0:
+        raise HarnessError(f"{check.name}: {what} error {err} < 0 (errors are violations, >= 0)")
+    return err
+
+
+def _describe(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"[:300]
+
+
+def run_property(
+    check: Check, n: int, result: CheckResult, *, shrink: bool = True
+) -> dict[str, list[float]]:
+    """Run the property on ``n`` accepted cases, filling ``result``.
+
+    Each ``mutate`` mutation runs on every accepted case right after it (inside the hypothesis
+    test, so ``assume`` in ``error`` works the same); returns their errors by mutation name.
+    """
+    state: dict[str, Any] = {"failed": False, "last": None}
+    mutated: dict[str, list[float]] = {m.name: [] for m in check.mutations if m.mutate}
+    by_name = {m.name: MutationResult(m.name, m.breaks, m.min_kill_rate) for m in check.mutations}
+    result.mutations = [by_name[m.name] for m in check.mutations]
+    accepted: list[Any] = []
 
     @hypothesis.given(check.strategy)
-    @_settings(n)
+    @_settings(n, shrink)
     def prop(case):
-        err = float(check.error(case))  # hypothesis.assume inside raises before counting
-        if not state["failed"]:
-            result.cases += 1  # shrink replays after the first failure are not counted
-        if not (err <= result.worst_error) and not math.isnan(result.worst_error):
-            result.worst_error = err
+        state["last"] = case  # hypothesis replays the minimal failing case last
+        try:
+            err = _finite_error(check, case, "property")
+        except UnsatisfiedAssumption:
+            if not state["failed"]:
+                result.discarded += 1
+            raise
+        except Exception:
+            state["failed"] = True
+            raise
         if not holds(err, check.tolerance):
             state["failed"] = True
-            result.failing_case = repr(case)
-            raise AssertionError(
-                f"{check.name}: error {err:.3e} > tolerance {check.tolerance:.1e} on {case!r}"
-            )
+            raise AssertionError(f"error {err:.3e} > tolerance {check.tolerance:.1e}")
+        if state["failed"]:  # a shrink replay after the first failure: judge, don't count
+            return
+        result.worst_error = max(result.worst_error, err)
+        result.cases += 1
+        accepted.append(case)
+        for mutation in check.mutations:
+            if mutation.mutate is not None:
+                mutated[mutation.name].append(
+                    _mutated_error(check, mutation, case, by_name[mutation.name])
+                )
 
-    with jax.enable_x64(True):
-        _MODE["thorough"] = thorough
-        try:
-            prop()
-        except AssertionError:
-            result.property_ok = False
-        except Unsatisfiable as e:
-            result.property_ok = False
-            result.property_exception = f"Unsatisfiable: {e}"
-        except Exception as e:  # noqa: BLE001 - report any crash of the property as a failure
-            result.property_ok = False
-            result.property_exception = f"{type(e).__name__}: {e}"
-        finally:
-            _MODE["thorough"] = False
-
-
-def run_counterexample(check: Check) -> float:
-    with jax.enable_x64(True):
-        return float(check.counterexample())
-
-
-def run_check(check: Check, thorough: bool = False, examples: int | None = None) -> CheckResult:
-    """Run property and counterexample of one check; never raises for a failing check."""
-    result = CheckResult(name=check.name, tolerance=check.tolerance)
-    t0 = time.perf_counter()
-    run_property(check, n_examples(check, thorough, examples), result, thorough)
     try:
-        result.counterexample_error = run_counterexample(check)
-        result.counterexample_failed = not holds(result.counterexample_error, check.tolerance)
+        prop()
+    except AssertionError as e:
+        result.problem = f"property violated: {e}"
+    except Exception as e:  # noqa: BLE001 - a crash, NaN or health check is reported, not raised
+        result.problem = _describe(e)
+    else:
+        if result.cases < n:
+            result.problem = f"only {result.cases} accepted cases < {n} required"
+        else:
+            result.property_ok = True
+    if not result.property_ok and state["failed"]:
+        result.failing_case = repr(state["last"])[:500]
+    if check.attained is not None and accepted:
+        result.attained = max(float(check.attained(c)) for c in accepted)
+    return mutated
+
+
+def _judge_mutation(check: Check, m: MutationResult, errors: list[float]) -> None:
+    m.cases = len(errors)
+    m.killed = sum(not holds(e, check.tolerance) for e in errors)
+    m.median_error = float(np.median(errors)) if errors else math.nan
+    if m.problem:
+        return
+    need = check.margin * check.tolerance
+    if not errors:
+        m.problem = "no cases"
+    elif m.kill_rate < m.min_kill_rate:
+        m.problem = f"kill rate {m.kill_rate:.2f} < {m.min_kill_rate:.2f}"
+    elif not m.median_error >= need:
+        m.problem = f"median error {m.median_error:.2e} < {check.margin:g} x tolerance"
+    else:
+        m.ok = True
+
+
+def _mutated_error(check: Check, mutation: Mutation, case: Any, m: MutationResult) -> float:
+    """Error of one mutated case; a mutated case rejected by ``assume`` survives with error 0.
+
+    A NaN/inf error or a crash is recorded as the mutation's problem (never a kill).
+    """
+    try:
+        mutated = mutation.mutate(case) if mutation.mutate is not None else case
+        return _finite_error(check, mutated, f"mutation {mutation.name!r}")
+    except UnsatisfiedAssumption:
+        m.discarded += 1
+        return 0.0
     except Exception as e:  # noqa: BLE001
-        result.counterexample_failed = False
-        result.notes.append(f"counterexample raised {type(e).__name__}: {e}")
+        if not m.problem:
+            m.problem = _describe(e)
+        return 0.0
+
+
+def run_strategy_mutation(
+    check: Check, mutation: Mutation, m: MutationResult, n: int, *, shrink: bool = False
+) -> list[float]:
+    """Errors of ``n`` cases drawn from a mutation's own strategy."""
+    errors: list[float] = []
+
+    @hypothesis.given(mutation.strategy)
+    @_settings(n, shrink)
+    def run(case):
+        errors.append(_mutated_error(check, mutation, case, m))
+
+    try:
+        run()
+    except Exception as e:  # noqa: BLE001 - a health check or crash of the strategy
+        m.problem = m.problem or _describe(e)
+    if len(errors) < n and not m.problem:
+        m.problem = f"only {len(errors)} mutated cases < {n} required"
+    return errors
+
+
+def run_check(
+    check: Check, thorough: bool = False, cases: int | None = None, *, shrink: bool = True
+) -> CheckResult:
+    """Run the property and every mutation of one check; never raises for a failing check."""
+    n = required_cases(check, thorough, cases)
+    result = CheckResult(check.name, check.theorem, check.tolerance, n)
+    t0 = time.perf_counter()
+    with jax.enable_x64(True):
+        mutated = run_property(check, n, result, shrink=shrink)
+        for mutation, m in zip(check.mutations, result.mutations, strict=True):
+            if mutation.mutate is not None:
+                errors = mutated[mutation.name]
+            else:
+                factor = THOROUGH_FACTOR if thorough else 1
+                own = mutation.cases * factor if mutation.cases else n
+                errors = run_strategy_mutation(check, mutation, m, own)
+            _judge_mutation(check, m, errors)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def failure_summary(result: CheckResult) -> str:
+    """One line per problem of a check that did not pass."""
+    lines = []
+    if not result.property_ok:
+        lines.append(f"property: {result.problem} ({result.cases} cases)")
+        if result.failing_case:
+            lines.append(f"  minimal failing case: {result.failing_case}")
+    for m in result.mutations:
+        if not m.ok:
+            lines.append(f"mutation {m.name!r} ({m.breaks}): {m.problem}")
+    return "\n".join(lines)
 
 
 def _env_thorough() -> bool:
     return os.environ.get("THEORY_CHECKS_THOROUGH", "") not in ("", "0")
 
 
-def as_pytest(check: Check) -> tuple[Callable[[], None], Callable[[], None]]:
-    """``(test_property, test_counterexample)`` for a check module to bind at module level."""
+def as_pytest(check: Check) -> Callable[[], None]:
+    """A pytest test function for a check module to bind at module level."""
 
-    def test_property():
-        result = CheckResult(name=check.name, tolerance=check.tolerance)
-        run_property(check, n_examples(check, _env_thorough()), result, _env_thorough())
-        assert result.property_ok, (
-            f"{check.name}: worst error {result.worst_error:.3e} > tolerance "
-            f"{check.tolerance:.1e} after {result.cases} cases "
-            f"{result.property_exception} {result.failing_case}"
-        )
-
-    def test_counterexample():
-        err = run_counterexample(check)
-        assert not holds(err, check.tolerance), (
-            f"{check.name}: counterexample error {err:.3e} <= tolerance {check.tolerance:.1e} "
-            "(the check has no teeth)"
-        )
+    def test_check():
+        result = run_check(check, thorough=_env_thorough())
+        assert result.passed, f"{check.name}:\n{failure_summary(result)}"
 
     slug = "".join(c if c.isalnum() else "_" for c in check.name.lower()).strip("_")
-    for fn, suffix in ((test_property, "property"), (test_counterexample, "counterexample")):
-        fn.__name__ = fn.__qualname__ = f"test_{slug}_{suffix}"
-        fn.__doc__ = f"{check.name}: {suffix}. {check.description}"
-    return test_property, test_counterexample
+    test_check.__name__ = test_check.__qualname__ = f"test_{slug}"
+    test_check.__doc__ = f"{check.name} ({check.theorem}). {check.description}"
+    return test_check
 
 
-# ----------------------------------------------------------------------------- MDP strategies
-#: Shapes (S, A) drawn by default: the corners of S ∈ [2, 12] × A ∈ [2, 5] plus S ≠ A shapes
-#: (which catch transposed axes), few enough that each jitted solver compiles ~4 times for the
-#: whole suite (a compile costs ~0.2-0.6 s; a solve on a compiled shape ~0.1 ms). Under
-#: ``--thorough`` (or THEORY_CHECKS_THOROUGH=1) ``mdp_cases()`` draws from ``FULL_SHAPES``.
-DEFAULT_SHAPES: tuple[tuple[int, int], ...] = ((2, 2), (3, 5), (6, 3), (12, 5))
-FULL_SHAPES: tuple[tuple[int, int], ...] = tuple((S, A) for S in range(2, 13) for A in range(2, 6))
+def enable_compilation_cache(path: str | None = None) -> str:
+    """Keep XLA compiles on disk (``$JAX_COMPILATION_CACHE_DIR`` or ``~/.cache/jaxrl/xla``).
 
-
-def dirichlet_rows(
-    rng: np.random.Generator, shape: Sequence[int], alpha: float = 1.0
-) -> np.ndarray:
-    """``[*shape]`` float64 array whose last axis are Dirichlet(α) rows (zero rows fixed up)."""
-    g = rng.gamma(alpha, size=tuple(shape))
-    g = np.where(g.sum(-1, keepdims=True) > 0, g, 1.0)
-    return g / g.sum(-1, keepdims=True)
-
-
-def numpy_mdp(
-    seed: int,
-    n_states: int,
-    n_actions: int,
-    gamma: float,
-    sparsity_k: int | None = None,
-    reward_scale: float = 1.0,
-    n_terminal: int = 0,
-) -> TabularMDP:
-    """A float64 random MDP built with numpy from an integer seed (no compilation).
-
-    Same distribution as :func:`jaxrl.mdp.random_mdp`: Dirichlet(1) rows (k-sparse if
-    ``sparsity_k``), ``R ~ N(0, reward_scale²)``, ``n_terminal`` random absorbing zero-reward
-    states, ``init_dist`` uniform over the non-terminal states. Its leaves are numpy float64
-    arrays, so use it inside ``jax.enable_x64`` (as every check runs) or JAX will downcast them.
+    The suite compiles each solver once per MDP shape; with the cache a second run on the same
+    machine skips nearly all of it. Returns the directory used.
     """
-    S, A = n_states, n_actions
-    rng = np.random.default_rng([seed, 0])
-    P = dirichlet_rows(rng, (S, A, S))
-    if sparsity_k is not None and sparsity_k < S:
-        keep = np.argsort(rng.random((S, A, S)), -1) < sparsity_k  # k random successors
-        P = np.where(keep, dirichlet_rows(rng, (S, A, S)), 0.0)
-        P /= P.sum(-1, keepdims=True)
-    R = reward_scale * rng.standard_normal((S, A, S))
-    term = np.zeros(S, bool)
-    term[rng.permutation(S)[:n_terminal]] = True
-    P[term] = np.eye(S)[term][:, None, :]
-    R[term] = 0.0
-    d0 = (~term).astype(np.float64) / (~term).sum()
-    # numpy leaves: the jitted solvers take them as they are, and building jnp arrays here would
-    # compile a tiny copy kernel per shape.
-    return TabularMDP(
-        P=P, R=R, gamma=np.asarray(gamma, np.float64), init_dist=d0, terminal_mask=term
+    path = (
+        path
+        or os.environ.get("JAX_COMPILATION_CACHE_DIR")
+        or os.path.join(os.path.expanduser("~"), ".cache", "jaxrl", "xla")
     )
-
-
-@dataclass(frozen=True)
-class MDPCase:
-    """One drawn MDP plus seeded helpers for the other random inputs of a check."""
-
-    seed: int
-    n_states: int
-    n_actions: int
-    gamma: float
-    sparsity_k: int | None
-    n_terminal: int
-    mdp: TabularMDP = field(repr=False)
-
-    def rng(self, stream: int) -> np.random.Generator:
-        """An independent numpy generator per ``stream`` (stream 0 built the MDP)."""
-        return np.random.default_rng([self.seed, stream])
-
-    def policy(self, alpha: float = 1.0, stream: int = 1) -> np.ndarray:
-        """``[S, A]`` Dirichlet(α) policy (α ∈ {0.3, 1, 5}; 5 = full-support reference)."""
-        return dirichlet_rows(self.rng(stream), (self.n_states, self.n_actions), alpha)
-
-    def potential(self, scale: float = 5.0, stream: int = 2) -> np.ndarray:
-        """``[S]`` potential Φ ~ N(0, scale²), deliberately large (theory.md §0.1)."""
-        return scale * self.rng(stream).standard_normal(self.n_states)
-
-
-def mdp_cases(
-    *,
-    shapes: Sequence[tuple[int, int]] | None = None,
-    gamma: tuple[float, float] = (0.5, 0.99),
-    sparse: bool = True,
-    reward_scale: float = 1.0,
-    n_terminal: tuple[int, int] = (0, 0),
-) -> SearchStrategy[MDPCase]:
-    """Strategy of :class:`MDPCase` per theory.md §0.1.
-
-    Args:
-      shapes: (S, A) pairs to draw from; default ``DEFAULT_SHAPES``, or ``FULL_SHAPES`` in
-        thorough mode.
-      gamma: closed range of γ (``(1.0, 1.0)`` for episodic checks; then use terminals).
-      sparse: also draw k-sparse transitions, k ∈ [1, S] (None = dense).
-      reward_scale: standard deviation of ``R``.
-      n_terminal: closed range of the number of terminal states (capped at S − 1).
-    """
-
-    @st.composite
-    def build(draw):
-        grid = (
-            shapes if shapes is not None else FULL_SHAPES if _MODE["thorough"] else DEFAULT_SHAPES
-        )
-        S, A = draw(st.sampled_from(list(grid)))
-        seed = draw(st.integers(0, 2**32 - 1))
-        g = draw(st.floats(gamma[0], gamma[1])) if gamma[0] < gamma[1] else gamma[0]
-        k = draw(st.one_of(st.none(), st.integers(1, S))) if sparse else None
-        nt = draw(st.integers(min(n_terminal[0], S - 1), min(n_terminal[1], S - 1)))
-        mdp = numpy_mdp(seed, S, A, g, k, reward_scale, nt)
-        return MDPCase(seed, S, A, float(g), k, nt, mdp)
-
-    return build()
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return path

@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrl.regularizers.occupancy import population_logistic_loss
 from jaxrl.shaping.transform import RewardTransform, Transition
 
 Array = Any
@@ -263,9 +264,88 @@ def train_discriminator(
     return state.replace(params=params, opt_state=opt_state), metrics
 
 
+@partial(jax.jit, static_argnames=("num_steps",))
+def fit_discriminator_exact(
+    state: DiscState,
+    batch: DiscBatch,
+    weight_pi: Array,
+    weight_ref: Array,
+    num_steps: int = 40,
+) -> tuple[DiscState, dict[str, Array]]:
+    """Train a small discriminator to convergence on *exact* occupancies (the population limit).
+
+    ``batch`` lists the cells ``[*B]`` (e.g. every ``(s, a)`` of a tabular MDP, one-hot encoded),
+    ``weight_pi`` / ``weight_ref`` ``[*B]`` their probabilities under the current and the reference
+    policy (e.g. :func:`jaxrl.mdp.occupancy_measure`). Minimises the population logistic loss
+    ``L = Σ μ_π softplus(−d) + Σ μ_ref softplus(d)`` (:func:`~jaxrl.regularizers.occupancy.
+    population_logistic_loss`, the expectation of :func:`logistic_loss`) full-batch with
+    ``num_steps`` damped Gauss–Newton steps (IRLS, as for logistic regression: the curvature
+    ``Jᵀ diag((μ_π + μ_ref) σ(d) σ(−d)) J`` in the flattened parameters, Levenberg damping
+    ``1e-12·max diag``, the largest of 12 halved step sizes that does not increase ``L``). A
+    tabular discriminator (``hidden_sizes=()`` on one-hot cells, where this is Newton's method)
+    reaches
+    ``d = log μ_π/μ_ref`` to near machine precision on every cell of non-negligible mass. Builds a
+    dense ``[P, P]`` matrix: for small networks only (``P ≲ 2000`` parameters). Parameters are
+    cast to the weights' dtype (float64 under ``jax.enable_x64``); the optimizer state of ``state``
+    is left as is.
+
+    Returns the new state and metrics ``loss`` ``[num_steps]``, ``final_loss``, ``grad_max``
+    (largest ``|∂L/∂θ|`` at the result, the optimality certificate) and ``logits`` ``[*B]``.
+    """
+    from jax.flatten_util import ravel_pytree
+
+    config = state.config
+    lead = jnp.shape(batch.obs)[:-1]
+    flat = _flatten(batch, config)
+    w_pi, w_ref = jnp.ravel(jnp.asarray(weight_pi)), jnp.ravel(jnp.asarray(weight_ref))
+    dtype = jnp.result_type(w_pi, w_ref, float)  # flax initialises float32; fit in float64
+    theta0, unravel = ravel_pytree(jax.tree.map(lambda p: jnp.asarray(p, dtype), state.params))
+
+    def logits(theta):
+        return discriminator_logits(config, unravel(theta), flat.obs, flat.action)
+
+    def loss_fn(theta):
+        return population_logistic_loss(logits(theta), w_pi, w_ref)
+
+    halvings = 0.5 ** jnp.arange(12, dtype=dtype)
+
+    def step(theta, _):
+        d = logits(theta)
+        J = jax.jacfwd(logits)(theta)  # [N, P]
+        g = J.T @ (w_ref * jax.nn.sigmoid(d) - w_pi * jax.nn.sigmoid(-d))
+        h = (w_pi + w_ref) * jax.nn.sigmoid(d) * jax.nn.sigmoid(-d)
+        H = J.T @ (h[:, None] * J)
+        H = H + 1e-12 * jnp.max(jnp.diag(H)) * jnp.eye(H.shape[0], dtype=dtype)
+        direction = -jnp.linalg.solve(H, g)
+        trial = jax.vmap(lambda t: loss_fn(theta + t * direction))(halvings)
+        value = loss_fn(theta)
+        # Largest step that does not increase L beyond rounding (near the optimum the quadratic
+        # decrease is below float resolution; a strict decrease would stall the last steps).
+        ok = jnp.isfinite(trial) & (trial <= value + 8 * jnp.finfo(dtype).eps * jnp.abs(value))
+        t = jnp.where(jnp.any(ok), halvings[jnp.argmax(ok)], 0.0)
+        return theta + t * direction, value
+
+    theta, losses = jax.lax.scan(step, theta0, None, length=num_steps)
+    final, grad = jax.value_and_grad(loss_fn)(theta)
+    metrics = {
+        "loss": losses,
+        "final_loss": final,
+        "grad_max": jnp.max(jnp.abs(grad)),
+        "logits": logits(theta).reshape(lead),
+    }
+    return state.replace(params=unravel(theta)), metrics
+
+
 # ----------------------------------------------------------------------------- penalties
-def trimmed_mean(x: Array, trim: float = 0.01) -> Array:
-    """Mean of ``x`` (flattened) after dropping ``floor(trim · n)`` values from each end."""
+def trimmed_mean(x: Array, trim: float = 0.01, weights: Array | None = None) -> Array:
+    """Mean of ``x`` (flattened) after dropping ``floor(trim · n)`` values from each end.
+
+    With ``weights`` (same shape as ``x``, ``>= 0``, e.g. exact occupancies of the cells ``x`` is
+    given on) it is the mean of the weighted distribution with a ``trim`` fraction of the *mass*
+    dropped from each tail (partial cells included pro rata); ``trim = 0`` gives ``Σ w x / Σ w``.
+    """
+    if weights is not None:
+        return _weighted_trimmed_mean(x, weights, trim)
     x = jnp.ravel(jnp.asarray(x))
     n = x.shape[0]
     k = int(np.floor(trim * n))
@@ -274,9 +354,24 @@ def trimmed_mean(x: Array, trim: float = 0.01) -> Array:
     return jnp.mean(jnp.sort(x)[k : n - k])
 
 
+def _weighted_trimmed_mean(x: Array, weights: Array, trim: float) -> Array:
+    x = jnp.ravel(jnp.asarray(x))
+    w = jnp.ravel(jnp.asarray(weights, x.dtype))
+    order = jnp.argsort(x)
+    x, w = x[order], w[order] / jnp.sum(w)
+    hi = jnp.cumsum(w)
+    lo = hi - w
+    kept = jnp.clip(hi, trim, 1 - trim) - jnp.clip(lo, trim, 1 - trim)  # mass inside the band
+    return jnp.sum(kept * jnp.where(kept > 0, x, 0.0)) / (1 - 2 * trim)
+
+
 @partial(jax.jit, static_argnames=("divergence", "clip", "trim"))
 def penalty_from_logits(
-    d: Array, divergence: str, clip: float = np.inf, trim: float = 0.01
+    d: Array,
+    divergence: str,
+    clip: float = np.inf,
+    trim: float = 0.01,
+    weights: Array | None = None,
 ) -> Array:
     """Per-sample ORPO penalty rewards from discriminator logits ``d`` (any shape).
 
@@ -284,6 +379,11 @@ def penalty_from_logits(
     sided-trimmed mean of ``e^d − 1`` over the whole of ``d`` (no division if ``m <= 0`` or not
     finite); ``tv``: ``sign(d)``. Non-finite penalties become 0, then the result is clipped to
     ``[−clip, clip]``. Jitted with ``divergence``, ``clip`` and ``trim`` static.
+
+    ``weights`` (shape of ``d``): ``d`` is given per *cell* with these probabilities (e.g. the
+    exact occupancy ``μ_π``) instead of per sample; only the ``sqrt_chi2`` normaliser uses them
+    (:func:`trimmed_mean` with weights; with ``trim=0``, ``m = E_π[e^d − 1]`` so that
+    ``E_π[penalty] = √χ²`` for the Bayes-optimal ``d``).
     """
     d = jnp.asarray(d)
     if divergence == "kl":
@@ -292,7 +392,7 @@ def penalty_from_logits(
         pen = jnp.expm1(d)
     elif divergence == "sqrt_chi2":
         e = jnp.expm1(d)
-        m = trimmed_mean(e, trim)
+        m = trimmed_mean(e, trim, weights)
         ok = (m > 0) & jnp.isfinite(m)
         pen = e / jnp.sqrt(jnp.where(ok, m, 1.0))
     elif divergence == "tv":
