@@ -24,7 +24,7 @@ both batches), penalty, GAE + PPO update.
 
 ``--quality`` (no timing) measures what the cheaper variants cost in discriminator quality,
 against the *exact* log occupancy ratio on the tabular tomato MDP
-(:mod:`jaxrl.regularizers.tomato_exact`): a base policy is trained as in
+(:mod:`jaxrl.envs.tomato_exact`): a base policy is trained as in
 experiments/orpo_tomato.py (PPO on the true reward, ε = 0.1, 9216 steps) and used as π_ref;
 ORPO (√χ², quick-profile PPO settings) runs ``--quality-updates`` updates at λ = 0 (π's path is
 then the same for every variant, only the discriminator differs) and at ``--quality-lam``.
@@ -50,8 +50,7 @@ import numpy as np
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
-from jaxrl.envs import make
-from jaxrl.regularizers import tomato_exact
+from jaxrl.envs import make, tomato_exact
 from jaxrl.regularizers.discriminator import (
     DiscBatch,
     discriminator_logits,

@@ -14,11 +14,10 @@ import jax.numpy as jnp
 
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
-from jaxrl.envs import make
+from jaxrl.envs import make, tomato_exact
 from jaxrl.experiment import ResultsStore, config_hash
 from jaxrl.experiment.params_io import load_params, save_params
 from jaxrl.experiment.sweep import run_sweep
-from jaxrl.regularizers import tomato_exact
 from jaxrl.shaping.transform import from_channel
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ Three parts, each into the results store:
    MDP (no sampling noise; the same quantity as the exact curves).
 3. **Exact curves** ``results/orpo_tomato/<sweep>-exact/``: the λ-optimal tabular policy of
    ``J(π, R̃) − λ D(μ_π ‖ μ_ref)`` per divergence and variant
-   (:mod:`jaxrl.regularizers.tomato_exact`), with the base network as the tabular ``π_ref``.
+   (:mod:`jaxrl.envs.tomato_exact`), with the base network as the tabular ``π_ref``.
 
 ``paper_figures/orpo_tomato.py`` draws true and proxy return against λ from the newest sweep.
 The base policy (part 1) is in ``experiments/_orpo_base.py``.
@@ -40,9 +40,9 @@ import numpy as np
 
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
+from jaxrl.envs import tomato_exact
 from jaxrl.experiment import config_hash
 from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, per_seed, run_sweep, sweep_cli
-from jaxrl.regularizers import tomato_exact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, also when loaded by path
 from _orpo_base import (  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tests for jaxrl.experiment.config (type validation, value checks, JSON, --profile CLI) and the
+"""Tests for jaxrl.config (type validation, value checks, JSON, --profile CLI) and the
 sweep configs and helpers of jaxrl.experiment.sweep built on it."""
 
 import dataclasses
@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.experiment.config import (
+from jaxrl.config import (
     Config,
     cli,
     config_hash,

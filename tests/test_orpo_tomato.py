@@ -9,10 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.envs import make
+from jaxrl.envs import make, tomato_exact
 from jaxrl.envs.tomato import tomato_to_sparse_mdp
 from jaxrl.mdp.sparse import evaluate_policy_sparse
-from jaxrl.regularizers import tomato_exact
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from jaxrl.experiment.config import Config, config_hash, from_json_dict
+from jaxrl.config import Config, config_hash, from_json_dict
 from jaxrl.experiment.results import ResultsStore, atomic_write_bytes, merge_shards
 
 

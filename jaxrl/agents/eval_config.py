@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import jax
 
-from jaxrl.experiment.config import Config
+from jaxrl.config import Config
 
 
 @dataclass(frozen=True)

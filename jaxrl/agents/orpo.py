@@ -33,7 +33,7 @@ import jax
 from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.ppo import RunnerState, make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
-from jaxrl.experiment.config import Config
+from jaxrl.config import Config
 from jaxrl.regularizers.action_divergence import ad_chi2_penalty, ad_kl_penalty
 from jaxrl.regularizers.discriminator import (
     PENALTIES,

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrl.experiment.config import Config
+from jaxrl.config import Config
 from jaxrl.shaping.potential import potential_shaping
 
 Array = Any

@@ -60,7 +60,7 @@ from jaxrl.agents.reinforce import (
     rmsprop_ascent,
 )
 from jaxrl.bilevel.hypergradient import ift_hypergradient, neumann_hypergradient
-from jaxrl.experiment.config import Config
+from jaxrl.config import Config
 from jaxrl.shaping.blend import (
     BlendParams,
     blend_discount,

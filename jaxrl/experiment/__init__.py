@@ -10,7 +10,7 @@ Typical entry point::
     run.mark_done()
 """
 
-from jaxrl.experiment.config import (
+from jaxrl.config import (
     Config,
     cli,
     config_hash,

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.experiment.config import Config
+from jaxrl.config import Config
 from jaxrl.experiment.params_io import save_params
 from jaxrl.experiment.results import ResultsStore, RunDir
 
@@ -279,7 +279,7 @@ def get_or_make_expert(
     progress: bool = True,
 ) -> tuple[Demonstrations, dict[str, Any], RunDir]:
     """Reuse the newest finished expert run with an identical config, or make one (with DONE)."""
-    from jaxrl.experiment.config import to_json_dict
+    from jaxrl.config import to_json_dict
 
     want = to_json_dict(cfg)
     for run in sorted(store.finished_runs(experiment), key=lambda r: r.run_id, reverse=True):

@@ -34,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from jaxrl.experiment.config import config_hash, to_json_dict
+from jaxrl.config import config_hash, to_json_dict
 from jaxrl.experiment.provenance import collect_provenance
 
 DONE = "DONE"

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.experiment.config import Config, cli
+from jaxrl.config import Config, cli
 from jaxrl.experiment.results import ResultsStore, RunDir, _config_dict
 from jaxrl.experiment.runner import enable_compilation_cache, run_chunked
 
@@ -79,7 +79,7 @@ class SeededSweep(SweepConfig):
 def sweep_cli(
     presets: Mapping[str, S], description: str | None, args: Sequence[str] | None = None
 ) -> tuple[S, ResultsStore]:
-    """Parse ``--profile`` and overrides (:func:`~jaxrl.experiment.config.cli`), turn on the
+    """Parse ``--profile`` and overrides (:func:`~jaxrl.config.cli`), turn on the
     compilation cache and open the results store: ``(cfg, store)``."""
     cfg = cli(presets, description, args=args)
     enable_compilation_cache()

@@ -1,4 +1,7 @@
-"""Typed experiment configs: frozen dataclasses with runtime type checks, JSON and a tyro CLI.
+"""Typed configs: frozen dataclasses with runtime type checks, JSON and a tyro CLI.
+
+The bottom layer of ``jaxrl`` (``tests/test_architecture.py``): agents, the bi-level code and the
+experiment layer all build their configs on :class:`Config`, and it imports no ``jaxrl`` module.
 
 A config class subclasses :class:`Config` and is decorated ``@dataclasses.dataclass(frozen=True)``;
 each field carries a docstring (tyro turns it into ``--help`` text). Construction checks every
