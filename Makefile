@@ -1,22 +1,20 @@
 # Two commands: `make reproduce` (the main job) and `make test`. Each creates .venv if absent and
 # installs the package with its extras from the pinned constraints before it runs.
-# Python 3.12 first: it gets jax 0.11, whose CPU runtime no longer deadlocks on concurrent batched
-# LAPACK kernels (tests/test_cpu_runtime.py); 3.11 (jax 0.10) still works, with that risk.
-# (pyenv installs a python3.12 shim that fails when 3.12 is not the active version: try each.)
-PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 python3.11 python3; \
-	do $$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p || echo $$p; } && break; done)
+# Python 3.12 (the floor, with jax 0.11; the pins in requirements/ are for 3.12). pyenv installs a
+# python3.12 shim that fails when 3.12 is not the active version, so its own binary is tried next.
+PYTHON ?= $(or $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; \
+	do $$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p || echo $$p; } && break; done),python3.12)
 VENV := .venv
 BIN := $(VENV)/bin
-# The constraints file follows the venv's Python when .venv already exists.
-PYVER := $(shell $$(test -x $(BIN)/python && echo $(BIN)/python || echo $(PYTHON)) \
-	-c 'import sys; print("%d%d" % sys.version_info[:2])')
-CONSTRAINTS := requirements/constraints-py$(PYVER).txt
+CONSTRAINTS := requirements/constraints-py312.txt
 STAMP := $(VENV)/.installed
 
 .PHONY: test reproduce install lock lint bench clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12) and \
+		"$(VENV) is Python %d.%d; the pins are for 3.12: make clean, then retry" % sys.version_info[:2])'
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c $(CONSTRAINTS) -e '.[dev,bench]'
 	touch $(STAMP)
@@ -30,8 +28,8 @@ TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout'
 
-# Single-threaded Eigen: multi-threaded XLA CPU kernels deadlock intermittently on small machines
-# (conftest.py); the flag is a no-op on GPU.
+# Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
+# small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks --json paper_figures/out/theory_checks.json
@@ -60,7 +58,7 @@ bench: $(STAMP)
 lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install -q -e '.[dev,bench]'
-	{ echo "# Pinned versions CI installs (Python $(PYVER), CPU). Regenerate with: make lock"; \
+	{ echo "# Pinned versions CI installs (Python 3.12, CPU). Regenerate with: make lock"; \
 	  .lock-venv/bin/python -m pip freeze --exclude-editable | grep -vi '^jaxrl'; } > $(CONSTRAINTS)
 	rm -rf .lock-venv
 

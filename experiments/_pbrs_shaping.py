@@ -100,7 +100,7 @@ def exact_reference(grid: GridWorld, transform: RewardTransform, params, names) 
             ),
             grid.mdp,
         )
-        _, q_true = value_iteration(mdp)
+        q_true = value_iteration(mdp).Q
         j_star = float(expected_return(mdp, greedy_policy(q_true)))
         out = {"optimal_true_return": j_star, "variants": {}}
         n = len(names)
@@ -108,7 +108,7 @@ def exact_reference(grid: GridWorld, transform: RewardTransform, params, names) 
         for i, name in enumerate(names):
             p = jax.tree.map(lambda x, i=i: jnp.asarray(x)[i * seeds], params)
             R = apply_to_table(transform, mdp.R, mdp.gamma, mdp.terminal_mask, params=p)
-            _, q = value_iteration(mdp.replace(R=jnp.asarray(R, jnp.float64)))
+            q = value_iteration(mdp.replace(R=jnp.asarray(R, jnp.float64))).Q
             pi = greedy_policy(q)
             out["variants"][name] = {
                 "shaped_optimum_true_return": float(expected_return(mdp, pi)),

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Lowest first. Each entry is one layer: the top-level modules/subpackages of ``jaxrl`` in it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("config", "distributions"),
+    ("_platform", "config", "distributions"),
     ("mdp",),
     ("shaping",),
     ("rewards",),

@@ -113,3 +113,18 @@ def test_barfi_experiment_and_figure_smoke(tmp_path):
     fig = _load(root / "paper_figures" / "barfi.py")
     pngs = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
     assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
+
+
+def test_broadcast_is_broadcast_hparams_with_dtypes():
+    # one broadcast (hparams.broadcast_hparams): REINFORCE casts every leaf to float32, BARFI
+    # too except the Neumann order K (int32); Q-learning keeps dtypes and None leaves
+    from jaxrl.agents import q_learning as ql
+
+    rh = rf.ReinforceHParams(actor_lr=jnp.arange(3), gamma=1).broadcast(3)
+    assert {x.dtype for x in jax.tree.leaves(rh)} == {jnp.dtype(jnp.float32)}
+    assert rh.actor_lr.shape == (3,) and rh.gamma.shape == (3,)
+    bh = barfi.BarfiHParams(neumann_K=np.arange(3), reward_lr=0).broadcast(3)
+    assert bh.neumann_K.dtype == jnp.int32 and bh.reward_lr.dtype == jnp.float32
+    np.testing.assert_array_equal(bh.neumann_K, [0, 1, 2])
+    qh = ql.QLearningHParams(epsilon=1).broadcast(2)
+    assert qh.gamma is None and qh.epsilon.dtype == jnp.int32 and qh.epsilon.shape == (2,)

@@ -98,7 +98,7 @@ def test_walls_slip_and_errors():
 def test_optimal_value_is_gamma_to_the_distance_minus_one(gamma):
     with jax.enable_x64(True):
         g = grid64(gamma=gamma)
-        V, Q = value_iteration(g.mdp)
+        V, Q, _ = value_iteration(g.mdp)
         live = ~np.asarray(g.mdp.terminal_mask)
         # every non-goal cell at distance d: the +1 arrives on the d-th step
         np.testing.assert_allclose(np.asarray(V)[live], gamma ** (g.distance[live] - 1), rtol=1e-9)
@@ -111,7 +111,7 @@ def test_lava_detour_optimum_and_values():
         g = grid64(LAVA_DETOUR, gamma=0.95)
         validate_mdp(g.mdp)
         assert len(g.cells("L")) == 8
-        V, Q = value_iteration(g.mdp)
+        V, Q, _ = value_iteration(g.mdp)
         np.testing.assert_allclose(V[g.start], 0.95**8, rtol=1e-9)  # 9-step detour, no lava
         assert int(jnp.argmax(Q[g.start])) == 2  # down, not right into the lava
         # the direct route: γ^4 − 0.1·(1 + γ + γ² + γ³)
@@ -137,7 +137,7 @@ def test_bicycle_bonus_makes_the_optimum_loop():
     with jax.enable_x64(True):
         g = grid64(gamma=0.95)
         # c = 0.2 > threshold ≈ 0.114: toward/back forever beats finishing
-        _, Qb = value_iteration(shaped_mdp(g, approach_bonus_table(g, 0.2)))
+        Qb = value_iteration(shaped_mdp(g, approach_bonus_table(g, 0.2))).Q
         pi = greedy_policy(Qb)
         assert float(expected_return(g.mdp, pi)) == 0.0  # never reaches the goal
         # the greedy path from the start revisits a state: a loop
@@ -148,21 +148,21 @@ def test_bicycle_bonus_makes_the_optimum_loop():
             s = int(np.argmax(P[s, int(np.argmax(pi[s]))]))
         assert g.goals[0] not in seen and len(set(seen)) < len(seen)
         # a small bonus (c = 0.05) still finishes: the effect needs c above the threshold
-        _, Qs = value_iteration(shaped_mdp(g, approach_bonus_table(g, 0.05)))
+        Qs = value_iteration(shaped_mdp(g, approach_bonus_table(g, 0.05))).Q
         np.testing.assert_allclose(expected_return(g.mdp, greedy_policy(Qs)), 0.95**9, rtol=1e-9)
 
 
 def test_transform_tables_pbrs_keeps_optimal_sets_bonus_loops(pbrs_exp):
     with jax.enable_x64(True):
         g = grid64(gamma=0.95)
-        _, Q = value_iteration(g.mdp)
+        Q = value_iteration(g.mdp).Q
         best = np.asarray(optimal_action_sets(Q, 1e-9))
         transform = pbrs_exp.grid_transform(g, 0.95, 1.0, 0.2)
         params = pbrs_exp.variant_params(pbrs_exp.WEIGHTS, pbrs_exp.VARIANTS, 1, transform)
         for i, name in enumerate(pbrs_exp.VARIANTS):
             p = jax.tree.map(lambda x, i=i: jnp.asarray(x, jnp.float64)[i], params)
             R = apply_to_table(transform, g.mdp.R, g.mdp.gamma, g.mdp.terminal_mask, params=p)
-            _, Qs = value_iteration(shaped_mdp(g, R))
+            Qs = value_iteration(shaped_mdp(g, R)).Q
             live = ~np.asarray(g.mdp.terminal_mask)
             if name == "bonus":
                 np.testing.assert_allclose(R, approach_bonus_table(g, 0.2), atol=1e-6)
@@ -213,7 +213,7 @@ def test_progress_bonus_transform_on_batches(pbrs_exp):
 def test_policy_values_consistent_with_expected_return():
     with jax.enable_x64(True):
         g = grid64(gamma=0.9)
-        _, Q = value_iteration(g.mdp)
+        Q = value_iteration(g.mdp).Q
         pi = greedy_policy(Q)
         V = policy_evaluation(g.mdp, pi)
         np.testing.assert_allclose(expected_return(g.mdp, pi), V[g.start], rtol=1e-12)

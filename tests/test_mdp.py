@@ -95,17 +95,17 @@ def test_myopic_chain_control():
     # V*(s1) = 2 / 0.1 = 20; Q*(s0, a1) = 0.9 · 20 = 18 > staying forever 1 / 0.1 = 10, so
     # V*(s0) = 18 and Q*(s0, a0) = 1 + 0.9 · 18 = 17.2. Both actions tie at s1.
     Q_star = np.array([[17.2, 18.0], [20.0, 20.0]])
-    V, Q = value_iteration(mdp)
+    V, Q, _ = value_iteration(mdp)
     np.testing.assert_allclose(Q, Q_star, atol=1e-10)
     np.testing.assert_allclose(V, [18.0, 20.0], atol=1e-10)
-    pi, V_pi = policy_iteration(mdp)
+    V_pi, _, pi = policy_iteration(mdp)
     np.testing.assert_array_equal(pi, [[0, 1], [1, 0]])  # tie at s1 -> lowest index, stably
     np.testing.assert_allclose(V_pi, [18.0, 20.0], rtol=1e-14)
     np.testing.assert_array_equal(optimal_action_sets(Q), [[False, True], [True, True]])
     np.testing.assert_array_equal(greedy_policy(Q_star), [[0, 1], [1, 0]])
     np.testing.assert_allclose(q_values(mdp, V_pi), Q_star, rtol=1e-14)
     # The myopic (reward-greedy) initial policy is what PI starts from: stopped at 0 steps.
-    pi0, _ = policy_iteration(mdp, max_iters=0)
+    pi0 = policy_iteration(mdp, max_iters=0).pi
     np.testing.assert_array_equal(pi0, [[1, 0], [1, 0]])
 
 
@@ -116,10 +116,10 @@ def test_episodic_gamma_one_with_terminal():
     pi = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     np.testing.assert_allclose(policy_evaluation(mdp, pi), [-3.0, -2.0, 0.0], atol=1e-14)
     # Optimal: exiting directly from s0 costs −5 < −3; from s1, going back to s0 costs −4 < −2.
-    pi_star, V_star = policy_iteration(mdp)
+    V_star, _, pi_star = policy_iteration(mdp)
     np.testing.assert_allclose(V_star, [-3.0, -2.0, 0.0], atol=1e-14)
     np.testing.assert_array_equal(pi_star[:2], pi[:2])
-    V, Q = value_iteration(mdp)
+    V, Q, _ = value_iteration(mdp)
     np.testing.assert_allclose(Q, [[-3.0, -5.0], [-2.0, -4.0], [0.0, 0.0]], atol=1e-10)
     # Visits: s0 once, s1 1 / (1 − 0.5) = 2 times; J = −1 · 1 − 1 · 2 = −3.
     nu = discounted_visits(mdp, pi)
@@ -181,7 +181,7 @@ def test_finite_horizon_time_indexed_rewards():
 def test_finite_horizon_terminal_mask_and_long_horizon_limit():
     mdp = random_mdp(jax.random.key(3), 6, 3, gamma=0.8, n_terminal=1)
     sol = finite_horizon(mdp.P, mdp.R, horizon=200, gamma=0.8, terminal_mask=mdp.terminal_mask)
-    V_star, _ = value_iteration(mdp)
+    V_star = value_iteration(mdp).V
     np.testing.assert_allclose(sol.V[0], V_star, atol=1e-10)  # 0.8^200 ≈ 4e-20
     np.testing.assert_allclose(sol.V[:, np.asarray(mdp.terminal_mask)], 0.0)
 
@@ -313,8 +313,8 @@ def test_vmap_matches_loop():
     )
     pis = jax.vmap(lambda k: random_policy(k, S, A))(keys)
     solvers = {
-        "value_iteration": lambda m, pi: value_iteration(m)[0],
-        "policy_iteration": lambda m, pi: policy_iteration(m)[1],
+        "value_iteration": lambda m, pi: value_iteration(m).V,
+        "policy_iteration": lambda m, pi: policy_iteration(m).V,
         "policy_evaluation": policy_evaluation,
         "occupancy_measure": occupancy_measure,
         "expected_return": expected_return,
@@ -331,8 +331,8 @@ def test_jit_end_to_end_and_float64_accuracy():
     @jax.jit
     def gap(key):
         mdp = random_mdp(key, 6, 3, gamma=0.99, sparsity_k=3)
-        V_vi, _ = value_iteration(mdp)
-        pi, _ = policy_iteration(mdp)
+        V_vi = value_iteration(mdp).V
+        pi = policy_iteration(mdp).pi
         return jnp.max(jnp.abs(V_vi - policy_evaluation(mdp, pi)))
 
     gaps = jax.vmap(gap)(jax.random.split(jax.random.key(5), 4))
@@ -344,8 +344,8 @@ def test_float32():
     with jax.enable_x64(False):
         mdp = random_mdp(jax.random.key(6), 6, 3, gamma=0.95)
         assert mdp.P.dtype == jnp.float32
-        V_vi, Q = jax.jit(value_iteration)(mdp)  # must stop at float32 precision, not max_iters
-        pi, V_pi = policy_iteration(mdp)
+        V_vi, Q, _ = jax.jit(value_iteration)(mdp)  # must stop at float32 precision, not max_iters
+        V_pi, _, pi = policy_iteration(mdp)
         assert V_vi.dtype == jnp.float32 and pi.dtype == jnp.float32
         np.testing.assert_allclose(V_vi, V_pi, rtol=1e-4, atol=1e-4)
         mu = occupancy_measure(mdp, pi)

@@ -169,8 +169,8 @@ def test_padding_is_exact_on_the_real_states():
     with jax.enable_x64(True):
         mdp = numpy_mdp(seed=3, n_states=4, n_actions=3, gamma=0.9, n_terminal=1)
         big = pad_mdp(mdp, 9)
-        pi, V = policy_iteration(mdp)
-        pi2, V2 = policy_iteration(big)
+        V, _, pi = policy_iteration(mdp)
+        V2, _, pi2 = policy_iteration(big)
         np.testing.assert_allclose(np.asarray(V2)[:4], np.asarray(V), atol=1e-12)
         np.testing.assert_array_equal(np.asarray(pi2)[:4], np.asarray(pi))
         mu2 = np.asarray(occupancy_measure(big, pi2))

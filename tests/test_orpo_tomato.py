@@ -27,7 +27,7 @@ def test_reachable_augmented_mdp_matches_the_plain_one(tomato):
     env, params, mdp, index = tomato
     uniform = tomato_exact.policy_returns(mdp, jnp.full((mdp.n_states, 4), 0.25), 100)
     plain = tomato_to_sparse_mdp(env, params)
-    ret, _ = evaluate_policy_sparse(plain, jnp.full((plain.n_states, 4), 0.25), 100)
+    ret, _ = evaluate_policy_sparse(plain, jnp.full((plain.n_states, 4), 0.25), horizon=100)
     for k in ("true_reward", "proxy_reward"):
         np.testing.assert_allclose(uniform[k], ret[k], rtol=1e-5)
     np.testing.assert_allclose(uniform["true_reward"], 5.48, atol=0.02)  # papers.md §1.1

@@ -192,6 +192,37 @@ def test_table_form_equals_transform_on_flattened_transitions():
         np.testing.assert_allclose(via_helper, table, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_table_forms_equal_transforms_on_terminal_rows(seed):
+    """Table form == transform form on MDPs with terminals, terminal rows included: both zero the
+    rows leaving a terminal state (the exact layer's convention), even when ``R`` has reward there
+    (an unvalidated MDP)."""
+    from jaxrl.mdp import random_mdp
+
+    with jax.enable_x64(True):
+        mdp = random_mdp(jax.random.key(seed), 6, 3, gamma=GAMMA, n_terminal=2)
+        term = np.asarray(mdp.terminal_mask)
+        rng = np.random.default_rng(seed)
+        R = np.asarray(mdp.R) + term[:, None, None] * rng.standard_normal(mdp.R.shape)
+        assert np.abs(R[term]).min() > 0  # rewards on the rows that leave a terminal state
+        phi = 5 * rng.standard_normal(6)
+        table = np.asarray(shaped_reward_table(R, phi, GAMMA, term))
+        via = np.asarray(apply_to_table(potential_based(potential_from_table(phi)), R, GAMMA, term))
+        np.testing.assert_allclose(via, table, rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(table[term], 0.0)
+        np.testing.assert_array_equal(via[term], 0.0)
+        phi_t = 3 * rng.standard_normal((4, 6))
+        R_t = np.asarray(dynamic_shaped_rewards(R, phi_t, GAMMA, term))
+        transform = dynamic_potential(
+            time_potential_from_table(np.concatenate([phi_t[:-1], 0 * phi_t[-1:]]))
+        )
+        for t in range(3):
+            via_t = np.asarray(apply_to_table(transform, R, GAMMA, term, time=t))
+            np.testing.assert_allclose(via_t, R_t[t], rtol=0, atol=1e-12)
+            np.testing.assert_array_equal(via_t[term], 0.0)
+        np.testing.assert_array_equal(R_t[:, term], 0.0)
+
+
 def test_dynamic_table_form_equals_transform_and_zeroes_final_potential():
     with jax.enable_x64(True):
         R, _, term = _random_table(1)
@@ -261,7 +292,7 @@ def test_lookahead_fixed_point_is_shift_of_q_star():
         mdp = numpy_mdp(seed=3, n_states=4, n_actions=3, gamma=0.8, n_terminal=1)
         phi_sa = 5 * np.random.default_rng(4).standard_normal((4, 3))
         Q_adv = np.asarray(lookahead_advice_fixed_point(mdp, jnp.asarray(phi_sa)))
-        _, Q_star = value_iteration(mdp)
+        Q_star = value_iteration(mdp).Q
         live = ~np.asarray(mdp.terminal_mask)
         np.testing.assert_allclose(
             Q_adv[live], (np.asarray(Q_star) - phi_sa)[live], rtol=0, atol=1e-10
@@ -305,8 +336,8 @@ def _regret(mdp, R_shaped) -> float:
     """``max_s V*(s) − V^{π'}(s)``, π' optimal for ``R_shaped`` (same dynamics)."""
     from jaxrl.mdp import policy_evaluation, policy_iteration
 
-    pi_shaped, _ = policy_iteration(mdp.replace(R=jnp.asarray(R_shaped)))
-    _, V_star = policy_iteration(mdp)
+    pi_shaped = policy_iteration(mdp.replace(R=jnp.asarray(R_shaped))).pi
+    V_star = policy_iteration(mdp).V
     return float(jnp.max(V_star - policy_evaluation(mdp, pi_shaped)))
 
 

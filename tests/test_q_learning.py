@@ -154,8 +154,8 @@ def _pbrs_runs():
 
 
 def test_q_learning_converges_to_q_star():
-    _, Q_star = value_iteration(_mdp())
-    pi_star, _ = policy_iteration(_mdp())
+    Q_star = value_iteration(_mdp()).Q
+    pi_star = policy_iteration(_mdp()).pi
     J_star = float(expected_return(_mdp(), pi_star))
     state, m = _pbrs_runs()
     err = np.abs(np.asarray(state.q[:3]) - np.asarray(Q_star)).max(axis=(1, 2))
@@ -175,7 +175,7 @@ def test_seeds_differ_and_same_seed_is_identical():
 
 def test_pbrs_keeps_the_greedy_policy_value():
     # Shaped learner (k0, c = 1): Q -> Q* − Φ(s) (Ng et al. 1999), greedy value unchanged.
-    _, Q_star = value_iteration(_mdp())
+    Q_star = value_iteration(_mdp()).Q
     state, m = _pbrs_runs()
     np.testing.assert_allclose(
         m["eval_greedy_return"][3, -1], m["eval_greedy_return"][0, -1], rtol=1e-6
@@ -231,7 +231,7 @@ def test_lookback_advice_empirical():
     remains (a finding: theory.md §1d's empirical guarantee needs small or well-aligned Φ).
     """
     mdp = _mdp()
-    pi_star, _ = policy_iteration(mdp)
+    pi_star = policy_iteration(mdp).pi
     J_star = float(expected_return(mdp, pi_star))
     phi_sa = jax.random.normal(jax.random.key(100), (S, A))
     static = QLearningStatic(

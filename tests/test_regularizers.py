@@ -112,7 +112,7 @@ def _small_problem(seed=3, S=6, A=3, gamma=0.9):
 def test_ascent_lambda_zero_recovers_proxy_optimum(x64):
     mdp, _, mu_ref = _small_problem()
     occ, ret = tabular_fns(mdp)
-    V, _ = value_iteration(mdp)
+    V = value_iteration(mdp).V
     J_star = (1 - float(mdp.gamma)) * float(jnp.dot(mdp.init_dist, V))  # normalised
     res = optimize_regularized(occ, ret, jnp.zeros((6, 3)), mdp.R, mu_ref, 0.0, mdp.R)
     assert float(res.proxy_return) == pytest.approx(J_star, abs=1e-7)

@@ -80,3 +80,19 @@ def test_vmap_over_seeds():
     out = jax.jit(jax.vmap(rb.sample, in_axes=(0, 0, None)), static_argnums=2)(bufs, keys, 64)
     for s in range(seeds):
         assert set(np.unique(out["x"][s])) <= {10.0 * s, 10.0 * s + 1, 10.0 * s + 2}
+
+
+def test_newest_first_counts_back_from_the_newest_item():
+    # capacity 4, items 1..6 written: slots hold [5, 6, 3, 4], position 2; draw j is the j-th newest
+    buf = rb.add(rb.add(_empty(4), _items([1, 2, 3, 4])), _items([5, 6]))
+    key = jax.random.key(2)
+    j = np.asarray(jax.random.randint(key, (50,), 0, 4))
+    newest = rb.sample(buf, key, 50, newest_first=True)
+    np.testing.assert_array_equal(newest["x"], 6 - j)
+    np.testing.assert_array_equal(rb.sample(buf, key, 50)["x"], np.array([5, 6, 3, 4])[j])
+    # partly filled: only the valid entries, newest first
+    part = rb.add(_empty(5), _items([7, 8]))
+    np.testing.assert_array_equal(
+        rb.sample(part, key, 50, newest_first=True)["x"],
+        8 - np.asarray(jax.random.randint(key, (50,), 0, 2)),
+    )

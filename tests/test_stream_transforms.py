@@ -17,8 +17,10 @@ from jaxrl.shaping.gating import (
 )
 from jaxrl.shaping.prm import clip_rewards, delta_rewards, prm_clip, prm_delta, returns_to_go
 from jaxrl.shaping.stream import (
+    RunningStats,
     ceiling,
     centred,
+    init_running_stats,
     lsc,
     mean_std,
     min_max,
@@ -26,6 +28,7 @@ from jaxrl.shaping.stream import (
     par,
     par_reward,
     sigmoid,
+    update_running_stats,
 )
 from jaxrl.shaping.transform import Transition, chain, scale
 
@@ -140,6 +143,32 @@ def test_running_stats_batch_polymorphic_and_jittable():
     jitted = jax.jit(lambda st, tr: t.apply((), st, tr))
     out_j, _ = jitted(t.init(()), _tr(r))
     np.testing.assert_allclose(np.asarray(out_j), out, rtol=1e-6)
+
+
+def test_running_stats_per_feature_is_the_observation_normaliser():
+    # one RunningStats: PPO's observation normaliser keeps one set per feature ([N, 2] batches)
+    from jaxrl.agents import normalizer
+
+    assert normalizer.RunningStats is RunningStats
+    s = RunningStats.create((2,))
+    np.testing.assert_allclose(s.var, [1.0, 1.0])  # the 1e-4 pseudo-count prior: var 1
+    x = np.random.default_rng(0).normal(size=(2, 7, 2)) * [1.0, 5.0] + [3.0, -2.0]
+    for batch in x:
+        s = normalizer.update_stats(s, jnp.asarray(batch, jnp.float32))
+    flat = x.reshape(-1, 2)
+    n = 14 + 1e-4  # the prior: 1e-4 samples at mean 0, variance 1
+    mean = flat.sum(0) / n
+    var = (((flat - mean) ** 2).sum(0) + 1e-4 * (1.0 + mean**2)) / n
+    np.testing.assert_allclose(s.mean, mean, rtol=1e-5)
+    np.testing.assert_allclose(s.var, var, rtol=1e-5)
+    np.testing.assert_allclose(s.min, flat.min(0)) and np.testing.assert_allclose(
+        s.max, flat.max(0)
+    )
+    z = normalizer.normalize(s, jnp.asarray(flat, jnp.float32), True)
+    np.testing.assert_allclose(z, np.clip((flat - mean) / np.sqrt(var + 1e-8), -10, 10), rtol=1e-4)
+    # scalar reward stream: the same update with every element a sample
+    r = update_running_stats(init_running_stats(), jnp.asarray(x[..., 0], jnp.float32))
+    np.testing.assert_allclose([r.mean, r.std], [x[..., 0].mean(), x[..., 0].std()], rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- Clip / Delta

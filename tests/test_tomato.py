@@ -135,24 +135,48 @@ def test_truncation_and_termination(env4):
 
 def test_reference_returns(env4, mdp4):
     env, _ = env4
-    opt = finite_horizon_sparse(mdp4, H, "true_reward")
+    opt = finite_horizon_sparse(mdp4, "true_reward", horizon=H)
     np.testing.assert_allclose(opt.V[0] @ mdp4.init_dist, 9.74, atol=1e-4)
-    ret, visits = evaluate_policy_sparse(mdp4, opt.pi, H)
+    ret, visits = evaluate_policy_sparse(mdp4, opt.pi, horizon=H)
     np.testing.assert_allclose([ret["true_reward"], ret["proxy_reward"]], [9.74, 9.74], atol=1e-4)
     np.testing.assert_allclose(visits.sum(axis=(1, 2)), 1.0, atol=1e-6)
     for tie in (None, "true_reward"):  # the proxy optimum is unique from s0: tie-break is moot
-        prox = finite_horizon_sparse(mdp4, H, "proxy_reward", tie_break=tie)
-        ret, _ = evaluate_policy_sparse(mdp4, prox.pi, H)
+        prox = finite_horizon_sparse(mdp4, "proxy_reward", horizon=H, tie_break=tie)
+        ret, _ = evaluate_policy_sparse(mdp4, prox.pi, horizon=H)
         np.testing.assert_allclose(
             [ret["true_reward"], ret["proxy_reward"]], [2.36, 47.36], atol=1e-4
         )
-    ret, _ = evaluate_policy_sparse(mdp4, bucket_path_policy(env), H)
+    ret, _ = evaluate_policy_sparse(mdp4, bucket_path_policy(env), horizon=H)
     np.testing.assert_allclose([ret["true_reward"], ret["proxy_reward"]], [0.10, 46.9], atol=1e-4)
     uniform = jnp.full((mdp4.n_states, 4), 0.25)
-    ret, _ = evaluate_policy_sparse(mdp4, uniform, H)
+    ret, _ = evaluate_policy_sparse(mdp4, uniform, horizon=H)
     np.testing.assert_allclose(ret["true_reward"], UNIFORM_TRUE, atol=1e-3)
     np.testing.assert_allclose(ret["proxy_reward"], UNIFORM_PROXY, atol=1e-3)
     assert abs(ret["true_reward"] - 5.48) < 0.02 and abs(ret["proxy_reward"] - 5.90) < 0.06
+
+
+def test_exact_layer_is_float64_under_x64(env4):
+    """Under ``jax.enable_x64`` the tomato MDP and its solver are float64 end to end, so the proxy
+    optimum is exact to ~1e-12. The oracle: with ``reward_factor = 1`` every reward is a small
+    integer, so that optimum (an integer ``N``, exactly representable) is computed without
+    round-off, and the optimum at ``reward_factor = rf`` is ``rf · N`` (rewards scale linearly)."""
+    env, params = env4
+    with jax.enable_x64(True):
+        unit = tomato_to_sparse_mdp(env, params.replace(reward_factor=1.0))
+        N = float(finite_horizon_sparse(unit, "proxy_reward", horizon=H).V[0] @ unit.init_dist)
+        assert N == round(N) and N > 0
+        m = tomato_to_sparse_mdp(env, params)
+        assert {m.prob.dtype, m.init_dist.dtype, *(r.dtype for r in m.rewards.values())} == {
+            jnp.dtype(jnp.float64)
+        }
+        sol = finite_horizon_sparse(m, "proxy_reward", horizon=H)
+        assert sol.V.dtype == jnp.float64
+        expected = params.reward_factor * N
+        assert abs(float(sol.V[0] @ m.init_dist) - expected) < 1e-12
+        ret, _ = evaluate_policy_sparse(m, sol.pi, "proxy_reward", horizon=H)
+        assert abs(float(ret) - expected) < 1e-12
+    # Without x64 the same MDP is float32 (the deep-RL env's dtype).
+    assert tomato_to_sparse_mdp(env, params).prob.dtype == jnp.float32
 
 
 def test_reward_factor_scales_by_ten(env4, mdp4):
@@ -160,10 +184,14 @@ def test_reward_factor_scales_by_ten(env4, mdp4):
     m = tomato_to_sparse_mdp(env, params.replace(reward_factor=0.2))
     for name in ("true_reward", "proxy_reward"):
         np.testing.assert_allclose(m.rewards[name], 10 * mdp4.rewards[name], rtol=1e-6)
-    np.testing.assert_allclose(finite_horizon_sparse(m, H).V[0] @ m.init_dist, 97.4, atol=1e-3)
-    ret, _ = evaluate_policy_sparse(m, finite_horizon_sparse(m, H, "proxy_reward").pi, H)
+    np.testing.assert_allclose(
+        finite_horizon_sparse(m, horizon=H).V[0] @ m.init_dist, 97.4, atol=1e-3
+    )
+    ret, _ = evaluate_policy_sparse(
+        m, finite_horizon_sparse(m, "proxy_reward", horizon=H).pi, horizon=H
+    )
     np.testing.assert_allclose([ret["true_reward"], ret["proxy_reward"]], [23.6, 473.6], atol=1e-3)
-    ret, _ = evaluate_policy_sparse(m, jnp.full((m.n_states, 4), 0.25), H, "true_reward")
+    ret, _ = evaluate_policy_sparse(m, jnp.full((m.n_states, 4), 0.25), "true_reward", horizon=H)
     np.testing.assert_allclose(ret, 10 * UNIFORM_TRUE, atol=1e-2)
 
 
@@ -217,7 +245,7 @@ def test_eps_random_actions_match_sparse_mdp(env4):
     # chosen action always LEFT: exact value vs Monte Carlo of the env
     pi = np.zeros((m.n_states, 4))
     pi[:, LEFT] = 1.0
-    exact, _ = evaluate_policy_sparse(m, pi, 20, "true_reward")
+    exact, _ = evaluate_policy_sparse(m, pi, "true_reward", horizon=20)
 
     def episode(k):
         _, s = env.reset(k, params.replace(max_steps_in_episode=20))
@@ -337,8 +365,10 @@ def test_other_levels():
     env, params = make_tomato(level="toy")
     m = tomato_to_sparse_mdp(env, params)
     assert m.n_states == 9 * 2**4 and env.obs_dim == 9 + 4 + 1
-    v_true = finite_horizon_sparse(m, H).V[0] @ m.init_dist
-    ret, _ = evaluate_policy_sparse(m, finite_horizon_sparse(m, H, "proxy_reward").pi, H)
+    v_true = finite_horizon_sparse(m, horizon=H).V[0] @ m.init_dist
+    ret, _ = evaluate_policy_sparse(
+        m, finite_horizon_sparse(m, "proxy_reward", horizon=H).pi, horizon=H
+    )
     # watering all 4 ends the episode, so the true optimum keeps 3 watered: 3 * 0.02 * 99 steps;
     # the proxy optimum walks 2 steps to the bucket and parks there (9 * 0.02 * 99)
     np.testing.assert_allclose(v_true, 5.94, atol=1e-4)

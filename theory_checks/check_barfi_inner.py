@@ -112,7 +112,7 @@ def bilevel_cases(reg: str = "l2", **kw):
 
 def misleading_aux(mdp) -> np.ndarray:
     """``r_aux = M·1[a = argmin_a Q*_p(s, a)]``, ``M = 2(1 + max|R_p|)`` (theory.md check 2.3)."""
-    _, V = policy_iteration(mdp)
+    V = policy_iteration(mdp).V
     Q = np.asarray(q_values(mdp, V))
     S, A = Q.shape
     r_aux = np.zeros((S, A, S))

@@ -114,8 +114,8 @@ def regret_and_bound(case: RegretCase) -> tuple[float, float, float]:
 
 def _regret_and_bound(case: RegretCase) -> tuple[float, float, float]:
     mdp, R_A = case.mdp, np.asarray(case.mdp.R)
-    pi_a, _ = policy_iteration(mdp)
-    pi_b, _ = policy_iteration(mdp.replace(R=case.R_B))
+    pi_a = policy_iteration(mdp).pi
+    pi_b = policy_iteration(mdp.replace(R=case.R_B)).pi
     G_a = float(expected_return(mdp, pi_a))
     regret = G_a - float(expected_return(mdp, pi_b))
     K = coverage_constant(mdp, (np.asarray(pi_a), np.asarray(pi_b)), case.cov)
@@ -167,7 +167,7 @@ def _random_case(args) -> RegretCase:
 def _adversarial_case(case) -> RegretCase:
     """Switch the optimal action at the state where it costs most, with flow-matched ``D``."""
     mdp = case.mdp
-    pi_a, V = policy_iteration(mdp)
+    V, _, pi_a = policy_iteration(mdp)
     Q = np.asarray(q_values(mdp, V))
     nu = np.asarray(discounted_visits(mdp, pi_a)).sum(1)
     order = np.argsort(Q, 1)
@@ -176,7 +176,7 @@ def _adversarial_case(case) -> RegretCase:
     s_f = int(np.argmax(np.where(case.live, nu * gap, -1.0)))
     R_B = np.array(mdp.R)
     R_B[s_f, a2[s_f], :] += (1.0 + ETA) * gap[s_f]
-    pi_b, _ = policy_iteration(mdp.replace(R=R_B))
+    pi_b = policy_iteration(mdp.replace(R=R_B)).pi
     pi_a, pi_b = np.asarray(pi_a), np.asarray(pi_b)
     M = np.maximum(max_state_marginals(mdp, pi_a), max_state_marginals(mdp, pi_b)) * case.real
     cov = M[:, None, None] * (0.5 * (pi_a + pi_b))[:, :, None] * np.asarray(mdp.P)

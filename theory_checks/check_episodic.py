@@ -100,7 +100,7 @@ def episodic_rewards(R, gamma, terminal_mask, init_dist, phi, terminal_flag, tru
 
 
 def _solve(mdp: TabularMDP) -> tuple[np.ndarray, np.ndarray]:
-    _, V = policy_iteration(mdp)
+    V = policy_iteration(mdp).V
     return np.asarray(V), np.asarray(q_values(mdp, V))
 
 

@@ -53,7 +53,7 @@ def _sup(x) -> float:
 
 def _solve(mdp: TabularMDP) -> np.ndarray:
     """``Q* [S, A]`` by exact policy iteration."""
-    _, V = policy_iteration(mdp)
+    V = policy_iteration(mdp).V
     return np.asarray(q_values(mdp, V))
 
 

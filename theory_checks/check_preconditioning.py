@@ -44,7 +44,7 @@ def _tabular_gap(case: LipCase) -> float:
     pi = dirichlet_rows(rng, (6, 3))
     gaps = [
         np.asarray(policy_evaluation(m_psi, pi)) - np.asarray(policy_evaluation(m_r, pi)),
-        np.asarray(policy_iteration(m_psi)[1]) - np.asarray(policy_iteration(m_r)[1]),
+        np.asarray(policy_iteration(m_psi).V) - np.asarray(policy_iteration(m_r).V),
     ]
     return float(np.max(np.concatenate(gaps)))
 

@@ -71,7 +71,7 @@ def normalised_returns(mdp: TabularMDP, R, pis: np.ndarray) -> np.ndarray:
 def optimal_q(mdp: TabularMDP, R) -> np.ndarray:
     """``Q* [S, A]`` of reward ``R`` on ``mdp``'s dynamics (policy iteration)."""
     m = mdp.replace(R=np.asarray(R))
-    _, V = policy_iteration(m)
+    V = policy_iteration(m).V
     return np.asarray(q_values(m, V))
 
 
@@ -140,7 +140,7 @@ def _ordering_error(case: OrderingCase) -> float:
 
 def _state_scale(case: OrderingCase) -> OrderingCase:
     """``Φ = V*₁``, ``c(s) = c·U[0.2, 5]``: ``E_τ R₂ = c(s)·A*₁(s, a)`` (OPT-preserving only)."""
-    _, V1 = policy_iteration(case.base.mdp)
+    V1 = policy_iteration(case.base.mdp).V
     c_s = case.c_s * case.base.rng(35).uniform(0.2, 5.0, case.base.n_padded)
     return case._replace(phi=np.asarray(V1), c_s=c_s, k=0.0)
 
@@ -200,7 +200,7 @@ def _opt_error(case: OptCase) -> float:
     D = redistribution(P, rng.standard_normal(P.shape), rng.standard_normal(P.shape))
     R2 = _shape(mdp, D - xi[:, :, None], -case.psi)  # + Ψ(s) − γΨ(s')(1 − term(s'))
     target = mdp if case.eval_P is None else mdp.replace(P=case.eval_P)
-    _, V2 = policy_iteration(target.replace(R=R2))
+    V2 = policy_iteration(target.replace(R=R2)).V
     Q2 = np.asarray(q_values(target.replace(R=R2), V2))
     v_err = float(np.max(np.abs(np.asarray(V2) - case.psi)[live])) / (1 + np.max(np.abs(case.psi)))
     return max(v_err, 1.0 if _sets_differ(Q1, Q2, live) else 0.0)

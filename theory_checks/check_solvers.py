@@ -87,9 +87,9 @@ def _with(**kw):
 def _pi_error(case: SolverCase) -> float:
     mdp, live = case.base.mdp, case.base.live
     if case.pi0_worst:
-        pi, V = policy_iteration(mdp, case.pi_iters, -np.asarray(mdp.expected_reward))
+        V, _, pi = policy_iteration(mdp, case.pi_iters, -np.asarray(mdp.expected_reward))
     else:
-        pi, V = policy_iteration(mdp, case.pi_iters)  # the call other checks make (one compile)
+        V, _, pi = policy_iteration(mdp, case.pi_iters)  # the call other checks make (one compile)
     V = np.asarray(V)
     V_ls = np.asarray(policy_evaluation(mdp, pi))
     bellman = np.asarray(q_values(mdp, V)).max(-1) - V
@@ -116,8 +116,8 @@ PI_OPTIMAL = Check(
 # ----------------------------------------------------------------------------- 0b
 def _vi_error(case: SolverCase) -> float:
     mdp, live = case.base.mdp, case.base.live
-    V_vi, _ = value_iteration(mdp, tol=case.vi_tol, max_iters=case.vi_iters)
-    _, V_pi = policy_iteration(mdp)
+    V_vi = value_iteration(mdp, tol=case.vi_tol, max_iters=case.vi_iters).V
+    V_pi = policy_iteration(mdp).V
     return _sup((np.asarray(V_vi) - np.asarray(V_pi))[live]) / (1 + _sup(V_pi))
 
 
@@ -187,7 +187,7 @@ _episodic = mdp_cases(gamma=(1.0, 1.0), sparse=False, n_terminal=(1, 3))
 
 def _episodic_error(case: SolverCase) -> float:
     mdp, live = case.base.mdp, case.base.live
-    pi, V = policy_iteration(mdp)
+    V, _, pi = policy_iteration(mdp)
     V = np.asarray(V)
     bellman = np.asarray(q_values(mdp, V)).max(-1) - V
     J = float(expected_return(mdp, pi))
@@ -297,7 +297,7 @@ def _fh_terms(case: SolverCase) -> tuple[float, float, float]:
             mdp.P, mdp.R, horizon=case.horizon, gamma=g, terminal_mask=mdp.terminal_mask
         ).V[0]
     )
-    _, V_star = policy_iteration(mdp)
+    V_star = policy_iteration(mdp).V
     V_star = np.asarray(V_star)
     return (
         _sup((V0 - V_star)[live]),

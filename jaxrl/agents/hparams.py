@@ -6,6 +6,10 @@ A hyperparameter class takes ``broadcast = broadcast_hparams`` as its method and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -16,15 +20,31 @@ POLYAK_BOUNDS = {**BASE_BOUNDS, "tau": (0.0, 1.0)}
 """:data:`BASE_BOUNDS` plus the off-policy agents' target-network Polyak step τ in [0, 1]."""
 
 
-def broadcast_hparams(hp, n: int):
+def broadcast_hparams(hp, n: int, dtype=None, field_dtypes: Mapping[str, Any] | None = None):
     """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept), so
-    ``jax.vmap(train)(keys, hp.broadcast(n))`` sweeps whichever leaves differ."""
+    ``jax.vmap(train)(keys, hp.broadcast(n))`` sweeps whichever leaves differ.
 
-    def lead(x):
-        x = jnp.asarray(x)
+    Args:
+      hp: a hyperparameter ``NamedTuple``; leaves ``[]`` or ``[n, ...]``.
+      n: the sweep size.
+      dtype: if given, every leaf is cast to it (e.g. ``jnp.float32``, so an ``int`` written for
+        a float field does not change the traced dtype).
+      field_dtypes: per-field dtypes (top-level field name -> dtype) overriding ``dtype``.
+
+    A class opts in with ``broadcast = broadcast_hparams``, or
+    ``broadcast = functools.partialmethod(broadcast_hparams, dtype=...)`` to cast.
+    """
+    field_dtypes = field_dtypes or {}
+
+    def lead(x, dt):
+        x = jnp.asarray(x, dt)
         return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
 
-    return jax.tree.map(lead, hp)
+    fields = {
+        k: jax.tree.map(partial(lead, dt=field_dtypes.get(k, dtype)), v)
+        for k, v in hp._asdict().items()
+    }
+    return type(hp)(**fields)
 
 
 def check_hparams(hp, bounds: dict[str, tuple[float | None, float | None]], positive=()):

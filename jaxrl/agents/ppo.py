@@ -17,13 +17,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from flax.training.train_state import TrainState
 
+from jaxrl._platform import permutation
 from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.gae import gae_advantages
-from jaxrl.agents.networks import ActorCritic, init_params
+from jaxrl.agents.networks import ActorCritic
 from jaxrl.agents.normalizer import RunningStats, normalize, update_stats
 from jaxrl.agents.policy import Policy
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
@@ -78,60 +78,6 @@ class PPOTrainer(ChunkedTrainer):
     update: Any
 
 
-def stable_argsort_u32(keys: jnp.ndarray) -> jnp.ndarray:
-    """``lax.sort_key_val(keys, arange(n))[1]`` for ``uint32`` keys ``[n]`` (stable ascending
-    order; ties keep position order), as a bitonic network in a ``fori_loop``.
-
-    XLA:CPU sorts a key/value pair through a generic comparator callback; the network is a few
-    vectorised passes over ``[..., n]`` per stage (exact: integer compares only) and ~2x faster
-    there. Positions break ties, so any correct sort gives this unique result.
-    """
-    n = keys.shape[-1]
-    m = 1 << max(0, (n - 1).bit_length())  # pad to a power of two with (max key, pos >= n)
-    if m > n:
-        keys = jnp.concatenate([keys, jnp.full((m - n,), np.iinfo(np.uint32).max, np.uint32)])
-    stages = [
-        (size, size >> j)
-        for size in (1 << e for e in range(1, m.bit_length()))
-        for j in range(1, size.bit_length())
-    ]
-    if not stages:
-        return jnp.zeros((n,), jnp.int32)
-    table = jnp.asarray(stages, jnp.int32)
-    i = jax.lax.iota(jnp.int32, m)
-
-    def stage(s, carry):
-        k, p = carry
-        size, stride = table[s, 0], table[s, 1]
-        lower = (i & stride) == 0  # partner is i + stride (else i - stride)
-        partner = lambda x: jnp.where(lower, jnp.roll(x, -stride), jnp.roll(x, stride))
-        k_o, p_o = partner(k), partner(p)
-        less = (k < k_o) | ((k == k_o) & (p < p_o))
-        keep = less == (lower == ((i & size) == 0))  # keep the min iff lower == ascending
-        return jnp.where(keep, k, k_o), jnp.where(keep, p, p_o)
-
-    _, pos = jax.lax.fori_loop(0, len(stages), stage, (keys, i))
-    return pos[:n]
-
-
-def permutation(key: jax.Array, n: int) -> jnp.ndarray:
-    """Bit-identical to ``jax.random.permutation(key, n)``. On CPU its stable sorts are done by
-    :func:`stable_argsort_u32` (same rounds of random ``uint32`` sort keys); elsewhere it is
-    ``jax.random.permutation`` itself, whose sort is fast there."""
-
-    def network_sort(key):
-        rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
-        x = jnp.arange(n)
-        for _ in range(rounds):
-            key, subkey = jax.random.split(key)
-            x = x[stable_argsort_u32(jax.random.bits(subkey, (n,), jnp.uint32))]
-        return x
-
-    return jax.lax.platform_dependent(
-        key, cpu=network_sort, default=lambda key: jax.random.permutation(key, n)
-    )
-
-
 def epoch_permutations(key: jax.Array, epochs: int, n: int) -> jnp.ndarray:
     """``[epochs, n]``: epoch ``e`` draws ``key, k = split(key); permutation(k, n)``."""
 
@@ -178,7 +124,7 @@ def make_train(
 
     def init(key: jax.Array, hp: PPOHParams) -> RunnerState:
         key, k_net, k_env = jax.random.split(key, 3)
-        params = init_params(network, k_net, jnp.zeros(obs_shape))  # = network.init, bit for bit
+        params = network.init(k_net, jnp.zeros(obs_shape))
         tx = optax.inject_hyperparams(make_tx)(
             learning_rate=hp.learning_rate, max_grad_norm=hp.max_grad_norm
         )

@@ -56,6 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.agents.hparams import broadcast_hparams
 from jaxrl.agents.td_updates import (  # noqa: F401  (re-exported: the tabular learner's API)
     ALGORITHMS,
     Experience,
@@ -144,14 +145,7 @@ class QLearningHParams(NamedTuple):
     transform: Any = ()
     """the reward transform's params pytree"""
 
-    def broadcast(self, n: int) -> QLearningHParams:
-        """Give every leaf a leading axis of size ``n`` (leaves already ``[n, ...]`` are kept)."""
-
-        def lead(x):
-            x = jnp.asarray(x)
-            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
-
-        return jax.tree.map(lead, self)
+    broadcast = broadcast_hparams
 
 
 class QLearningState(NamedTuple):

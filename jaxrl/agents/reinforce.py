@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partialmethod
 from typing import Any, NamedTuple
 
 import jax
@@ -44,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrl.agents.hparams import broadcast_hparams
 from jaxrl.config import Config
 from jaxrl.shaping.potential import potential_shaping
 
@@ -303,12 +305,7 @@ class ReinforceHParams(NamedTuple):
     """weight of the PBRS term with the aux reward as the potential of the arrival state"""
     gauss_std: Any = 0.1
 
-    def broadcast(self, n: int) -> ReinforceHParams:
-        def lead(x):
-            x = jnp.asarray(x, jnp.float32)
-            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
-
-        return jax.tree.map(lead, self)
+    broadcast = partialmethod(broadcast_hparams, dtype=jnp.float32)
 
 
 class ReinforceState(NamedTuple):

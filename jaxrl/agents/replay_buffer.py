@@ -11,7 +11,10 @@ reward the learner optimises), ``next_obs`` (``info["final_observation"]`` on th
 episode, never the reset observation) and ``terminated`` (never a ``done`` that mixes in
 truncation), plus optional named ``channels``.
 
-flashbax would do this too; it is not a dependency, and the ring buffer below is ~60 lines.
+Off-policy agents and BARFI's episode buffer (:mod:`jaxrl.bilevel.barfi`, ``newest_first``
+draws) share it. flashbax 0.1.3 would do this too and runs on jax 0.11.2, but its item buffer
+draws other indices for a key, so adopting it would change every replayed batch; it is not a
+dependency, and the ring buffer below is ~60 lines.
 """
 
 from __future__ import annotations
@@ -88,12 +91,21 @@ def add(buffer: ReplayBuffer, batch: Any) -> ReplayBuffer:
     )
 
 
-def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Any:
+def sample(
+    buffer: ReplayBuffer, key: jax.Array, batch_size: int, newest_first: bool = False
+) -> Any:
     """``batch_size`` items drawn uniformly, with replacement, from the valid entries.
 
-    On an empty buffer this returns copies of slot 0 (zeros): callers gate learning on
-    ``size`` (the agents start updating after ``learning_starts`` steps).
+    The draw ``j`` in ``[0, size)`` names slot ``j`` (``newest_first=False``) or the ``j``-th
+    newest item, slot ``(position − 1 − j) mod capacity`` (``newest_first=True``, BARFI's
+    episode buffer): the same distribution, a different stream of items for a given key.
+
+    On an empty buffer this returns copies of a zero slot: callers gate learning on ``size``
+    (the agents start updating after ``learning_starts`` steps, BARFI's outer step once the
+    buffer holds episodes).
     """
     high = jnp.maximum(buffer.size, 1)
     idx = jax.random.randint(key, (batch_size,), 0, high)
+    if newest_first:
+        idx = (buffer.position - 1 - idx) % buffer.capacity
     return jax.tree.map(lambda s: s[idx], buffer.storage)

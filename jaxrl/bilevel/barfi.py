@@ -43,6 +43,7 @@ and per outer iteration (``gamma_phi``, ``phi_weight`` [F, 2], ``phi_bias`` [2],
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partialmethod
 from typing import Any, Literal, NamedTuple
 
 import jax
@@ -50,6 +51,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
+from jaxrl.agents import replay_buffer
+from jaxrl.agents.hparams import broadcast_hparams
 from jaxrl.agents.reinforce import (
     Episode,
     FeaturesFn,
@@ -141,17 +144,9 @@ class BarfiHParams(NamedTuple):
     neumann_alpha: Any = 5e-4
     gauss_std: Any = 0.1
 
-    def broadcast(self, n: int) -> BarfiHParams:
-        def lead(name, x):
-            x = jnp.asarray(x, jnp.int32 if name == "neumann_K" else jnp.float32)
-            return x if x.ndim and x.shape[0] == n else jnp.broadcast_to(x, (n, *x.shape))
-
-        return BarfiHParams(*(lead(k, v) for k, v in self._asdict().items()))
-
-
-class Buffer(NamedTuple):
-    episodes: Episode  # leaves [B, T, ...]
-    count: Array  # [] int32 episodes ever added
+    broadcast = partialmethod(
+        broadcast_hparams, dtype=jnp.float32, field_dtypes={"neumann_K": jnp.int32}
+    )
 
 
 class BarfiState(NamedTuple):
@@ -159,7 +154,8 @@ class BarfiState(NamedTuple):
     theta_opt: Any
     phi: BlendParams
     phi_opt: Any
-    buffer: Buffer
+    buffer: replay_buffer.ReplayBuffer
+    """past episodes, storage leaves ``[buffer_size, T, ...]``"""
     key: Array
     """episode-collection key stream (the naive REINFORCE baseline's, for the same seed)"""
     outer_key: Array
@@ -232,19 +228,10 @@ def make_train(
         g = jax.grad(inner_objective)(theta, phi, eps, hp)
         return jax.tree.map(jnp.negative, g)
 
-    def sample(buffer: Buffer, key, n: int, older_than: int = 0) -> Episode:
-        """``n`` episodes uniformly from the filled buffer, excluding the newest ``older_than``."""
-        filled = jnp.minimum(buffer.count, B) - older_than
-        filled = jnp.maximum(filled, 1)
-        # slot of the j-th newest episode is (count − 1 − j) mod B
-        j = older_than + jax.random.randint(key, (n,), 0, filled)
-        slots = (buffer.count - 1 - j) % B
-        return jax.tree.map(lambda x: x[slots], buffer.episodes)
-
-    def add(buffer: Buffer, eps: Episode) -> Buffer:
-        slots = (buffer.count + jnp.arange(eps.mask.shape[0])) % B
-        new = jax.tree.map(lambda b, e: b.at[slots].set(e), buffer.episodes, eps)
-        return Buffer(new, buffer.count + eps.mask.shape[0])
+    def sample(buffer: replay_buffer.ReplayBuffer, key, n: int) -> Episode:
+        """``n`` episodes ``[n, T]`` uniformly from the filled buffer (draws count back from the
+        newest episode, as BARFI's own buffer did)."""
+        return replay_buffer.sample(buffer, key, n, newest_first=True)
 
     def spectral_radius(theta, phi, eps, hp):
         """``|λ|max`` of ``H = ∂_θ g`` by ``power_iters`` steps of power iteration (jvps)."""
@@ -288,13 +275,12 @@ def make_train(
         theta = policy.init(k_pi)
         phi = init_blend_params(n_features)
         ep = jax.eval_shape(collect, theta, k_ep, hp.gauss_std)
-        episodes = jax.tree.map(lambda s: jnp.zeros((B, *s.shape), s.dtype), ep)
         return BarfiState(
             theta,
             tx.init(theta),
             phi,
             tx.init(phi),
-            Buffer(episodes, jnp.zeros((), jnp.int32)),
+            replay_buffer.init(ep, B),
             key,
             jax.random.fold_in(key, 1),
             jnp.zeros((), jnp.int32),
@@ -334,10 +320,10 @@ def make_train(
         neg = jax.tree.map(jnp.negative, direction)
         upd, phi_opt = tx.update(neg, st.phi_opt, phi)
         new_phi = jax.tree.map(lambda p, u, a: p + a * u, phi, upd, lr)
-        do = st.buffer.count > 0
+        do = st.buffer.size > 0
         phi = jax.tree.map(lambda a, b: jnp.where(do, a, b), new_phi, phi)
         phi_opt = jax.tree.map(lambda a, b: jnp.where(do, a, b), phi_opt, st.phi_opt)
-        buffer = add(st.buffer, new_eps)
+        buffer = replay_buffer.add(st.buffer, new_eps)
 
         if static.inner == "buffer":  # the authors' inner loop: replayed buffer episodes
 

@@ -119,11 +119,14 @@ def tomato_transition(
     return TomatoState(pos, watered, stamp, bucket_visited, state.time + 1)
 
 
-def tomato_rewards(board: TomatoBoard, state: TomatoState, reward_factor: Any) -> dict[str, Array]:
-    """``{"true_reward", "proxy_reward"}`` of an arrival state."""
-    true = reward_factor * jnp.sum(state.watered, axis=-1).astype(jnp.float32)
+def tomato_rewards(
+    board: TomatoBoard, state: TomatoState, reward_factor: Any, dtype: Any = jnp.float32
+) -> dict[str, Array]:
+    """``{"true_reward", "proxy_reward"}`` of an arrival state, in ``dtype`` (the env's float32;
+    the exact layer passes JAX's default float, float64 under ``jax.enable_x64``)."""
+    true = reward_factor * jnp.sum(state.watered, axis=-1).astype(dtype)
     proxy = jnp.where(state.pos == board.bucket, board.n_positions * reward_factor, true)
-    return {"true_reward": true, "proxy_reward": jnp.asarray(proxy, jnp.float32)}
+    return {"true_reward": true, "proxy_reward": jnp.asarray(proxy, dtype)}
 
 
 class TomatoEnv(Environment):
@@ -264,7 +267,9 @@ def tomato_to_sparse_mdp(
     action ``a'`` with probability ``(1 − ε)[a' = a] + ε / A``), else ``K = 1``. Channels
     ``"true_reward"``, ``"proxy_reward"``; ``terminal`` = all tomatoes watered; the initial
     distribution is the start with the layout's initially watered tomatoes. The horizon is not part
-    of the MDP (pass ``params.max_steps_in_episode`` to the solvers).
+    of the MDP (pass ``params.max_steps_in_episode`` to the solvers). Rewards, ``prob`` and
+    ``init_dist`` are in JAX's default float: float64 under ``jax.enable_x64`` (the exact layer
+    stays float64 end to end), float32 otherwise.
 
     Args:
       env, params: an env and its params; or leave ``env`` None and pass :func:`make_tomato`
@@ -283,15 +288,16 @@ def tomato_to_sparse_mdp(
     if env.drying_quirk:
         raise NotImplementedError("the drying quirk needs the watering order in the state")
     board, S, A = env.board, env.n_tabular_states, env.num_actions
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)  # float64 under x64, else float32
     det_next, det_r = _enumerate(env, params.dry_distance, params.reward_factor)
     eps = float(params.random_action_eps)
     if eps == 0.0:
-        next_state, prob = det_next[..., None], jnp.ones((S, A, 1), jnp.float32)
+        next_state, prob = det_next[..., None], jnp.ones((S, A, 1), dtype)
         rewards = {k: v[..., None] for k, v in det_r.items()}
     else:
-        mix = (1.0 - eps) * jnp.eye(A) + eps / A  # [a, a'] executed-action probabilities
+        mix = (1.0 - eps) * jnp.eye(A, dtype=dtype) + eps / A  # [a, a'] executed-action probs
         next_state = jnp.broadcast_to(det_next[:, None, :], (S, A, A))
-        prob = jnp.broadcast_to(mix[None], (S, A, A)).astype(jnp.float32)
+        prob = jnp.broadcast_to(mix[None], (S, A, A))
         rewards = {k: jnp.broadcast_to(v[:, None, :], (S, A, A)) for k, v in det_r.items()}
     init = env.state_index(env.initial_state())
     terminal = (jnp.arange(S) % 2**board.n_tomatoes) == 2**board.n_tomatoes - 1
@@ -299,20 +305,22 @@ def tomato_to_sparse_mdp(
         next_state=next_state.astype(jnp.int32),
         prob=prob,
         rewards=rewards,
-        init_dist=jax.nn.one_hot(init, S, dtype=jnp.float32),
+        init_dist=jax.nn.one_hot(init, S, dtype=dtype),
         terminal=terminal,
     )
 
 
 @partial(jax.jit, static_argnums=0)
 def _enumerate(env: TomatoEnv, dry_distance: Any, reward_factor: Any) -> tuple[Array, dict]:
-    """``(next index [S, A], {channel: [S, A]})`` of every state × executed action (one program)."""
+    """``(next index [S, A], {channel: [S, A]})`` of every state × executed action (one program);
+    rewards in JAX's default float (float64 under ``jax.enable_x64``)."""
     states = env.state_from_index(jnp.arange(env.n_tabular_states))
     step = lambda s, a: tomato_transition(env.board, s, a, dry_distance)
     nxt = jax.vmap(lambda a: jax.vmap(step, (0, None))(states, a), out_axes=1)(
         jnp.arange(env.num_actions)
     )
-    return env.state_index(nxt), tomato_rewards(env.board, nxt, reward_factor)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    return env.state_index(nxt), tomato_rewards(env.board, nxt, reward_factor, dtype)
 
 
 def bucket_path_policy(env: TomatoEnv) -> np.ndarray:

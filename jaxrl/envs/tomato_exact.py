@@ -118,7 +118,10 @@ def network_policy(network, params, obs: Array) -> Array:
 @partial(jax.jit, static_argnames=("horizon",))
 def visitation(mdp: SparseMDP, pi: Array, horizon: int) -> Array:
     """Time-averaged visitation ``(1/H) Σ_t Pr(s_t = s, a_t = a)`` ``[S, A]`` of a stationary
-    policy ``pi [S, A]``; differentiable in ``pi`` (terminal states carry no visitation)."""
+    policy ``pi [S, A]``; differentiable in ``pi`` (terminal states carry no visitation). Computed
+    in the wider of ``pi``'s and ``mdp.prob``'s dtypes (float64 for the x64 MDP even when ``pi``
+    comes from a float32 network)."""
+    pi = pi.astype(jnp.result_type(pi, mdp.prob))
     live = (~mdp.terminal).astype(pi.dtype)
     S = mdp.n_states
     flat_next = mdp.next_state.reshape(-1)

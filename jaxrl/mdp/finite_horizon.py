@@ -13,28 +13,14 @@ Everything is jittable (``horizon`` static) and vmappable.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from jaxrl.mdp.solvers import greedy_policy
+from jaxrl.mdp.solvers import Solution, greedy_policy
 
 Array = Any
-
-
-class FiniteHorizonSolution(NamedTuple):
-    """Output of :func:`finite_horizon`.
-
-    Attributes:
-      V: ``[H + 1, S]`` optimal values; ``V[H]`` is the terminal value.
-      Q: ``[H, S, A]`` optimal action values.
-      pi: ``[H, S, A]`` one-hot greedy policy (lowest-index argmax of ``Q[t]``).
-    """
-
-    V: Array
-    Q: Array
-    pi: Array
 
 
 def _horizon(horizon: int | None, *arrays: tuple[Array, int]) -> int:
@@ -78,24 +64,24 @@ def _backup(P, R, V_next, gamma, live):
 def finite_horizon(
     P: Array,
     R: Array,
-    horizon: int | None = None,
     *,
+    horizon: int | None = None,
     gamma: float | Array = 1.0,
     terminal_value: Array | None = None,
     terminal_mask: Array | None = None,
-) -> FiniteHorizonSolution:
+) -> Solution:
     """Optimal time-dependent values and greedy policy by backward induction.
 
     Args:
       P: ``[S, A, S']`` or time-indexed ``[H, S, A, S']`` transitions.
       R: ``[S, A, S']`` or time-indexed ``[H, S, A, S']`` rewards ``R_t(s, a, s')``.
-      horizon: H (static); may be omitted when ``P`` or ``R`` has a time axis.
+      horizon: H (static, keyword-only); may be omitted when ``P`` or ``R`` has a time axis.
       gamma: per-step discount (default 1, the usual finite-horizon objective).
       terminal_value: ``[S]`` value ``V[H]`` after the last step (default 0).
       terminal_mask: ``[S]`` bool absorbing zero-value states (default none).
 
     Returns:
-      ``FiniteHorizonSolution(V [H + 1, S], Q [H, S, A], pi [H, S, A])``.
+      :class:`~jaxrl.mdp.solvers.Solution` ``(V [H + 1, S], Q [H, S, A], pi [H, S, A])``.
     """
     H, P_t, R_t, V_H, live = _prepare(P, R, horizon, terminal_value, terminal_mask)
 
@@ -106,9 +92,7 @@ def finite_horizon(
         return V, (V, Q)
 
     _, (V, Q) = jax.lax.scan(step, V_H, (P_t, R_t), reverse=True)
-    return FiniteHorizonSolution(
-        V=jnp.concatenate([V, V_H[None]], axis=0), Q=Q, pi=greedy_policy(Q)
-    )
+    return Solution(V=jnp.concatenate([V, V_H[None]], axis=0), Q=Q, pi=greedy_policy(Q))
 
 
 @partial(jax.jit, static_argnames=("horizon",))
@@ -117,10 +101,10 @@ def finite_horizon_evaluation(
     R: Array,
     pi: Array,
     *,
+    horizon: int | None = None,
     gamma: float | Array = 1.0,
     terminal_value: Array | None = None,
     terminal_mask: Array | None = None,
-    horizon: int | None = None,
 ) -> tuple[Array, Array]:
     """Values of a (time-indexed) policy by backward induction.
 
@@ -128,7 +112,7 @@ def finite_horizon_evaluation(
       P: ``[S, A, S']`` or ``[H, S, A, S']`` transitions.
       R: ``[S, A, S']`` or ``[H, S, A, S']`` rewards.
       pi: ``[S, A]`` stationary or ``[H, S, A]`` time-indexed policy.
-      gamma, terminal_value, terminal_mask, horizon: as in :func:`finite_horizon`.
+      horizon, gamma, terminal_value, terminal_mask: as in :func:`finite_horizon` (keyword-only).
 
     Returns:
       ``(V [H + 1, S], Q [H, S, A])`` with ``V[t] = Σ_a π_t Q[t]`` and ``V[H]`` the terminal value.

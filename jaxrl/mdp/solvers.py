@@ -19,7 +19,7 @@ unnormalised ``ν_π = μ_π / (1 − γ)`` on non-terminal states, with ``J = �
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,6 +28,25 @@ import jax.scipy.linalg as jsl
 from jaxrl.mdp.core import TabularMDP
 
 Array = Any
+
+
+class Solution(NamedTuple):
+    """What every control solver returns, in this order (it unpacks as ``V, Q, pi = ...``).
+
+    Stationary solvers (:func:`value_iteration`, :func:`policy_iteration`) give ``V [S]``,
+    ``Q [S, A]``, ``pi [S, A]``; finite-horizon ones (:func:`jaxrl.mdp.finite_horizon`,
+    :func:`jaxrl.mdp.sparse.finite_horizon_sparse`) give the time-indexed ``V [H + 1, S]`` (``V[H]``
+    the terminal value), ``Q [H, S, A]`` and ``pi [H, S, A]``.
+
+    Attributes:
+      V: optimal state values (zero on terminal states).
+      Q: optimal action values (zero on terminal states).
+      pi: a one-hot optimal (greedy) policy.
+    """
+
+    V: Array
+    Q: Array
+    pi: Array
 
 
 # ----------------------------------------------------------------------------- policy helpers
@@ -160,10 +179,9 @@ def _eps(dtype) -> Array:
 
 
 @jax.jit
-def value_iteration(
-    mdp: TabularMDP, tol: float = 1e-12, max_iters: int = 100_000
-) -> tuple[Array, Array]:
-    """Optimal ``(V* [S], Q* [S, A])`` by value iteration (``lax.while_loop``), starting at V = 0.
+def value_iteration(mdp: TabularMDP, tol: float = 1e-12, max_iters: int = 100_000) -> Solution:
+    """Optimal ``Solution(V* [S], Q* [S, A], pi [S, A])`` by value iteration (``lax.while_loop``),
+    starting at V = 0; ``pi`` is :func:`greedy_policy` of ``Q*``.
 
     Stops when the sup-norm error bound is below ``tol``: for γ < 1 when
     ``γ/(1 − γ) ‖V_{k+1} − V_k‖_∞ <= tol`` (which bounds ``‖V_{k+1} − V*‖_∞``); for γ = 1 when
@@ -188,14 +206,14 @@ def value_iteration(
 
     init = (jnp.asarray(0), V0, jnp.asarray(jnp.inf, V0.dtype))
     _, V, _ = jax.lax.while_loop(cond, body, init)
-    return V, q_values(mdp, V)
+    Q = q_values(mdp, V)
+    return Solution(V=V, Q=Q, pi=greedy_policy(Q))
 
 
 @jax.jit
-def policy_iteration(
-    mdp: TabularMDP, max_iters: int = 1_000, pi0: Array | None = None
-) -> tuple[Array, Array]:
-    """Exact optimal ``(pi* [S, A] one-hot, V* [S])`` by Howard policy iteration (``while_loop``).
+def policy_iteration(mdp: TabularMDP, max_iters: int = 1_000, pi0: Array | None = None) -> Solution:
+    """Exact optimal ``Solution(V* [S], Q* [S, A], pi* [S, A] one-hot)`` by Howard policy iteration
+    (``while_loop``); ``Q* = q_values(mdp, V*)``.
 
     Each step evaluates the policy exactly (linear solve) and improves greedily; the current action
     is kept unless another beats it by more than ``64 eps (1 + ‖Q‖_∞)`` (stable tie-breaking, which
@@ -236,4 +254,4 @@ def policy_iteration(
     V0 = jnp.zeros((mdp.n_states,), dtype)
     init = (jnp.asarray(0), a0, V0, jnp.asarray(True))
     _, actions, V, _ = jax.lax.while_loop(cond, body, init)
-    return jax.nn.one_hot(actions, A, dtype=dtype), V
+    return Solution(V=V, Q=q_values(mdp, V), pi=jax.nn.one_hot(actions, A, dtype=dtype))

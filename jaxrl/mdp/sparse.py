@@ -15,11 +15,13 @@ jitted with ``horizon`` static.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
+
+from jaxrl.mdp.solvers import Solution
 
 Array = Any
 
@@ -66,20 +68,6 @@ class SparseMDP:
         return r
 
 
-class SparseSolution(NamedTuple):
-    """Output of :func:`finite_horizon_sparse`.
-
-    Attributes:
-      V: ``[H + 1, S]`` optimal values (``V[H]`` the terminal value).
-      Q: ``[H, S, A]`` optimal action values.
-      pi: ``[H, S, A]`` one-hot greedy policy.
-    """
-
-    V: Array
-    Q: Array
-    pi: Array
-
-
 def _next_value(mdp: SparseMDP, V: Array) -> Array:
     """``[S, A]`` expected next value ``Σ_k prob[s, a, k] V[next_state[s, a, k]]``."""
     return jnp.sum(mdp.prob * V[mdp.next_state], axis=-1)
@@ -109,27 +97,27 @@ def _backward(mdp, r, r_tie, horizon, gamma, tie_tol, V_H):
         step, (V_H, jnp.zeros_like(V_H)), None, length=horizon, reverse=True
     )
     pi = jax.nn.one_hot(a, mdp.n_actions, dtype=r.dtype)
-    return SparseSolution(V=jnp.concatenate([V, V_H[None]], axis=0), Q=Q, pi=pi)
+    return Solution(V=jnp.concatenate([V, V_H[None]], axis=0), Q=Q, pi=pi)
 
 
 def finite_horizon_sparse(
     mdp: SparseMDP,
-    horizon: int,
     reward: str | Array = "true_reward",
     *,
+    horizon: int,
     tie_break: str | Array | None = None,
     tie_tol: float = 1e-5,
     gamma: float = 1.0,
     terminal_value: Array | None = None,
-) -> SparseSolution:
+) -> Solution:
     """Optimal time-dependent values and a greedy policy by backward induction (gathers only).
 
     ``Q_t(s, a) = Σ_k prob[s, a, k] (R[s, a, k] + γ V_{t+1}(next_state[s, a, k]))``.
 
     Args:
       mdp: the :class:`SparseMDP`.
-      horizon: H (static).
       reward: a channel name of ``mdp.rewards``, or an ``[S, A, K]`` / ``[S, A]`` array.
+      horizon: H (static, keyword-only).
       tie_break: optional second reward (name or array). Among the actions whose ``Q`` is within
         ``tie_tol`` of the best, the policy picks the one with the highest value of this reward
         *under the policy being built* (a lexicographic optimum). Without it the lowest-index
@@ -139,7 +127,7 @@ def finite_horizon_sparse(
       terminal_value: ``[S]`` ``V[H]`` (default 0).
 
     Returns:
-      ``SparseSolution(V [H + 1, S], Q [H, S, A], pi [H, S, A])``.
+      :class:`~jaxrl.mdp.solvers.Solution` ``(V [H + 1, S], Q [H, S, A], pi [H, S, A])``.
     """
     r = mdp.expected_reward(reward)
     r_tie = None if tie_break is None else mdp.expected_reward(tie_break).astype(r.dtype)
@@ -174,8 +162,9 @@ def _forward(mdp, pi_t, horizon):
 def evaluate_policy_sparse(
     mdp: SparseMDP,
     pi: Array,
-    horizon: int,
     reward: str | Array | None = None,
+    *,
+    horizon: int,
 ) -> tuple[Array | dict[str, Array], Array]:
     """Expected (undiscounted) return and state-action visitation of a policy, by forward
     propagation of the state distribution.
@@ -183,8 +172,8 @@ def evaluate_policy_sparse(
     Args:
       mdp: the :class:`SparseMDP`.
       pi: ``[S, A]`` stationary or ``[H, S, A]`` time-indexed policy (rows sum to 1).
-      horizon: H (static).
       reward: a channel name or ``[S, A, K]`` / ``[S, A]`` array; ``None`` evaluates every channel.
+      horizon: H (static, keyword-only).
 
     Returns:
       ``(ret, visits)``: ``ret`` the expected return ``Σ_t Σ_{s,a} visits[t, s, a] r(s, a)`` (a
@@ -215,7 +204,12 @@ def _backward_eval(mdp, r, pi_t, horizon, gamma):
 
 
 def policy_values_sparse(
-    mdp: SparseMDP, pi: Array, horizon: int, reward: str | Array = "true_reward", gamma: float = 1.0
+    mdp: SparseMDP,
+    pi: Array,
+    reward: str | Array = "true_reward",
+    *,
+    horizon: int,
+    gamma: float = 1.0,
 ) -> tuple[Array, Array]:
     """``(V [H + 1, S], Q [H, S, A])`` of a ``[S, A]`` or ``[H, S, A]`` policy (backward)."""
     r = mdp.expected_reward(reward)

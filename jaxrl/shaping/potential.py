@@ -52,25 +52,37 @@ def potential_shaping(phi_tm1, phi_t, discount_t):
     return discount_t * phi_t - phi_tm1
 
 
+def zero_terminal_rows(table: Array, terminal_mask: Array | None) -> Array:
+    """``table [..., S, A, S']`` with the rows leaving a terminal state set to 0.
+
+    The exact layer's convention (:mod:`jaxrl.mdp.core`): terminal states are absorbing and
+    rewardless, so every table-form shaping (:func:`shaped_reward_table`,
+    :func:`dynamic_shaped_rewards`, :func:`apply_to_table`) ends with this, and the three agree on
+    terminal rows. ``terminal_mask``: ``[S]`` bool, or ``None`` (no terminals: unchanged).
+    """
+    if terminal_mask is None:
+        return table
+    return table * (1.0 - jnp.asarray(terminal_mask, table.dtype))[:, None, None]
+
+
 def shaped_reward_table(R, phi, gamma, terminal_mask=None):
     """``R'[s, a, s'] = R[s, a, s'] + γ·Φ(s')·(1 − terminal(s')) − Φ(s)`` on a ``[S, A, S']`` table.
 
-    Entries leaving a terminal state are left unshaped (terminal states are absorbing, rewardless).
+    Rows leaving a terminal state are zeroed (:func:`zero_terminal_rows`; terminal states are
+    absorbing and rewardless), as in :func:`apply_to_table`.
     """
     phi = jnp.asarray(phi)
     live_next = jnp.ones_like(phi) if terminal_mask is None else 1.0 - terminal_mask
     F = gamma * (phi * live_next)[None, None, :] - phi[:, None, None]
-    if terminal_mask is not None:
-        F = F * (1.0 - terminal_mask)[:, None, None]
-    return R + F
+    return zero_terminal_rows(R + F, terminal_mask)
 
 
 def dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask=None, zero_final: bool = True):
     """Time-indexed shaped rewards for a horizon-H problem (Devlin & Kudenko 2012), table form.
 
     ``R_t[t, s, a, s'] = R[s, a, s'] + γ·Φ(s', t + 1)·(1 − terminal(s')) − Φ(s, t)``: the potential
-    of the state the step arrives in is evaluated at its *arrival* time t + 1. Entries leaving a
-    terminal state are left unshaped. Feed the result to
+    of the state the step arrives in is evaluated at its *arrival* time t + 1. Rows leaving a
+    terminal state are zeroed (:func:`zero_terminal_rows`). Feed the result to
     :func:`jaxrl.mdp.finite_horizon` (it has a leading time axis, so ``horizon`` is inferred).
 
     Args:
@@ -99,8 +111,7 @@ def dynamic_shaped_rewards(R, phi_t, gamma, terminal_mask=None, zero_final: bool
         else 1.0 - jnp.asarray(terminal_mask).astype(phi_t.dtype)
     )
     F = gamma * (phi_t[1:] * live)[:, None, None, :] - phi_t[:-1, :, None, None]
-    F = F * live[None, :, None, None]
-    return R + F
+    return zero_terminal_rows(R + F, terminal_mask)
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -283,15 +294,13 @@ def apply_to_table(
 
     The transform sees :func:`table_transitions` (integer observations, so potentials must accept
     state indices, e.g. :func:`potential_from_table`). Rows leaving a terminal state are zeroed
-    (terminal states are absorbing and rewardless in the exact layer). ``params`` defaults to the
+    (:func:`zero_terminal_rows`), as in :func:`shaped_reward_table`. ``params`` defaults to the
     transform's ``default_params``; the state from ``transform.init`` is used once and discarded.
     """
     params = transform.default_params if params is None else params
     tr = table_transitions(R, gamma, terminal_mask, time)
     out, _ = transform.apply(params, transform.init(params), tr)
-    if terminal_mask is not None:
-        out = out * (1.0 - jnp.asarray(terminal_mask, out.dtype))[:, None, None]
-    return out
+    return zero_terminal_rows(out, terminal_mask)
 
 
 # ----------------------------------------------------------------------------- advice

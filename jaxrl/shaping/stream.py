@@ -100,13 +100,39 @@ def lsc_reward(r, r_ref, quantile=0.85):
 
 
 class RunningStats(NamedTuple):
-    """Running statistics over every reward seen so far (scalars, shared across the batch)."""
+    """Running count, mean, sum of squared deviations, min and max of every sample seen so far.
 
-    count: Array
-    mean: Array
-    m2: Array  # sum of squared deviations from the mean
-    min: Array
-    max: Array
+    The one running-statistics implementation: the reward-stream transforms below keep scalars
+    (every reward element one sample); PPO's observation normaliser
+    (:mod:`jaxrl.agents.normalizer`) keeps one set per observation feature (``[*feature_shape]``
+    leaves, ``count`` always ``[]``).
+    """
+
+    count: Array  # [] samples seen (may start at a pseudo-count, see ``create``)
+    mean: Array  # [*feature_shape]
+    m2: Array  # [*feature_shape] sum of squared deviations from the mean
+    min: Array  # [*feature_shape]
+    max: Array  # [*feature_shape]
+
+    @classmethod
+    def create(cls, shape=(), prior_count=1e-4, dtype=None) -> RunningStats:
+        """Statistics of ``prior_count`` pseudo-samples with mean 0 and variance 1, leaves
+        ``[*shape]``; the default prior makes :attr:`var` 1 before any data (observation
+        normalisation). ``prior_count=0`` is the empty stream of :func:`init_running_stats`."""
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        count = jnp.asarray(prior_count, dtype)
+        return cls(
+            count,
+            jnp.zeros(shape, dtype),
+            jnp.full(shape, prior_count, dtype),
+            jnp.full(shape, jnp.inf, dtype),
+            jnp.full(shape, -jnp.inf, dtype),
+        )
+
+    @property
+    def var(self):
+        """Population variance ``M2/n`` (needs ``n > 0``: a prior count or data)."""
+        return self.m2 / self.count
 
     @property
     def std(self):
@@ -115,27 +141,34 @@ class RunningStats(NamedTuple):
 
 
 def init_running_stats(dtype=None) -> RunningStats:
-    dtype = jnp.result_type(float) if dtype is None else dtype
-    z = jnp.zeros((), dtype)
-    return RunningStats(z, z, z, jnp.asarray(jnp.inf, dtype), jnp.asarray(-jnp.inf, dtype))
+    """Empty scalar statistics (count 0, min +inf, max −inf) for a reward stream."""
+    return RunningStats.create((), prior_count=0.0, dtype=dtype)
 
 
-def update_running_stats(stats: RunningStats, x) -> RunningStats:
-    """Merge the batch ``x`` (any shape, every element one sample) into ``stats``."""
-    x = jnp.ravel(jnp.asarray(x, stats.mean.dtype))
+def update_running_stats(stats: RunningStats, x, feature_ndim: int = 0) -> RunningStats:
+    """Merge the batch ``x`` into ``stats`` (Chan et al.'s parallel Welford update).
+
+    Args:
+      stats: statistics with leaves ``[*F]``, ``F`` the trailing ``feature_ndim`` axes of ``x``.
+      x: ``[*B, *F]``; every index of the leading axes is one sample (``feature_ndim=0``: every
+        element is one sample).
+      feature_ndim: number of trailing feature axes kept apart.
+    """
+    x = jnp.asarray(x, stats.mean.dtype)
+    x = x.reshape(-1, *x.shape[x.ndim - feature_ndim :])
     n_b = x.shape[0]
     if n_b == 0:
         return stats
-    b_mean = jnp.mean(x)
-    b_m2 = jnp.sum((x - b_mean) ** 2)
+    b_mean = jnp.mean(x, axis=0)
+    b_m2 = jnp.sum((x - b_mean) ** 2, axis=0)
     n = stats.count + n_b
     delta = b_mean - stats.mean
     return RunningStats(
         count=n,
         mean=stats.mean + delta * (n_b / n),
         m2=stats.m2 + b_m2 + delta**2 * (stats.count * n_b / n),
-        min=jnp.minimum(stats.min, jnp.min(x)),
-        max=jnp.maximum(stats.max, jnp.max(x)),
+        min=jnp.minimum(stats.min, jnp.min(x, axis=0)),
+        max=jnp.maximum(stats.max, jnp.max(x, axis=0)),
     )
 
 
