@@ -8,11 +8,12 @@ features), inner ``θ*(φ)`` a root of the inner map (Newton to ‖g‖∞ < 1e-
 
 * **6 IFT = finite differences** (theory.md check 2.1): for the L2-regularised (λ = 0.05) and the
   entropy-regularised (τ = 1/(1 − γ), one logit per state anchored, λ = 0) inner problem,
-  ``ift_hypergradient`` · u = central FD of φ ↦ J_p(θ*(φ)) (h = 1e-5) along u ∈ {the
-  hypergradient's own direction, a random unit vector}; error = max_u |ift·u − fd_u| /
-  (‖ift‖ + max|fd|), tolerance 1e-6. Mutations: no regulariser (λ = ρ = 0: softmax shift
-  invariance makes H singular), the outer-loss sign convention (hypergradient sign flip), IFT
-  taken after 2 Newton steps (inner not converged).
+  ``ift_hypergradient`` · u = central FD of φ ↦ J_p(θ*(φ)) (h = 1e-5, one Richardson step) along
+  u ∈ {the hypergradient's own direction, a random unit vector}; error = max_u |ift·u − fd_u| /
+  (‖ift‖ + max|fd|), tolerance 1e-6. Mutations: the outer-loss sign convention (hypergradient
+  sign flip), IFT taken after 2 Newton steps (inner not converged). Removing the regulariser
+  (λ = ρ = 0: softmax shift invariance makes H singular) is *not* a mutation: the IFT is then
+  NaN, which the harness rightly counts as an error, not as a violated property.
 * **2.4 biased inner loop** (theory.md check 2.4): the inner map is the policy gradient that drops
   γ^t (``biased_inner_grad``, not a gradient field, H not symmetric). Same error as 6 on episodic
   MDPs (1–2 terminals, dense rows, so undiscounted visits are finite). ``attained`` reports the
@@ -28,7 +29,7 @@ features), inner ``θ*(φ)`` a root of the inner map (Newton to ‖g‖∞ < 1e-
   unchanged), the first-order approximation (K = 0) used as the hypergradient.
 * **8 learned blend beats the naive blend** (check 2.3) under a misleading aux reward
   ``M·1[a = argmin Q*_p]``, M = 2(1 + max|R_p|): ``N_OUTER`` normalised IFT-hypergradient ascent
-  steps from φ_naive must recover at least half of the gap to the primary-only blend φ_prim
+  steps from φ_naive must recover ≥ ``RECOVER`` = ½ of the gap to the primary-only blend φ_prim
   (φ₁ = φ₂ = 0, which is feasible): J_p(θ*(φ_N)) ≥ J0 + ½(J_prim − J0) − tol with
   J0 = J_p(θ*(φ_naive)); cases where the aux does not mislead (gap < 1e-3(1 + |J0|)) are
   discarded. error = shortfall / (1 + |J0|). Mutations: outer descent (hypergradient sign flip),
@@ -50,7 +51,6 @@ from jaxrl.bilevel import ift_hypergradient, neumann_hypergradient, neumann_inve
 from jaxrl.bilevel.tabular import inner_grad, inner_mdp
 from jaxrl.mdp import expected_return, softmax_policy
 from theory_checks.check_barfi_inner import (
-    CAP,
     N_ACTIONS,
     N_NEWTON,
     N_STATES,
@@ -87,8 +87,6 @@ def ift_fd_error(case: BilevelCase) -> float:
     # a well-posed problem the solver failed on is discarded; an ill-posed one is judged
     assume(full.converged or not case.well_posed)
     hg = ift(case, phi, used, case.ift_field or case.field)
-    if not np.all(np.isfinite(hg)):
-        return CAP  # singular H: the IFT is undefined
     # one direction mixing the hypergradient's own with a random one: a flipped, scaled or
     # zero hypergradient all miss the FD along it
     u = case.base.rng(9).standard_normal(hg.size)
@@ -112,11 +110,6 @@ IFT_VS_FD = Check(
     error=ift_fd_error,
     tolerance=1e-6,
     mutations=(
-        Mutation(
-            "no regulariser",
-            "H non-singular (lambda > 0 or one logit anchored)",
-            lambda c: c._replace(l2=0.0, anchor=0.0),
-        ),
         Mutation(
             "outer-loss sign",
             "hypergradient of J_p, not of -J_p",
@@ -248,6 +241,10 @@ NEUMANN = Check(
 
 # ----------------------------------------------------------------------------- 8
 N_OUTER = 6
+#: least fraction of the naive -> primary-only gap the outer loop must recover in N_OUTER steps.
+#: Known open problem: under --thorough some cases recover less (a 3-state case: 0.2, still above
+#: naive), while with 0 (theory.md's "no worse than naive") frozen blend weights are never caught.
+RECOVER = 0.5
 OUTER_STEP = 0.5
 _RUNS: dict = {}
 
@@ -292,7 +289,7 @@ def _outer_run(case: BilevelCase):
 def feasibility_error(case: BilevelCase) -> float:
     J0, J_prim, J_N = outer_run(case)
     assume(J_prim - J0 > 1e-3 * (1 + abs(J0)))  # the aux reward misleads
-    return capped(max(0.0, J0 + 0.5 * (J_prim - J0) - J_N) / (1 + abs(J0)))
+    return capped(max(0.0, J0 + RECOVER * (J_prim - J0) - J_N) / (1 + abs(J0)))
 
 
 def _recovered(case: BilevelCase) -> float:
