@@ -30,21 +30,13 @@ test: $(STAMP)
 
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
+EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks --json paper_figures/out/theory_checks.json
-	$(BIN)/python experiments/ppo_classic.py --profile quick
-	$(BIN)/python paper_figures/ppo_classic.py
-	$(BIN)/python experiments/pbrs.py --profile quick
-	$(BIN)/python paper_figures/pbrs.py
-	$(BIN)/python experiments/barfi.py --profile quick
-	$(BIN)/python paper_figures/barfi.py
-	$(BIN)/python experiments/orpo_tomato.py --profile quick
-	$(BIN)/python paper_figures/orpo_tomato.py
-	$(BIN)/python experiments/rlhf_shaping.py --profile quick
-	$(BIN)/python paper_figures/rlhf_shaping.py
-	$(BIN)/python experiments/lipschitz_gail.py --profile quick
-	$(BIN)/python paper_figures/lipschitz_gail.py
+	for e in $(EXPERIMENTS); do \
+		$(BIN)/python -m experiments.$$e --profile quick && $(BIN)/python -m paper_figures.$$e || exit 1; \
+	done
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

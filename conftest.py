@@ -19,3 +19,14 @@ import os
 _flag = "--xla_cpu_multi_thread_eigen=false"
 if _flag not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_flag}".strip()
+
+import jax  # noqa: E402  (after XLA_FLAGS: jax reads them on import)
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def x64():
+    """Float64 for one test, as a context (not a global config update) so float32 tests elsewhere
+    are unaffected. A module opts in with ``pytestmark = pytest.mark.usefixtures("x64")``."""
+    with jax.enable_x64(True):
+        yield

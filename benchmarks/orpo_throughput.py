@@ -3,7 +3,7 @@
     python benchmarks/orpo_throughput.py [--seeds 4] [--steps 32768] [--repeats 5]
         [--variants ppo orpo orpo_e4 orpo_e2] [--breakdown]
 
-Every variant uses the same PPO settings (the quick profile of experiments/orpo_tomato.py:
+Every variant uses the same PPO settings (the quick profile of experiments.orpo_tomato:
 16 envs × 128 steps, 8 epochs × 8 minibatches, 64-64 networks) and ``--seeds`` seeds vmapped
 in one jit; a variant only changes the ORPO settings (:data:`VARIANTS`). All variants are
 compiled first (one warm-up call each, not timed), then timed **interleaved in one process**:
@@ -25,7 +25,7 @@ both batches), penalty, GAE + PPO update.
 ``--quality`` (no timing) measures what the cheaper variants cost in discriminator quality,
 against the *exact* log occupancy ratio on the tabular tomato MDP
 (:mod:`jaxrl.envs.tomato_exact`): a base policy is trained as in
-experiments/orpo_tomato.py (PPO on the true reward, ε = 0.1, 9216 steps) and used as π_ref;
+experiments.orpo_tomato (PPO on the true reward, ε = 0.1, 9216 steps) and used as π_ref;
 ORPO (√χ², quick-profile PPO settings) runs ``--quality-updates`` updates at λ = 0 (π's path is
 then the same for every variant, only the discriminator differs) and at ``--quality-lam``.
 After update k the discriminator was trained on the rollout of the pre-update policy π_k, so it
@@ -51,17 +51,12 @@ from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.envs import make, tomato_exact
-from jaxrl.regularizers.discriminator import (
-    DiscBatch,
-    discriminator_logits,
+from jaxrl.regularizers.occupancy import bayes_optimal_logit, chi2, kl
+from jaxrl.rewards.discriminator import DiscBatch, discriminator_logits
+from jaxrl.rewards.occupancy_ratio import (
     penalty_from_logits,
-    train_discriminator,
-)
-from jaxrl.regularizers.occupancy import (
-    bayes_optimal_logit,
-    chi2,
-    kl,
     population_logistic_loss,
+    train_occupancy_ratio,
 )
 from jaxrl.shaping.transform import from_channel
 
@@ -162,7 +157,7 @@ def breakdown(seeds: int, steps: int, repeats: int) -> dict[str, np.ndarray]:
 
     def disc(epochs):
         def f(s, t, t_ref, k):
-            return train_discriminator(
+            return train_occupancy_ratio(
                 s, DiscBatch(t.obs, t.u), DiscBatch(t_ref.obs, t_ref.u), k, num_epochs=epochs
             )
 
@@ -238,7 +233,9 @@ def quality(variants, seeds: int, updates: int, lam: float, points: int = 6):
     n_states, n_actions = obs.shape[0], 4
     obs_sa = jnp.repeat(obs, n_actions, axis=0)
     act_sa = jnp.tile(jnp.arange(n_actions), n_states)
-    mu_ref = tomato_exact.visitation(mdp, tomato_exact.network_policy(network, ref, obs), 100)
+    mu_ref = tomato_exact.visitation(
+        mdp, tomato_exact.network_policy(network, ref, obs), horizon=100
+    )
     lams = jnp.repeat(jnp.asarray([0.0, lam], jnp.float32), seeds)
     hp = PPOHParams(
         learning_rate=1e-3, clip_eps=0.05, gae_lambda=0.98, ent_coef=0.01, aux_coef=lams
@@ -247,8 +244,11 @@ def quality(variants, seeds: int, updates: int, lam: float, points: int = 6):
     at = sorted({max(1, round(updates * (i + 1) / points)) for i in range(points)})
 
     def exact(config, cur, disc):
-        mu = tomato_exact.visitation(mdp, tomato_exact.network_policy(network, cur, obs), 100)
-        d = discriminator_logits(config, disc, obs_sa, act_sa).reshape(n_states, n_actions)
+        mu = tomato_exact.visitation(
+            mdp, tomato_exact.network_policy(network, cur, obs), horizon=100
+        )
+        d = discriminator_logits(config, disc, DiscBatch(obs_sa, act_sa))
+        d = d.reshape(n_states, n_actions)
         d_star = jnp.clip(bayes_optimal_logit(mu, mu_ref), -50.0, 50.0)
         on = (mu > 0) & (mu_ref > 0)
         return {
@@ -266,7 +266,7 @@ def quality(variants, seeds: int, updates: int, lam: float, points: int = 6):
 
     def returns(cur):
         pi = tomato_exact.network_policy(network, cur, obs)
-        return tomato_exact.policy_returns(mdp, pi, 100)
+        return tomato_exact.policy_returns(mdp, pi, horizon=100)
 
     out = {}
     for name in variants:
@@ -280,7 +280,7 @@ def quality(variants, seeds: int, updates: int, lam: float, points: int = 6):
             before = state.current.train_state.params
             state, metrics = update(state, hp)
             if u in at:
-                row = ex(before, state.disc.params)
+                row = ex(before, state.disc.variables)
                 row["disc_loss"], row["disc_acc"] = metrics["disc_loss"], metrics["disc_accuracy"]
                 rows.append({k: np.asarray(v).reshape(2, seeds) for k, v in row.items()})
         res = {k: np.stack([r[k] for r in rows]) for k in rows[0]}

@@ -1,13 +1,14 @@
 """Figure: ORPO on tomato, true and proxy return against λ (reads results/orpo_tomato/).
 
-    python paper_figures/orpo_tomato.py [--results results] [--out paper_figures/out]
+    python -m paper_figures.orpo_tomato [--results results] [--out paper_figures/out]
 
 Columns: KL (OM state-action, OM state-only, AD-KL), χ² and √χ² (OM state-action, state-only);
 rows: true return, proxy return. Points: mean over seeds of the exact expected return of each
 run's final stochastic policy, with a 95% bootstrap CI; dashed lines: the exact λ-optimal tabular
 policy from the same reference. Horizontal lines: no regularisation (mean, CI band), the base
-policy and the proxy-optimal policy's true return (2.36). Uses the newest finished sweep. Also
-writes ``orpo_tomato.md``: the best true return per method (at its best λ by mean).
+policy and the proxy-optimal policy's true return, both solved exactly (finite-horizon backward
+induction on the tabular tomato MDP at the run's reward factor). Uses the newest finished
+sweep. Also writes ``orpo_tomato.md``: the best true return per method (at its best λ by mean).
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.orpo_tomato.schema import curve_key, exact_schema, schema
 from jaxrl.analysis.stats import bootstrap_ci
+from jaxrl.envs.tomato import tomato_to_sparse_mdp
 from jaxrl.experiment import ResultsStore
 from jaxrl.experiment.plotting import figure_args, missing_runs, save_captioned
+from jaxrl.mdp.sparse import evaluate_policy_sparse, finite_horizon_sparse
 
 EXPERIMENT = "orpo_tomato"
-PROXY_OPTIMAL_TRUE = 2.36  # papers.md §1.1, rf = 0.02
-TRUE_OPTIMAL = 9.74
+#: the experiment's board and horizon (papers.md §1.1); its config records only the reward factor
+LEVEL, HORIZON = 4, 100
 COLUMNS = {
     "KL": [("om_kl", "kl"), ("om_kl_state", "kl_state"), ("ad_kl", None)],
     "χ²": [("om_chi2", "chi2"), ("om_chi2_state", "chi2_state")],
@@ -39,6 +43,7 @@ LABELS = {
     "om_sqrt_chi2_state": "OM-√χ² (s)",
 }
 COLORS = {"": "C0", "_state": "C1", "ad": "C2"}
+ROWS = ("final_true_return", "final_proxy_return")
 
 
 def latest_sweep(store: ResultsStore) -> dict[str, object]:
@@ -55,9 +60,14 @@ def latest_sweep(store: ResultsStore) -> dict[str, object]:
     }
 
 
+def _exact_metrics(run):
+    """The exact run's curves, validated against the schema of its families (``grids``)."""
+    return run.load_metrics(schema=exact_schema(run.config["grids"]))
+
+
 def per_lambda(run, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(λ [L], scores [seeds, L]) of a sweep run."""
-    m = run.load_metrics()
+    m = run.load_metrics(schema=schema(run.config["method"]))
     lams = np.asarray(run.config["lams"])
     return lams, m[key].reshape(len(lams), -1).T
 
@@ -77,79 +87,90 @@ def summarize(runs, base_true: float) -> list[tuple[str, float, float, float, fl
     return rows
 
 
-def main(argv=None) -> Path:
-    args = figure_args(__doc__, argv)
-    import matplotlib.pyplot as plt
+def exact_references(reward_factor: float) -> dict[str, float]:
+    """Exact episode returns of the true-optimal and the proxy-optimal tomato policies.
 
-    store = ResultsStore(args.results)
-    runs = latest_sweep(store)
-    sweep_runs = {k: v for k, v in runs.items() if k != "exact"}
-    if not sweep_runs:
-        raise missing_runs(EXPERIMENT, args.results)
-    any_run = next(iter(sweep_runs.values()))
-    cfg = any_run.config["experiment"]
-    base = store.open("orpo_tomato_base", any_run.config["base_run_id"]).read_json("summary")
-    base_true = base["exact_true_return"]
-    exact = runs["exact"].load_metrics() if "exact" in runs else {}
+    Backward induction on the tabular tomato MDP (level ``LEVEL``, horizon ``HORIZON``) at the
+    run's reward factor; papers.md §1.1 gives 9.74 and 2.36 (proxy 47.36) at rf = 0.02.
 
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4), sharex="col")
-    for col, (title, entries) in enumerate(COLUMNS.items()):
-        for row, key in enumerate(("final_true_return", "final_proxy_return")):
-            ax = axes[row, col]
-            if "none" in sweep_runs:
-                _, s = per_lambda(sweep_runs["none"], key)
-                p, lo, hi = bootstrap_ci(s[:, 0], "mean", 2000, 0.95, 0)
-                ax.axhline(p, color="0.4", lw=1.2, label=LABELS["none"])
-                ax.axhspan(lo, hi, color="0.4", alpha=0.15, lw=0)
-            if row == 0:
-                ax.axhline(base_true, color="k", ls="--", lw=1, label="base policy π_ref")
-                ax.axhline(PROXY_OPTIMAL_TRUE, color="r", ls=":", lw=1, label="proxy-optimal")
-            else:
-                ax.axhline(base["exact_proxy_return"], color="k", ls="--", lw=1)
-            for name, tag in entries:
-                color = (
-                    COLORS["ad"]
-                    if name.startswith("ad")
-                    else COLORS["_state" if name.endswith("_state") else ""]
-                )
-                if name in sweep_runs:
-                    lams, s = per_lambda(sweep_runs[name], key)
-                    p, lo, hi = bootstrap_ci(s, "mean", 2000, 0.95, 0)
-                    ax.errorbar(
-                        lams,
-                        p,
-                        yerr=[p - lo, hi - p],
-                        color=color,
-                        marker="o",
-                        ms=4,
-                        capsize=2,
-                        lw=1.2,
-                        label=LABELS[name],
-                    )
-                if tag is not None and f"{tag}/lam" in exact:
-                    field = "true_return" if row == 0 else "proxy_return"
-                    ax.plot(
-                        exact[f"{tag}/lam"][0],
-                        exact[f"{tag}/{field}"][0],
-                        color=color,
-                        ls="--",
-                        lw=1,
-                        alpha=0.8,
-                        label=f"exact {LABELS[name]}",
-                    )
-            ax.set_xscale("log")
-            ax.grid(alpha=0.3)
-            if row == 0:
-                ax.set_title(title)
-            else:
-                ax.set_xlabel("λ (per-step penalty coefficient)")
-            if col == 0:
-                ax.set_ylabel("true return" if row == 0 else "proxy return")
-        axes[0, col].legend(fontsize=6, loc="best")
-    n_seeds = per_lambda(any_run, "final_true_return")[1].shape[0]
-    text = (
-        f"Tomato level 4, reward factor rf = {cfg['reward_factor']} (proxy-optimal true return "
-        f"2.36, true-optimal 9.74), H = 100. Mean over {n_seeds} seeds per λ, bars: 95% "
+    Returns:
+      ``{"true_optimal", "proxy_optimal_true", "proxy_optimal_proxy"}``.
+    """
+    mdp = tomato_to_sparse_mdp(level=LEVEL, reward_factor=reward_factor)
+    out = {}
+    for reward in ("true_reward", "proxy_reward"):
+        pi = finite_horizon_sparse(mdp, reward, horizon=HORIZON).pi
+        out[reward], _ = evaluate_policy_sparse(mdp, pi, horizon=HORIZON)
+    return {
+        "true_optimal": float(out["true_reward"]["true_reward"]),
+        "proxy_optimal_true": float(out["proxy_reward"]["true_reward"]),
+        "proxy_optimal_proxy": float(out["proxy_reward"]["proxy_reward"]),
+    }
+
+
+def _color(name: str) -> str:
+    if name.startswith("ad"):
+        return COLORS["ad"]
+    return COLORS["_state" if name.endswith("_state") else ""]
+
+
+def _reference_lines(ax, row: int, ctx: dict) -> None:
+    """No-regularisation mean and CI band, base policy, and (true row) the proxy optimum."""
+    key = ROWS[row]
+    if "none" in ctx["sweep"]:
+        _, s = per_lambda(ctx["sweep"]["none"], key)
+        p, lo, hi = bootstrap_ci(s[:, 0], "mean", 2000, 0.95, 0)
+        ax.axhline(p, color="0.4", lw=1.2, label=LABELS["none"])
+        ax.axhspan(lo, hi, color="0.4", alpha=0.15, lw=0)
+    if row == 0:
+        ax.axhline(
+            ctx["base"]["exact_true_return"], color="k", ls="--", lw=1, label="base policy π_ref"
+        )
+        ax.axhline(
+            ctx["refs"]["proxy_optimal_true"], color="r", ls=":", lw=1, label="proxy-optimal"
+        )
+    else:
+        ax.axhline(ctx["base"]["exact_proxy_return"], color="k", ls="--", lw=1)
+
+
+def _method_curves(ax, entries, row: int, ctx: dict) -> None:
+    """Per method: the runs' mean and CI against λ, and the exact λ-optimal curve (dashed)."""
+    key, exact = ROWS[row], ctx["exact"]
+    for name, tag in entries:
+        color = _color(name)
+        if name in ctx["sweep"]:
+            lams, s = per_lambda(ctx["sweep"][name], key)
+            p, lo, hi = bootstrap_ci(s, "mean", 2000, 0.95, 0)
+            ax.errorbar(
+                lams, p, yerr=[p - lo, hi - p], color=color, marker="o", ms=4, capsize=2,
+                lw=1.2, label=LABELS[name],
+            )  # fmt: skip
+        if tag is not None and curve_key(tag, "lam") in exact:
+            field = "true_return" if row == 0 else "proxy_return"
+            x, y = exact[curve_key(tag, "lam")][0], exact[curve_key(tag, field)][0]
+            ax.plot(x, y, color=color, ls="--", lw=1, alpha=0.8, label=f"exact {LABELS[name]}")
+
+
+def _panel(ax, row: int, col: int, title: str, entries, ctx: dict) -> None:
+    """One (return kind, divergence family) panel."""
+    _reference_lines(ax, row, ctx)
+    _method_curves(ax, entries, row, ctx)
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    if row == 0:
+        ax.set_title(title)
+    else:
+        ax.set_xlabel("λ (per-step penalty coefficient)")
+    if col == 0:
+        ax.set_ylabel("true return" if row == 0 else "proxy return")
+
+
+def _caption(ctx: dict) -> str:
+    cfg, refs, n_seeds = ctx["cfg"], ctx["refs"], ctx["n_seeds"]
+    return (
+        f"Tomato level {LEVEL}, reward factor rf = {cfg['reward_factor']} (exact: proxy-optimal "
+        f"true return {refs['proxy_optimal_true']:.2f}, true-optimal {refs['true_optimal']:.2f}), "
+        f"H = {HORIZON}. Mean over {n_seeds} seeds per λ, bars: 95% "
         "bootstrap CI (2000 resamples); returns are the exact expected returns of each run's "
         f"final stochastic policy. PPO learner: {cfg['total_timesteps']:,} env steps per run, "
         f"MLP {tuple(cfg['hidden_sizes'])}; λ = c · scale (KL/AD-KL {cfg['kl_scale']}, "
@@ -157,20 +178,60 @@ def main(argv=None) -> Path:
         "λ-optimal tabular policy (Adam ascent from π_ref); black dashed: base policy "
         f"(PPO on the true reward, ε = {cfg['base_eps']}, {cfg['base_steps']:,} steps)."
     )
-    out = Path(args.out)
-    path = save_captioned(fig, out / f"{EXPERIMENT}.png", text, wrap=True)
-    rows = summarize(sweep_runs, base_true)
+
+
+def _table(ctx: dict) -> list[str]:
+    """The ``orpo_tomato.md`` lines: best true return per method."""
+    cfg, n_seeds = ctx["cfg"], ctx["n_seeds"]
     lines = [
         f"Best true return per method (rf = {cfg['reward_factor']}; mean and 95% bootstrap CI "
-        f"over {n_seeds} seeds at the λ with the best mean). Base policy: {base_true:.2f}.",
+        f"over {n_seeds} seeds at the λ with the best mean). Base policy: "
+        f"{ctx['base']['exact_true_return']:.2f}; exact true-optimal "
+        f"{ctx['refs']['true_optimal']:.2f}, "
+        f"proxy-optimal {ctx['refs']['proxy_optimal_true']:.2f}.",
         "",
         "| method | best λ | true return | 95% CI | proxy return | seeds |",
         "|---|---|---|---|---|---|",
     ]
-    for name, lam, p, lo, hi, n, proxy in rows:
+    for name, lam, p, lo, hi, n, proxy in summarize(ctx["sweep"], ctx["base"]["exact_true_return"]):
         lines.append(
             f"| {LABELS[name]} | {lam:.4g} | {p:.2f} | [{lo:.2f}, {hi:.2f}] | {proxy:.2f} | {n} |"
         )
+    return lines
+
+
+def load(results) -> dict:
+    """The newest sweep, its base policy's summary, the exact curves and the exact references."""
+    store = ResultsStore(results)
+    runs = latest_sweep(store)
+    sweep = {k: v for k, v in runs.items() if k != "exact"}
+    if not sweep:
+        raise missing_runs(EXPERIMENT, results)
+    any_run = next(iter(sweep.values()))
+    cfg = any_run.config["experiment"]
+    return {
+        "sweep": sweep,
+        "cfg": cfg,
+        "base": store.open("orpo_tomato_base", any_run.config["base_run_id"]).read_json("summary"),
+        "exact": _exact_metrics(runs["exact"]) if "exact" in runs else {},
+        "refs": exact_references(cfg["reward_factor"]),
+        "n_seeds": per_lambda(any_run, ROWS[0])[1].shape[0],
+    }
+
+
+def main(argv=None) -> Path:
+    args = figure_args(__doc__, argv)
+    import matplotlib.pyplot as plt
+
+    ctx = load(args.results)
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.4), sharex="col")
+    for col, (title, entries) in enumerate(COLUMNS.items()):
+        for row in range(len(ROWS)):
+            _panel(axes[row, col], row, col, title, entries, ctx)
+        axes[0, col].legend(fontsize=6, loc="best")
+    out = Path(args.out)
+    path = save_captioned(fig, out / f"{EXPERIMENT}.png", _caption(ctx), wrap=True)
+    lines = _table(ctx)
     (out / f"{EXPERIMENT}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {path}")

@@ -1,6 +1,6 @@
 """Figure: PBRS keeps the optimum, a non-potential bonus does not (reads results/pbrs/).
 
-    python paper_figures/pbrs.py [--results results] [--out paper_figures/out]
+    python -m paper_figures.pbrs [--results results] [--out paper_figures/out]
 
 Top row: the true return of the learned policy against environment steps for the four shaping
 variants (no shaping, PBRS with a good Φ, PBRS with a misleading Φ, the "bicycle" progress
@@ -18,8 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.pbrs.schema import key, schema
 from jaxrl.analysis.stats import bootstrap_ci
-from jaxrl.experiment.plotting import caption, curve_panel, figure_args, latest_runs, save_captioned
+from jaxrl.experiment.plotting import (
+    caption,
+    ci_verdict,
+    curve_panel,
+    figure_args,
+    latest_runs,
+    save_captioned,
+)
 
 EXPERIMENT = "pbrs"
 LABELS = {
@@ -68,7 +76,7 @@ def _true_return_panel(ax, task, steps, metrics, variants, log_x: bool):
     curve_panel(
         ax,
         steps,
-        {LABELS[v]: metrics[f"{v}/true_return"] for v in variants},
+        {LABELS[v]: metrics[key(v, "true_return")] for v in variants},
         "iqm",
         title=TITLES[task],
         xlabel="environment steps per seed" + (" (log scale)" if log_x else ""),
@@ -86,7 +94,7 @@ def final_points(ax, groups, statistic="iqm"):
     for task, (metrics, reference, variants) in groups.items():
         xs = x + np.arange(len(variants)) * 0.8
         for xi, v in zip(xs, variants, strict=True):
-            final = metrics[f"{v}/true_return"][:, -1]
+            final = metrics[key(v, "true_return")][:, -1]
             point, lo, hi = bootstrap_ci(final, statistic)
             h = ax.errorbar(
                 xi,
@@ -108,40 +116,29 @@ def final_points(ax, groups, statistic="iqm"):
     return handles
 
 
-def main(argv=None) -> Path:
-    args = figure_args(__doc__, argv)
-    import matplotlib.pyplot as plt
+def _curve_panel(ax, task: str, data: dict) -> str | None:
+    """Top row: true-return curves of one task (or a note if it has no run); its caption."""
+    if task not in data:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"{task}: no finished run", ha="center", transform=ax.transAxes)
+        return None
+    m, ref, variants, _ = data[task]
+    steps = np.asarray(m["env_steps"][0])
+    _true_return_panel(ax, task, steps, m, variants, log_x=task == "grid_q")
+    if "optimal_true_return" in ref:
+        ax.axhline(
+            ref["optimal_true_return"], ls=":", color="gray", lw=1, label="optimal true return"
+        )
+    if task != "grid_q":  # none and good Φ converge within ~1k steps, misleading Φ ~30k
+        _kilo(ax)
+    ax.set_ylim(-0.05, 1.05 if task == "mcar_ppo" else None)
+    n = m.sizes["seed"]
+    return caption(n, f"{TITLES[task]}: {int(steps[-1]):,} steps per seed")
 
-    runs = latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
-    data = {
-        t: (r.load_metrics(), r.read_json("reference"), r.config["variants"], r)
-        for t, r in runs.items()
-    }
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
-    captions = []
-    curve_tasks = [t for t in ("grid_q", "grid_ppo", "mcar_ppo") if t in data]
-    for ax, task in zip(axes[0], ("grid_q", "grid_ppo", "mcar_ppo"), strict=True):
-        if task not in data:
-            ax.set_axis_off()
-            ax.text(0.5, 0.5, f"{task}: no finished run", ha="center", transform=ax.transAxes)
-            continue
-        m, ref, variants, run = data[task]
-        steps = np.asarray(m["env_steps"][0])
-        _true_return_panel(ax, task, steps, m, variants, log_x=task == "grid_q")
-        if "optimal_true_return" in ref:
-            ax.axhline(
-                ref["optimal_true_return"], ls=":", color="gray", lw=1, label="optimal true return"
-            )
-        if task != "grid_q":  # none and good Φ converge within ~1k steps, misleading Φ ~30k
-            _kilo(ax)
-        ax.set_ylim(-0.05, 1.05 if task == "mcar_ppo" else None)
-        n = m[f"{variants[0]}/true_return"].shape[0]
-        captions.append(caption(n, f"{TITLES[task]}: {int(steps[-1]):,} steps per seed"))
-    if curve_tasks:
-        axes[0, 0].legend(fontsize=7, loc="center right")
 
-    ax = axes[1, 0]
-    groups = {t: data[t][:3] for t in curve_tasks}
+def _finals_panel(ax, data: dict, tasks) -> None:
+    """Bottom left: final true return per variant of the curve tasks, with shaped optima."""
+    groups = {t: data[t][:3] for t in tasks}
     if groups:
         handles = final_points(ax, groups)
         (ref,) = ax.plot([], [], "D", mfc="none", color="gray", label="shaped MDP's optimum")
@@ -151,71 +148,141 @@ def main(argv=None) -> Path:
     ax.set_ylim(-0.05, 1.4)
     ax.grid(alpha=0.3, axis="y")
 
-    if "pitfall_q" in data:
-        m, ref, variants, run = data["pitfall_q"]
-        steps = np.asarray(m["env_steps"][0])
-        ax = axes[1, 1]
-        _true_return_panel(ax, "pitfall_q", steps, m, variants, log_x=True)
-        ax.axhline(ref["optimal_true_return"], ls=":", color="gray", lw=1)
-        ax.set_ylim(-0.05, 0.75)
-        ax.legend(fontsize=7, loc="lower right")
-        handles = final_points(axes[1, 2], {"pitfall_q": (m, ref, variants)})
-        axes[1, 2].set_xticks([])
-        axes[1, 2].set_ylim(-0.05, 0.75)
-        axes[1, 2].set_ylabel("final true return J")
-        axes[1, 2].set_title("Pitfall: final true return (IQM, 95% CI)")
-        axes[1, 2].grid(alpha=0.3, axis="y")
-        (dia,) = axes[1, 2].plot(
-            [],
-            [],
-            "D",
-            mfc="none",
-            color="gray",
-            label="true return of the shaped MDP's exact optimum",
-        )
-        axes[1, 2].legend(handles=[*handles.values(), dia], fontsize=7, loc="lower left")
-        layout = "/".join(run.config["layout"])
-        n = m[f"{variants[0]}/true_return"].shape[0]
-        captions.append(
-            caption(
-                n,
-                f"pitfall: {int(steps[-1]):,} steps per seed",
-                extra=(
-                    f"Layout {layout} (S start, L lava −0.1 per entry, G goal +1); potential "
-                    f"Φ = {run.config['experiment']['pitfall_phi_scale']}·(1 − d/D)."
-                ),
-            )
-        )
-    else:
-        for a in axes[1, 1:]:
-            a.set_axis_off()
 
-    notes = [
+def _pitfall_panels(ax_curve, ax_final, data: dict) -> str:
+    """Bottom middle and right: the terminal-potential pitfall's curves and final returns."""
+    m, ref, variants, run = data["pitfall_q"]
+    steps = np.asarray(m["env_steps"][0])
+    _true_return_panel(ax_curve, "pitfall_q", steps, m, variants, log_x=True)
+    ax_curve.axhline(ref["optimal_true_return"], ls=":", color="gray", lw=1)
+    ax_curve.legend(fontsize=7, loc="lower right")
+    handles = final_points(ax_final, {"pitfall_q": (m, ref, variants)})
+    top = 1.1 * max(
+        [ref["optimal_true_return"]] + [np.max(m[key(v, "true_return")]) for v in variants]
+    )
+    for ax in (ax_curve, ax_final):
+        ax.set_ylim(-0.05, top)
+    ax_final.set_xticks([])
+    ax_final.set_ylabel("final true return J")
+    ax_final.set_title("Pitfall: final true return (IQM, 95% CI)")
+    ax_final.grid(alpha=0.3, axis="y")
+    (dia,) = ax_final.plot(
+        [], [], "D", mfc="none", color="gray", label="true return of the shaped MDP's exact optimum"
+    )
+    ax_final.legend(handles=[*handles.values(), dia], fontsize=7, loc="lower left")
+    layout = "/".join(run.config["layout"])
+    n = m.sizes["seed"]
+    return caption(
+        n,
+        f"pitfall: {int(steps[-1]):,} steps per seed",
+        extra=(
+            f"Layout {layout} (S start, L lava −0.1 per entry, G goal +1); potential "
+            f"Φ = {run.config['experiment']['pitfall_phi_scale']}·(1 − d/D)."
+        ),
+    )
+
+
+_MOVES = {">": (0, 1), "<": (0, -1), "v": (1, 0), "^": (-1, 0)}
+
+
+def greedy_route(policy: str, layout) -> str:
+    """The cells (layout letters) the greedy ``policy`` (arrows, one row per line) visits from
+    ``S`` until ``G``, a revisit (a loop) or leaving the board."""
+    rows = policy.split("\n")
+    (r, c), seen, route = next(
+        ((i, row.index("S")), set(), "") for i, row in enumerate(layout) if "S" in row
+    )
+    while (r, c) not in seen and 0 <= r < len(rows) and 0 <= c < len(rows[r]):
+        seen.add((r, c))
+        route += layout[r][c]
+        if layout[r][c] == "G":
+            break
+        dr, dc = _MOVES.get(rows[r][c], (0, 0))
+        r, c = r + dr, c + dc
+    return route
+
+
+def _optimum_sentence(ref: dict, layout=None) -> str:
+    """What each shaped MDP's exact optimum does, judged against the true optimum."""
+    best, parts = ref["optimal_true_return"], []
+    for v, info in ref.get("variants", {}).items():
+        if v == "none":
+            continue
+        got = info["shaped_optimum_true_return"]
+        if np.isclose(got, best):
+            parts.append(f"{LABELS[v]} keeps the optimum (J = {got:.3f})")
+            continue
+        how = f"{LABELS[v]}'s optimum has true return {got:.3f} < {best:.3f}"
+        route = greedy_route(info["policy"], layout) if layout else ""
+        if layout and "G" not in route:
+            how += " (it never reaches the goal)"
+        elif "L" in route:
+            how += f" (it crosses {route.count('L')} lava cells)"
+        parts.append(how)
+    return "; ".join(parts)
+
+
+def _compare(m, a: str, b: str) -> str:
+    """Final IQM of variant ``a`` against ``b``: above / below when the 95% CIs are disjoint."""
+    verdict, ea, eb = ci_verdict(m[key(a, "true_return")][:, -1], m[key(b, "true_return")][:, -1])
+    return f"measured, {LABELS[a]} ends {verdict} {LABELS[b]} ({ea[0]:.3f} vs {eb[0]:.3f}, IQM)"
+
+
+def notes(data: dict) -> list[str]:
+    """Caption sentences computed from the results and the exact references."""
+    out = [
         "Curves: Q-learning and gridworld PPO show the exact discounted true return of the "
         "greedy (mode) policy; MountainCar shows the sparse success return of the deterministic "
         "policy over fixed evaluation episodes. Diamonds: true return of the optimal policy of "
-        "each shaped MDP (value iteration on the shaped table). PBRS, with a good or a misleading "
-        "Φ, keeps the optimum (a misleading Φ only delays learning); the progress bonus's optimum "
-        "is a loop that never reaches the goal (true return 0); naive PBRS that keeps Φ(goal) "
-        "switches to the shorter lava route."
+        "each shaped MDP (value iteration on the shaped table)."
     ]
+    for task in ("grid_q", "pitfall_q"):
+        if task in data and data[task][1].get("variants"):
+            layout = data[task][3].config.get("layout")
+            out.append(f"Exact, {TITLES[task]}: {_optimum_sentence(data[task][1], layout)}.")
+    if "pitfall_q" in data and {"pbrs", "naive_pbrs"} <= set(data["pitfall_q"][2]):
+        out.append(f"Pitfall, {_compare(data['pitfall_q'][0], 'naive_pbrs', 'pbrs')}.")
     for task, (m, _, variants, _) in sorted(data.items()):
         finals = ", ".join(
-            f"{LABELS[v]} {_final_text(m[f'{v}/true_return'][:, -1])}" for v in variants
+            f"{LABELS[v]} {_final_text(m[key(v, 'true_return')][:, -1])}" for v in variants
         )
-        notes.append(f"Final IQM [95% CI], {TITLES[task]}: {finals}.")
+        out.append(f"Final IQM [95% CI], {TITLES[task]}: {finals}.")
     if "mcar_ppo" in data:
         m, _, variants, _ = data["mcar_ppo"]
         solved = ", ".join(
-            f"{LABELS[v]} {int((m[f'{v}/true_return'][:, -1] > 0).sum())}/"
-            f"{m[f'{v}/true_return'].shape[0]}"
+            f"{LABELS[v]} {int((m[key(v, 'true_return')][:, -1] > 0).sum())}/{m.sizes['seed']}"
             for v in variants
         )
-        notes.append(
-            f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved} "
-            "(PPO without shaping rarely finds the sparse reward in this budget)."
+        out.append(f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved}.")
+    return out
+
+
+def main(argv=None) -> Path:
+    args = figure_args(__doc__, argv)
+    import matplotlib.pyplot as plt
+
+    runs = latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
+    data = {
+        t: (
+            r.load_metrics(schema=schema(t, r.config["variants"])),
+            r.read_json("reference"),
+            r.config["variants"],
+            r,
         )
-    text = "\n".join(captions) + "\n" + "\n".join(notes)
+        for t, r in runs.items()
+    }
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
+    curve_tasks = ("grid_q", "grid_ppo", "mcar_ppo")
+    captions = [_curve_panel(ax, t, data) for ax, t in zip(axes[0], curve_tasks, strict=True)]
+    if any(t in data for t in curve_tasks):
+        axes[0, 0].legend(fontsize=7, loc="center right")
+    _finals_panel(axes[1, 0], data, [t for t in curve_tasks if t in data])
+    if "pitfall_q" in data:
+        captions.append(_pitfall_panels(axes[1, 1], axes[1, 2], data))
+    else:
+        for a in axes[1, 1:]:
+            a.set_axis_off()
+    text = "\n".join([c for c in captions if c] + notes(data))
     path = save_captioned(fig, Path(args.out) / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
     print(f"wrote {path}")
     return path

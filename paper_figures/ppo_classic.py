@@ -1,6 +1,6 @@
 """Figure: PPO learning curves on CartPole-v1 and Pendulum-v1 (reads results/ppo_classic/).
 
-    python paper_figures/ppo_classic.py [--results results] [--out paper_figures/out]
+    python -m paper_figures.ppo_classic [--results results] [--out paper_figures/out]
 
 One panel per environment: the evaluation return (deterministic policy, fixed evaluation keys
 shared across seeds) against environment steps, IQM over seeds with a 95% stratified-bootstrap CI.
@@ -13,9 +13,38 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxrl.experiment.plotting import caption, curve_panel, figure_args, latest_runs, save_captioned
+from experiments.ppo_classic.schema import SCHEMA
+from jaxrl.experiment.plotting import (
+    caption,
+    curve_panel,
+    figure_args,
+    latest_runs,
+    save_captioned,
+)
 
 EXPERIMENT = "ppo_classic"
+
+
+def env_panel(ax, env_id: str, run) -> str:
+    """One environment's evaluation-return curve; its caption line."""
+    m = run.load_metrics(schema=SCHEMA)
+    steps = np.asarray(m["eval_env_steps"][0])
+    curve_panel(
+        ax,
+        steps,
+        {"PPO (eval return)": m["eval_return"]},
+        "iqm",
+        title=env_id,
+        xlabel="environment steps per seed",
+        ylabel="evaluation return",
+    )
+    static = run.config["static"]
+    kind = "Deterministic" if static["deterministic_eval"] else "Stochastic"
+    return caption(
+        m["eval_return"].shape[0],
+        f"{env_id}: {int(steps[-1]):,} steps",
+        extra=f"{kind} evaluation, {static['num_eval_envs']} fixed evaluation episodes per point.",
+    )
 
 
 def main(argv=None) -> Path:
@@ -26,22 +55,8 @@ def main(argv=None) -> Path:
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.6), squeeze=False)
     captions = []
     for ax, (env_id, run) in zip(axes[0], sorted(runs.items()), strict=True):
-        m = run.load_metrics()
-        steps = np.asarray(m["eval_env_steps"][0])
-        curve_panel(
-            ax,
-            steps,
-            {"PPO (eval return)": m["eval_return"]},
-            "iqm",
-            title=env_id,
-            xlabel="environment steps per seed",
-            ylabel="evaluation return",
-        )
-        n_seeds = m["eval_return"].shape[0]
-        captions.append(caption(n_seeds, f"{env_id}: {int(steps[-1]):,} steps"))
-    text = (
-        "\n".join(captions) + "\nDeterministic evaluation, 8 fixed evaluation episodes per point."
-    )
+        captions.append(env_panel(ax, env_id, run))
+    text = "\n".join(captions)
     path = save_captioned(fig, Path(args.out) / f"{EXPERIMENT}.png", text, y=-0.06)
     print(f"wrote {path}")
     return path

@@ -10,20 +10,20 @@ import numpy as np
 import pytest
 
 from jaxrl.rewards import (
-    AdvBatch,
-    AdversarialConfig,
+    DiscBatch,
     PurpleConfig,
     absorbing_state,
     absorbing_transitions,
     adversarial_reward,
     default_hparams,
     discriminator_input,
-    discriminator_logits,
     forward_grad_penalty,
+    gail_config,
     gradient_penalty,
     init_discriminator,
     init_purple,
     minimax_reward,
+    network_logits,
     penalty_from_norms,
     penalty_points,
     power_iteration,
@@ -32,22 +32,22 @@ from jaxrl.rewards import (
     purple_preconditioning,
     reward_from_logits,
     spectral_dense,
-    train_discriminator_step,
+    train_adversarial_step,
     train_forward_model_step,
     wrap_absorbing,
 )
 from jaxrl.shaping.transform import Transition, chain
 
 SMALL = dict(obs_dim=2, action_dim=1, hidden_sizes=(32, 32), learning_rate=3e-3)
-#: one shared config, so that ``train_discriminator_step`` compiles once for most tests
-SMALL_CFG = AdversarialConfig(**SMALL)
+#: one shared config, so that ``train_adversarial_step`` compiles once for most tests
+SMALL_CFG = gail_config(**SMALL)
 HP = default_hparams()
 
 
 def _clouds(key, n=64, sep=2.0):
     k1, k2, k3, k4 = jax.random.split(key, 4)
-    expert = AdvBatch(jax.random.normal(k1, (n, 2)) + sep, jax.random.normal(k2, (n, 1)) + sep)
-    agent = AdvBatch(jax.random.normal(k3, (n, 2)) - sep, jax.random.normal(k4, (n, 1)) - sep)
+    expert = DiscBatch(jax.random.normal(k1, (n, 2)) + sep, jax.random.normal(k2, (n, 1)) + sep)
+    agent = DiscBatch(jax.random.normal(k3, (n, 2)) - sep, jax.random.normal(k4, (n, 1)) - sep)
     return expert, agent
 
 
@@ -152,16 +152,16 @@ def test_penalty_points_distributions():
 
 def test_train_step_penalty_on_linear_network():
     """hidden_sizes=() makes D(x) = w·x + b exactly; the step's GP is (‖w‖ − k)² (two-sided)."""
-    cfg = AdversarialConfig(
+    cfg = gail_config(
         obs_dim=2, action_dim=1, hidden_sizes=(), spectral_norm=False, one_sided=False
     )
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
     expert, agent = _clouds(jax.random.PRNGKey(1), n=8)
     wnorm = float(jnp.linalg.norm(state.params["Dense_0"]["kernel"]))
     for gp_type, smooth in (("wgan", False), ("dragan", True), ("nagard", False)):
-        c = AdversarialConfig(**{**cfg.__dict__, "gp_type": gp_type, "label_smoothing": smooth})
+        c = gail_config(**{**cfg.__dict__, "gp_type": gp_type, "label_smoothing": smooth})
         s = init_discriminator(jax.random.PRNGKey(0), c)
-        _, m = train_discriminator_step(s, expert, agent, jax.random.PRNGKey(2), default_hparams())
+        _, m = train_adversarial_step(s, expert, agent, jax.random.PRNGKey(2), default_hparams())
         assert float(m["grad_pen"]) == pytest.approx((wnorm - 1.0) ** 2, rel=1e-4)
         assert float(m["grad_norm_penalty_points"]) == pytest.approx(wnorm, rel=1e-5)
 
@@ -198,7 +198,7 @@ def test_spectral_norm_discriminator_bounds_hidden_layers():
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
     expert, agent = _clouds(jax.random.PRNGKey(1))
     for i in range(30):
-        state, _ = train_discriminator_step(state, expert, agent, jax.random.PRNGKey(i), HP)
+        state, _ = train_adversarial_step(state, expert, agent, jax.random.PRNGKey(i), HP)
     for i in (0, 1):
         kernel = state.params[f"Dense_{i}"]["kernel"]
         sigma = state.batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/sigma"]
@@ -212,32 +212,32 @@ def test_discriminator_separates_gaussian_clouds():
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
     expert, agent = _clouds(jax.random.PRNGKey(1))
     for i in range(120):
-        state, m = train_discriminator_step(state, expert, agent, jax.random.PRNGKey(10 + i), HP)
+        state, m = train_adversarial_step(state, expert, agent, jax.random.PRNGKey(10 + i), HP)
     assert float(m["accuracy"]) > 0.95
     assert float(m["reward_expert"]) > float(m["reward_agent"]) + 0.5
     assert all(bool(jnp.all(jnp.isfinite(v))) for v in m.values())
     # grad-norm metrics are the mean ‖∇_x D‖ at the data (checked against vmap(grad)).
     x_e = discriminator_input(cfg, expert)
-    g = jax.vmap(jax.grad(lambda xi: discriminator_logits(cfg, state.variables, xi[None])[0]))(x_e)
+    g = jax.vmap(jax.grad(lambda xi: network_logits(cfg, state.variables, xi[None])[0]))(x_e)
     assert float(m["grad_norm_expert"]) == pytest.approx(
         float(jnp.mean(jnp.linalg.norm(g, axis=-1))), rel=1e-4
     )
 
 
 def test_vmap_over_seeds_and_lambda():
-    cfg = AdversarialConfig(**SMALL)
+    cfg = gail_config(**SMALL)
     expert, agent = _clouds(jax.random.PRNGKey(1))
     keys = jax.random.split(jax.random.PRNGKey(0), 3)
     lams = jnp.array([0.0, 1.0, 10.0])
     states = jax.vmap(lambda k: init_discriminator(k, cfg))(keys)
     # k = 0: GP = mean ‖∇D‖² > 0, so λ visibly enters the loss
     hps = jax.vmap(lambda lam: default_hparams(grad_pen_targ=0.0, grad_pen_scale=lam))(lams)
-    step = jax.jit(jax.vmap(train_discriminator_step, in_axes=(0, None, None, 0, 0)))
+    step = jax.jit(jax.vmap(train_adversarial_step, in_axes=(0, None, None, 0, 0)))
     new_states, m = step(states, expert, agent, keys, hps)
     assert m["loss"].shape == (3,) and new_states.step.shape == (3,)
     single = init_discriminator(keys[2], cfg)
     hp2 = jax.tree.map(lambda v: v[2], hps)
-    _, m2 = train_discriminator_step(single, expert, agent, keys[2], hp2)
+    _, m2 = train_adversarial_step(single, expert, agent, keys[2], hp2)
     assert float(m["loss"][2]) == pytest.approx(float(m2["loss"]), rel=1e-4)
     # the traced λ enters the loss: loss = (λ-free part) + λ·GP
     free = m["loss"] - lams * m["grad_pen"]
@@ -268,19 +268,19 @@ def test_absorbing_wrapping_shapes_and_values():
 
 # ----------------------------------------------------------------------------- reward transform
 def test_adversarial_reward_transform_matches_softplus_of_logits():
-    cfg = AdversarialConfig(**SMALL)
+    cfg = gail_config(**SMALL)
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
     obs = jax.random.normal(jax.random.PRNGKey(1), (5, 3, 2))  # [T, N, obs_dim]
     act = jax.random.normal(jax.random.PRNGKey(2), (5, 3, 1))
     t = adversarial_reward(cfg, state.variables)
     r, s = jax.jit(t.apply)(t.default_params, t.init(t.default_params), _transition(obs, act))
-    d = discriminator_logits(cfg, state.variables, jnp.concatenate([obs, act], -1))
+    d = network_logits(cfg, state.variables, jnp.concatenate([obs, act], -1))
     assert r.shape == (5, 3) and s == ()
     np.testing.assert_allclose(r, jax.nn.softplus(d), rtol=1e-6)
 
 
 def test_adversarial_reward_state_only_absorbing():
-    cfg = AdversarialConfig(**{**SMALL, "state_only": True, "absorbing": True})
+    cfg = gail_config(**{**SMALL, "inputs": "ss", "absorbing": True})
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
     obs = jax.random.normal(jax.random.PRNGKey(1), (4, 2))
     nxt = obs + 1.0
@@ -288,7 +288,7 @@ def test_adversarial_reward_state_only_absorbing():
     t = adversarial_reward(cfg, state.variables)
     r, _ = t.apply(state.variables, (), _transition(obs, jnp.zeros((4, 1)), nxt, term))
     ow, nw = wrap_absorbing(obs, nxt, term)
-    d = discriminator_logits(cfg, state.variables, jnp.concatenate([ow, nw], -1))
+    d = network_logits(cfg, state.variables, jnp.concatenate([ow, nw], -1))
     np.testing.assert_allclose(r, jax.nn.softplus(d), rtol=1e-6)
 
 
@@ -323,7 +323,7 @@ def test_forward_model_gp_on_linear_model_and_training():
 
 
 def test_precondition_and_transform_chain():
-    cfg = AdversarialConfig(**SMALL)
+    cfg = gail_config(**SMALL)
     dstate = init_discriminator(jax.random.PRNGKey(0), cfg)
     pcfg = PurpleConfig(obs_dim=2, action_dim=1, hidden_sizes=(16,), f_targ=0.0, psi_min=0.7)
     pstate = init_purple(jax.random.PRNGKey(1), pcfg)

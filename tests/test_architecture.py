@@ -1,10 +1,14 @@
-"""Layers point one way: the import graph of ``jaxrl/`` has no cycle, and no lower layer imports
-a higher one. Every import counts, including those inside functions and under ``TYPE_CHECKING``
-(a lazy import hides a cycle; it does not remove it).
+"""Layers point one way: the import graph of ``jaxrl/`` and ``experiments/`` has no cycle, and no
+lower layer imports a higher one. Every import counts, including those inside functions and under
+``TYPE_CHECKING`` (a lazy import hides a cycle; it does not remove it).
 
 The layer order is declared here, once, lowest first; a package may import its own layer and
 any lower one. ``jaxrl/config.py`` (typed configs) is the bottom layer, so agents and the
 bi-level code never import the experiment layer.
+
+``experiments`` (one package per experiment) is the top layer, above ``jaxrl.experiment``. An
+experiment package may import ``experiments.common`` but no other experiment, unless
+:data:`EXPERIMENT_DEPENDS` declares it.
 """
 
 from __future__ import annotations
@@ -30,6 +34,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("experiment",),
 )
 LAYER_OF = {name: i for i, layer in enumerate(LAYERS) for name in layer}
+#: The packages whose import graph is checked; ``experiments`` sits above every ``jaxrl`` layer.
+PACKAGES = ("jaxrl", "experiments")
+#: The experiment packages shared by all the others (importable from any experiment).
+SHARED_EXPERIMENTS = frozenset({"common"})
+#: Declared imports of one experiment package by another: ``{importer: (imported, ...)}``.
+EXPERIMENT_DEPENDS: Mapping[str, tuple[str, ...]] = {}
 
 
 def module_name(path: Path, root: Path = ROOT) -> str:
@@ -71,8 +81,9 @@ def imports_of(path: Path, modules: set[str], root: Path = ROOT) -> set[str]:
     return found
 
 
-def import_graph(package: str = "jaxrl", root: Path = ROOT) -> dict[str, set[str]]:
-    files = sorted((root / package).rglob("*.py"))
+def import_graph(packages: Iterable[str] = PACKAGES, root: Path = ROOT) -> dict[str, set[str]]:
+    """``{module: modules of ``packages`` it imports}`` over every ``.py`` file of ``packages``."""
+    files = sorted(f for package in packages for f in (root / package).rglob("*.py"))
     modules = {module_name(f, root) for f in files}
     return {module_name(f, root): imports_of(f, modules, root) for f in files}
 
@@ -114,7 +125,13 @@ def find_cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
 
 def _layer(module: str) -> int | None:
     parts = module.split(".")
+    if parts[0] == "experiments":
+        return len(LAYERS)
     return LAYER_OF.get(parts[1]) if len(parts) > 1 else None
+
+
+def _layer_name(layer: int) -> tuple[str, ...]:
+    return LAYERS[layer] if layer < len(LAYERS) else ("experiments",)
 
 
 def layer_violations(graph: Mapping[str, Iterable[str]]) -> list[str]:
@@ -124,7 +141,27 @@ def layer_violations(graph: Mapping[str, Iterable[str]]) -> list[str]:
         for dst in sorted(targets):
             ls, ld = _layer(src), _layer(dst)
             if ls is not None and ld is not None and ld > ls:
-                out.append(f"{src} ({LAYERS[ls]}) -> {dst} ({LAYERS[ld]})")
+                out.append(f"{src} ({_layer_name(ls)}) -> {dst} ({_layer_name(ld)})")
+    return out
+
+
+def experiment_violations(
+    graph: Mapping[str, Iterable[str]],
+    depends: Mapping[str, tuple[str, ...]] = EXPERIMENT_DEPENDS,
+) -> list[str]:
+    """``"a -> b"`` for every import of one experiment package by another that is neither shared
+    (:data:`SHARED_EXPERIMENTS`) nor declared in ``depends``."""
+    out = []
+    for src, targets in sorted(graph.items()):
+        s = src.split(".")
+        if s[0] != "experiments" or len(s) < 2:
+            continue
+        for dst in sorted(targets):
+            d = dst.split(".")
+            if d[0] != "experiments" or len(d) < 2 or d[1] == s[1]:
+                continue
+            if d[1] not in SHARED_EXPERIMENTS and d[1] not in depends.get(s[1], ()):
+                out.append(f"{src} -> {dst}")
     return out
 
 
@@ -133,7 +170,7 @@ GRAPH = import_graph()
 
 
 def test_every_subpackage_has_a_layer():
-    top = {m.split(".")[1] for m in GRAPH if m.count(".") >= 1}
+    top = {m.split(".")[1] for m in GRAPH if m.count(".") >= 1 and m.startswith("jaxrl.")}
     assert top <= set(LAYER_OF), f"declare a layer for {sorted(top - set(LAYER_OF))}"
 
 
@@ -143,6 +180,12 @@ def test_no_import_cycle():
 
 def test_layers_point_one_way():
     assert layer_violations(GRAPH) == []
+
+
+def test_experiments_are_in_the_graph_and_independent():
+    assert "experiments.orpo_tomato.config" in GRAPH
+    assert "jaxrl.agents.ppo" in GRAPH["experiments.orpo_tomato.base"]
+    assert experiment_violations(GRAPH) == []
 
 
 # ----------------------------------------------------------------------------- the test has teeth
@@ -201,3 +244,45 @@ def test_the_real_graph_fails_with_an_added_upward_import(tmp_path, bad):
     graph = import_graph(root=tmp_path)
     assert any(v.startswith("jaxrl.config ") for v in layer_violations(graph))
     assert any("jaxrl.config" in c for c in find_cycles(graph))  # results imports config
+
+
+def test_a_type_checking_cycle_between_experiment_modules_is_found(tmp_path):
+    """The old ``_orpo_base`` <-> ``orpo_tomato`` shape: a config annotation imported under
+    ``TYPE_CHECKING`` from the module that imports the helper."""
+    _write(
+        tmp_path,
+        {
+            "jaxrl/__init__.py": "",
+            "jaxrl/experiment/__init__.py": "",
+            "experiments/__init__.py": "",
+            "experiments/exp/__init__.py": "from experiments.exp.run import main\n",
+            "experiments/exp/base.py": "from typing import TYPE_CHECKING\n"
+            "import jaxrl.experiment\n"
+            "if TYPE_CHECKING:\n    from experiments.exp.run import Config\n",
+            "experiments/exp/run.py": "from experiments.exp.base import get_base\n",
+        },
+    )
+    graph = import_graph(root=tmp_path)
+    assert graph["experiments.exp.base"] == {"experiments.exp.run", "jaxrl.experiment"}
+    assert find_cycles(graph) == [["experiments.exp.base", "experiments.exp.run"]]
+    assert layer_violations(graph) == []
+
+
+def test_experiment_cross_imports_and_upward_imports_are_found(tmp_path):
+    _write(
+        tmp_path,
+        {
+            "jaxrl/__init__.py": "",
+            "jaxrl/experiment/__init__.py": "from experiments.a import main\n",
+            "experiments/__init__.py": "",
+            "experiments/common/__init__.py": "",
+            "experiments/a/__init__.py": "from experiments.common import x\n",
+            "experiments/b/__init__.py": "from experiments.a import main\n",
+        },
+    )
+    graph = import_graph(root=tmp_path)
+    assert experiment_violations(graph) == ["experiments.b -> experiments.a"]
+    assert experiment_violations(graph, depends={"b": ("a",)}) == []
+    assert layer_violations(graph) == [
+        "jaxrl.experiment (('experiment',)) -> experiments.a (('experiments',))"
+    ]

@@ -1,17 +1,17 @@
 """BARFI outer loop: hypergradient sign on a misleading aux, a short run, experiment smoke test."""
 
-import importlib.util
-import pathlib
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_helpers import draw_figure, load_declared, run_quick
 from test_reinforce import Chain, one_hot_pos
 
+from experiments.barfi.schema import schema
 from jaxrl.agents import reinforce as rf
+from jaxrl.agents.trainer import Trainer
 from jaxrl.bilevel import barfi
+from jaxrl.shaping.aux_reward import aux_shaping, aux_sum
 from jaxrl.shaping.blend import blend_discount
 
 
@@ -28,12 +28,15 @@ def test_outer_step_turns_down_misleading_aux(K):
     # inner optimum towards arm 1, so dJ_p/dφ₂ < 0 (in the bias and in the weight of the state).
     tr, n = _trainer()
     theta = tr.policy.init(jax.random.key(0))
-    phi = barfi.init_blend_params(n)
     eps = jax.vmap(lambda k: tr.collect(theta, k, 0.1))(jax.random.split(jax.random.key(1), 256))
     new = jax.tree.map(lambda x: x[:128], eps)
     old = jax.tree.map(lambda x: x[128:], eps)
-    hp = barfi.BarfiHParams(neumann_K=jnp.int32(K), neumann_alpha=0.1)
-    direction, raw = jax.jit(tr.outer_step)(theta, phi, new, old, hp)
+    # the hypergradient is taken with respect to the blend's params φ = hp.transform
+    hp = barfi.BarfiHParams(
+        neumann_K=jnp.int32(K), neumann_alpha=0.1, transform=tr.transform.default_params
+    )
+    direction, raw = jax.jit(tr.outer_step)(theta, new, old, hp)
+    assert jax.tree.structure(raw) == jax.tree.structure(hp.transform)
     assert float(raw.bias[1]) < 0 and float(raw.weight[0, 1]) < 0
     # with a helpful aux (on arm 1) the sign flips
     tr_good, _ = _trainer(aux_arm=1)
@@ -41,7 +44,7 @@ def test_outer_step_turns_down_misleading_aux(K):
     eps = jax.vmap(lambda k: tr_good.collect(theta, k, 0.1))(keys)
     new = jax.tree.map(lambda x: x[:128], eps)
     old = jax.tree.map(lambda x: x[128:], eps)
-    _, raw = jax.jit(tr_good.outer_step)(theta, phi, new, old, hp)
+    _, raw = jax.jit(tr_good.outer_step)(theta, new, old, hp)
     assert float(raw.bias[1]) > 0
 
 
@@ -71,9 +74,9 @@ def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
     tr = barfi.make_train(bs, env, f, n)
     bh = barfi.BarfiHParams(actor_lr=0.05, reward_lr=0.0, gamma_lr=0.0, neumann_K=K)
     bh = bh.broadcast(S)
-    gamma_phi = float(blend_discount(barfi.init_blend_params(n)))
-    naive = rf.make_train(rf.ReinforceStatic(episodes=E, num_chunks=1), env, f, n)
-    rh = rf.ReinforceHParams(actor_lr=0.05, gamma=gamma_phi, aux_coef=1.0).broadcast(S)
+    gamma_phi = float(blend_discount(tr.transform.default_params))
+    naive = rf.make_train(rf.ReinforceStatic(episodes=E, num_chunks=1), env, f, n, None, aux_sum())
+    rh = rf.ReinforceHParams(actor_lr=0.05, gamma=gamma_phi, transform=1.0).broadcast(S)
     keys = jax.random.split(jax.random.key(3), S)
     st_b, m_b = jax.jit(jax.vmap(tr.chunk))(jax.jit(jax.vmap(tr.init))(keys, bh), bh)
     st_n, m_n = jax.jit(jax.vmap(naive.chunk))(jax.jit(jax.vmap(naive.init))(keys, rh), rh)
@@ -86,33 +89,78 @@ def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
     assert float(np.abs(np.asarray(st_n.params[0][0])).max()) > 0.1
 
 
-def _load(path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_barfi_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_barfi_experiment_and_figure_smoke(tmp_path):
-    root = pathlib.Path(__file__).resolve().parents[1]
-    exp = _load(root / "experiments" / "barfi.py")
-    runs = exp.main(
-        [
-            "--profile", "quick", "--seeds", "2", "--envs", "gridworld", "--auxes", "bad",
-            "--gridworld-episodes", "12", "--num-chunks", "2", "--no-timing",
-            "--results", str(tmp_path),
-        ]
-    )  # fmt: skip
+    flags = "--envs gridworld --auxes bad --gridworld-episodes 12 --num-chunks 2 --no-timing"
+    runs = run_quick("barfi", tmp_path, flags)
     assert len(runs) == 2 and all(r.is_done for r in runs)
     base, bar = runs
-    assert base.load_metrics()["primary_return"].shape == (4 * 2, 12)
-    m = bar.load_metrics()
+    assert load_declared(base, schema("baselines"))["primary_return"].shape == (4 * 2, 12)
+    m = load_declared(bar, schema("barfi"))
     assert m["primary_return"].shape == (2 * 2, 12) and m["phi_weight"].shape == (4, 4, 16, 2)
     assert "final_primary_return" in bar.read_json("summary")
-    fig = _load(root / "paper_figures" / "barfi.py")
-    pngs = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    pngs = draw_figure("barfi", tmp_path)
     assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
+
+
+def _protocol_trainers(transform=None):
+    env = Chain(3, aux_arm=0)
+    f, n = one_hot_pos(3)
+    rs = rf.ReinforceStatic(episodes=8, num_chunks=2, num_eval_episodes=3)
+    bs = barfi.BarfiStatic(episodes=12, num_chunks=2, buffer_size=6, hess_batch=2, delta=3)
+    rh = rf.ReinforceHParams(actor_lr=0.05, gamma=0.9, transform=(1.0, 0.5, 0.0))
+    bh = barfi.BarfiHParams(actor_lr=0.05, reward_lr=0.1, gamma=0.9, neumann_K=2)
+    reinforce = rf.make_train(rs, env, f, n, None, transform or aux_shaping(gamma=0.9))
+    return [(reinforce, rh), (barfi.make_train(bs, env, f, n), bh)]
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["reinforce", "barfi"])
+def test_trainer_protocol_call_is_init_plus_chunks(which):
+    tr, hp = _protocol_trainers()[which]
+    assert isinstance(tr, Trainer)
+    hp = tr.check(hp)
+    key = jax.random.key(7)
+    st_call, m_call = jax.jit(tr.__call__)(key, hp)
+    st = tr.init(key, hp)
+    ms = []
+    for _ in range(tr.static.num_chunks):
+        st, m = jax.jit(tr.chunk)(st, hp)
+        ms.append(m)
+    for a, b in zip(jax.tree.leaves(st_call), jax.tree.leaves(st), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+    for k, v in m_call.items():
+        np.testing.assert_array_equal(v, np.concatenate([m[k] for m in ms]))
+    returns = jax.jit(tr.evaluate)(st, hp)
+    assert returns.shape == ()
+    np.testing.assert_array_equal(returns, jax.jit(tr.evaluate)(st, hp))  # fixed eval keys
+
+
+def test_check_raises_on_gamma_mismatch_of_pbrs_transform():
+    (tr, hp), _ = _protocol_trainers(aux_shaping(gamma=0.99))  # PBRS built for γ = 0.99
+    with pytest.raises(ValueError, match="gamma"):
+        tr.check(hp)  # the learner's γ is 0.9
+    tr.check(hp, allow_gamma_mismatch=True)
+    tr.check(hp._replace(gamma=0.99))
+
+
+def test_aux_shaping_is_the_sum_of_its_terms():
+    # r̃ = m·(r_p + a·r_aux) + p·F + q·F_arrival with F, F_arrival the two episodic PBRS terms
+    T, g = 6, 0.9
+    k1, k2 = jax.random.split(jax.random.key(0))
+    mask = (jnp.arange(T) < 4).astype(jnp.float32)
+    term = jnp.arange(T) == 3
+    r, aux = jax.random.normal(k1, (T,)), jax.random.normal(k2, (T,))
+    z = jnp.zeros((T, 1))
+    ep = rf.Episode(z, z, jnp.zeros(T, jnp.int32), r, aux, mask, term, jnp.zeros(T, bool))
+    a_m = aux * mask
+    nxt = jnp.concatenate([a_m[1:], jnp.zeros(1)])
+    prev = jnp.concatenate([jnp.zeros(1), a_m[:-1]])
+    disc = g * (1.0 - term)
+    F, F_arr = disc * nxt - a_m, disc * a_m - prev
+    got = rf.learner_rewards(aux_shaping(), (0.7, 0.3, 1.3), ep, g)
+    want = mask * (r + 0.7 * aux) + mask * (0.3 * F + 1.3 * F_arr)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
 
 
 def test_broadcast_is_broadcast_hparams_with_dtypes():

@@ -5,34 +5,33 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.regularizers import (
+from jaxrl.regularizers import chi2, kl
+from jaxrl.rewards import (
     DiscBatch,
-    DiscriminatorConfig,
-    chi2,
-    fit_discriminator_exact,
+    fit_occupancy_ratio_exact,
     init_discriminator,
-    kl,
+    orpo_config,
     penalty_from_logits,
     trimmed_mean,
 )
 
 
-def test_fit_discriminator_exact_reaches_log_ratio():
+def test_fit_occupancy_ratio_exact_reaches_log_ratio():
     with jax.enable_x64(True):
         rng = np.random.default_rng(0)
         n = 20
         mu, ref = rng.dirichlet(np.full(n, 0.5)), rng.dirichlet(np.full(n, 5.0))
-        cfg = DiscriminatorConfig(obs_dim=n, action_dim=1, use_action=False, hidden_sizes=())
-        state = init_discriminator(jax.random.PRNGKey(0), n, 1, config=cfg)
+        cfg = orpo_config(n, 1, inputs="s", hidden_sizes=())
+        state = init_discriminator(jax.random.PRNGKey(0), cfg)
         batch = DiscBatch(jnp.eye(n), jnp.zeros(n, jnp.int32))
-        _, m = fit_discriminator_exact(state, batch, mu, ref, num_steps=40)
+        _, m = fit_occupancy_ratio_exact(state, batch, mu, ref, num_steps=40)
         d = np.asarray(m["logits"])
         assert float(m["grad_max"]) < 1e-10
         np.testing.assert_allclose(np.sum(mu * np.abs(d - np.log(mu / ref))), 0.0, atol=1e-9)
         assert np.sum(mu * d) == pytest.approx(float(kl(mu, ref)), abs=1e-10)
         assert np.sum(mu * np.expm1(d)) == pytest.approx(float(chi2(mu, ref)), abs=1e-10)
         # swapped labels give −d*
-        _, m2 = fit_discriminator_exact(state, batch, ref, mu, num_steps=40)
+        _, m2 = fit_occupancy_ratio_exact(state, batch, ref, mu, num_steps=40)
         np.testing.assert_allclose(np.asarray(m2["logits"]), -d, atol=1e-6)
 
 

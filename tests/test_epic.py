@@ -17,11 +17,7 @@ from jaxrl.analysis.epic import (
 )
 from jaxrl.shaping.potential import shaped_reward_table
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 # Hand-worked example: S = 2, A = 1, γ = 1/2, D_S = (½, ½), D_A = (1), product coverage.

@@ -5,27 +5,15 @@ A paper profile is run rarely and on another machine; a config that only fails t
 config's ``check``; nothing is trained or compiled here.
 """
 
-import importlib.util
-import pathlib
-import sys
+import importlib
 
 import pytest
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def load(name):
-    path = ROOT / "experiments" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"{name}_presets_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
+from experiment_helpers import experiment
 
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_ppo_classic_profiles(profile):
-    exp = load("ppo_classic")
+    exp = experiment("ppo_classic")
     cfg = exp.PRESETS[profile]
     for env_id in cfg.envs:
         static, _, _ = exp.setup(env_id, cfg)
@@ -34,7 +22,7 @@ def test_ppo_classic_profiles(profile):
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_orpo_tomato_profiles(profile):
-    exp = load("orpo_tomato")
+    exp = experiment("orpo_tomato")
     cfg = exp.PRESETS[profile]
     exp.base_setup(cfg)
     for name in cfg.methods:
@@ -44,8 +32,8 @@ def test_orpo_tomato_profiles(profile):
 
 @pytest.mark.parametrize("profile", ["quick", "paper"])
 def test_rlhf_shaping_profiles(profile):
-    exp = load("rlhf_shaping")
-    tasks = sys.modules["_rlhf_tasks"]  # the sibling module the script imports
+    exp = experiment("rlhf_shaping")
+    tasks = importlib.import_module("experiments.rlhf_shaping.tasks")
     cfg = exp.PRESETS[profile]
     for task in exp.TASKS:
         static = tasks.ppo_static(cfg, task)
@@ -54,7 +42,7 @@ def test_rlhf_shaping_profiles(profile):
 
 def test_num_chunks_mismatch_is_caught():
     # the check these tests rely on: a profile whose chunks do not divide the updates fails
-    exp = load("ppo_classic")
+    exp = experiment("ppo_classic")
     bad = exp.PRESETS["quick"].replace(pendulum_steps=245_760)  # 120 updates, 16 chunks
     with pytest.raises(ValueError, match="num_chunks"):
         exp.setup("Pendulum-v1", bad)

@@ -2,14 +2,11 @@
 to the optimum (PBRS keeps the optimal action sets; the progress bonus makes the optimum loop;
 naive PBRS that keeps Φ(terminal) flips the lava-detour task)."""
 
-import importlib.util
-import pathlib
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_helpers import experiment
 
 from jaxrl.envs import make
 from jaxrl.envs.gridworld import (
@@ -29,18 +26,10 @@ from jaxrl.mdp import (
 )
 from jaxrl.shaping import apply_to_table
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def pbrs_exp():
-    spec = importlib.util.spec_from_file_location(
-        "pbrs_exp_for_tests", ROOT / "experiments" / "pbrs.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
+    return experiment("pbrs")
 
 
 def grid64(layout=OPEN_6X6, **kw):

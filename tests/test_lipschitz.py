@@ -17,11 +17,7 @@ from jaxrl.analysis.lipschitz import (
     summarize,
 )
 
-
-@pytest.fixture(autouse=True)
-def _x64():
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 def f1(x):

@@ -28,12 +28,7 @@ from jaxrl.mdp import (
     value_iteration,
 )
 
-
-@pytest.fixture(autouse=True)
-def x64():
-    # A context (not a global config update) so float32 tests elsewhere are unaffected.
-    with jax.enable_x64(True):
-        yield
+pytestmark = pytest.mark.usefixtures("x64")
 
 
 def _alternating_chain() -> TabularMDP:

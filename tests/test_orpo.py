@@ -9,7 +9,8 @@ from probe_envs import Probe
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
-from jaxrl.regularizers import discriminator_logits, penalty_from_logits
+from jaxrl.agents.trainer import Trainer
+from jaxrl.rewards import DiscBatch, discriminator_logits, penalty_from_logits
 
 STATIC = PPOStatic(
     num_envs=8,
@@ -37,6 +38,7 @@ def test_methods_run_and_report(method):
     trainer = make_orpo(
         STATIC, orpo, Probe("action"), _reference_params(0), eval_channels=("true_reward",)
     )
+    assert isinstance(trainer, Trainer)
     hp = PPOHParams(learning_rate=3e-3, aux_coef=0.1).broadcast(2)
     _, metrics = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(0), 2), hp)
     assert metrics["eval_true_reward"].shape == (2, 1)
@@ -76,8 +78,9 @@ def test_penalty_is_the_trained_discriminator_on_the_current_rollout(divergence)
     state = jax.jit(trainer.init)(jax.random.key(3), hp)
     _, traj = jax.jit(trainer.ppo.rollout)(state.current, hp)
     new, metrics = jax.jit(trainer.update)(state, hp)
-    d = discriminator_logits(new.disc.config, new.disc.params, traj.obs, traj.u)
+    batch = DiscBatch(traj.obs, traj.u)
+    d = discriminator_logits(new.disc.config, new.disc.variables, batch)
     pen = penalty_from_logits(d, divergence, orpo.penalty_clip)
     np.testing.assert_allclose(metrics["om_penalty"], pen.mean(), rtol=1e-5, atol=1e-6)
-    d_before = discriminator_logits(state.disc.config, state.disc.params, traj.obs, traj.u)
+    d_before = discriminator_logits(state.disc.config, state.disc.variables, batch)
     assert not np.allclose(d, d_before)  # trained in this update

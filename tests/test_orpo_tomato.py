@@ -1,19 +1,16 @@
 """ORPO tomato pipeline: exact tabular layer (values, gradients) and a tiny end-to-end smoke run."""
 
-import importlib.util
-import pathlib
-import sys
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_helpers import draw_figure, load_declared, run_quick
 
+from experiments.orpo_tomato.schema import BASE_SCHEMA, exact_schema, schema
 from jaxrl.envs import make, tomato_exact
 from jaxrl.envs.tomato import tomato_to_sparse_mdp
+from jaxrl.experiment import ResultsStore
 from jaxrl.mdp.sparse import evaluate_policy_sparse
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +22,7 @@ def tomato():
 
 def test_reachable_augmented_mdp_matches_the_plain_one(tomato):
     env, params, mdp, index = tomato
-    uniform = tomato_exact.policy_returns(mdp, jnp.full((mdp.n_states, 4), 0.25), 100)
+    uniform = tomato_exact.policy_returns(mdp, jnp.full((mdp.n_states, 4), 0.25), horizon=100)
     plain = tomato_to_sparse_mdp(env, params)
     ret, _ = evaluate_policy_sparse(plain, jnp.full((plain.n_states, 4), 0.25), horizon=100)
     for k in ("true_reward", "proxy_reward"):
@@ -39,7 +36,7 @@ def test_reachable_augmented_mdp_matches_the_plain_one(tomato):
 
 def test_visitation_gradient_matches_finite_differences(tomato):
     _, _, mdp, _ = tomato
-    _, ret = tomato_exact.sparse_fns(mdp, 100)
+    _, ret = tomato_exact.sparse_fns(mdp, horizon=100)
     r = mdp.expected_reward("proxy_reward")
     logits = 0.5 * jax.random.normal(jax.random.key(0), (mdp.n_states, 4))
     v = jax.random.normal(jax.random.key(1), logits.shape)
@@ -53,31 +50,22 @@ def test_exact_ascent_without_penalty_finds_the_proxy_optimum(tomato):
     _, _, mdp, _ = tomato
     pi = jnp.full((mdp.n_states, 4), 0.25)
     out = tomato_exact.exact_curves(
-        mdp, pi, {("kl", False): jnp.array([0.0, 10.0])}, 100, steps=150
+        mdp, pi, {("kl", False): jnp.array([0.0, 10.0])}, horizon=100, steps=150
     )[("kl", False)]
     np.testing.assert_allclose(out["proxy_return"][0], 47.36, atol=0.2)
     np.testing.assert_allclose(out["true_return"][0], 2.36, atol=0.1)
     assert abs(out["true_return"][1] - 5.49) < 0.3  # strong KL keeps the uniform reference
 
 
-def _load(path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_orpo_tomato_experiment_and_figure_smoke(tmp_path):
-    exp = _load(ROOT / "experiments" / "orpo_tomato.py")
-    args = (
-        "--profile quick --seeds 2 --methods none om_sqrt_chi2 --sqrt-chi2-coefs 0.05 1.0 "
+    flags = (
+        "--methods none om_sqrt_chi2 --sqrt-chi2-coefs 0.05 1.0 "
         "--base-steps 2048 --base-num-envs 4 --base-num-steps 64 --base-minibatches 4 "
         "--total-timesteps 1024 --num-envs 4 --num-steps 64 --num-minibatches 2 "
         "--update-epochs 1 --num-chunks 2 --hidden-sizes 8 --disc-hidden 8 --disc-epochs 1 "
         "--exact-steps 5 --exact-coefs-per-decade 1"
-    ).split() + ["--results", str(tmp_path)]
-    runs = exp.main(args)
+    )
+    runs = run_quick("orpo_tomato", tmp_path, flags)
     assert [r.config["method"] for r in runs] == ["none", "om_sqrt_chi2", "exact"]
     base_runs = list((tmp_path / "orpo_tomato_base").iterdir())
     assert len(base_runs) == 1 and (base_runs[0] / "policy.msgpack").exists()
@@ -88,14 +76,16 @@ def test_orpo_tomato_experiment_and_figure_smoke(tmp_path):
     for run in runs[:2]:
         assert run.config["base_run_id"] == base_runs[0].name
         assert run.provenance["base_run"] == str(base_runs[0])
-    m = runs[1].load_metrics()
+    m = load_declared(runs[1], schema("om_sqrt_chi2"))
+    load_declared(runs[0], schema("none"))
+    load_declared(runs[2], exact_schema(["sqrt_chi2"]))
+    load_declared(ResultsStore(tmp_path).open("orpo_tomato_base", base_runs[0].name), BASE_SCHEMA)
     assert m["final_true_return"].shape == (4,)  # [λ × seeds]
     np.testing.assert_allclose(m["lam"], np.repeat([0.05 * 0.05, 1.0 * 0.05], 2), rtol=1e-6)
     assert m["eval_true_reward"].shape == (4, 2)
-    fig = _load(ROOT / "paper_figures" / "orpo_tomato.py")
-    png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    png = draw_figure("orpo_tomato", tmp_path)
     assert png.exists() and png.stat().st_size > 10_000
     assert (tmp_path / "out" / "orpo_tomato.md").exists()
     # A second call reuses the finished base run.
-    again = exp.main(args[:-2] + ["--methods", "none", "--no-exact", "--results", str(tmp_path)])
+    again = run_quick("orpo_tomato", tmp_path, f"{flags} --methods none --no-exact")
     assert again[0].config["base_run_id"] == base_runs[0].name

@@ -1,47 +1,18 @@
 """Smoke test: the pbrs experiment (all four tasks) and its figure on a tiny budget."""
 
-import importlib.util
-import pathlib
-import sys
-
 import numpy as np
+from experiment_helpers import draw_figure, experiment, load_declared, run_quick
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def load(path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_smoke_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
+from experiments.pbrs.schema import raw_schema, schema
 
 
 def test_pbrs_experiment_and_figure_smoke(tmp_path):
-    exp = load(ROOT / "experiments" / "pbrs.py")
-    runs = exp.main(
-        [
-            "--profile",
-            "quick",
-            "--seeds",
-            "2",
-            "--q-steps",
-            "400",
-            "--q-evals",
-            "4",
-            "--pitfall-steps",
-            "400",
-            "--grid-ppo-steps",
-            "1024",
-            "--mcar-ppo-steps",
-            "2048",
-            "--ppo-evals",
-            "2",
-            "--checkpoints",
-            "2",
-            "--results",
-            str(tmp_path),
-        ]
+    exp = experiment("pbrs")
+    runs = run_quick(
+        "pbrs",
+        tmp_path,
+        "--q-steps 400 --q-evals 4 --pitfall-steps 400 --grid-ppo-steps 1024 "
+        "--mcar-ppo-steps 2048 --ppo-evals 2 --checkpoints 2",
     )
     assert [r.config["task"] for r in runs] == list(exp.TASKS)
     for run in runs:
@@ -49,8 +20,9 @@ def test_pbrs_experiment_and_figure_smoke(tmp_path):
         assert {"config.json", "provenance.json", "metrics.npz", "reference.json", "DONE"} <= {
             p.name for p in run.path.iterdir()
         }
-        m = run.load_metrics()
         variants = run.config["variants"]
+        m = load_declared(run, schema(run.config["task"], variants))
+        load_declared(run, raw_schema(run.config["task"]), "raw")
         evals = 4 if run.config["agent"] == "q_learning" else 2
         for v in variants:
             assert m[f"{v}/true_return"].shape == (2, evals)  # leading seed axis
@@ -69,6 +41,5 @@ def test_pbrs_experiment_and_figure_smoke(tmp_path):
         < 0.5
         < pit["pbrs"]["shaped_optimum_true_return"]
     )
-    fig = load(ROOT / "paper_figures" / "pbrs.py")
-    png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    png = draw_figure("pbrs", tmp_path)
     assert png.exists() and png.stat().st_size > 10_000

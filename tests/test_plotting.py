@@ -48,10 +48,10 @@ def test_latest_runs_without_finished_runs_exits_with_a_hint(tmp_path):
     with pytest.raises(SystemExit) as info:
         latest_runs(tmp_path, "exp", lambda c: c["env"])
     assert str(info.value) == (
-        f"no finished exp runs under {tmp_path}/; run experiments/exp.py first"
+        f"no finished exp runs under {tmp_path}/; run `python -m experiments.exp` first"
     )
     assert str(missing_runs("exp", "res")) == (
-        "no finished exp runs under res/; run experiments/exp.py first"
+        "no finished exp runs under res/; run `python -m experiments.exp` first"
     )
 
 

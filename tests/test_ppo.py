@@ -129,6 +129,12 @@ TINY = PPOStatic(  # 16 updates of 64 steps on a tiny network
 ).replace(eval_steps=1)
 
 
+def test_trainer_protocol():
+    from jaxrl.agents.trainer import Trainer
+
+    assert isinstance(make_train(TINY, Probe("action")), Trainer)
+
+
 def test_vmap_over_hyperparameters():
     train = make_train(TINY, Probe("action"))
     lrs = jnp.array([1e-4, 1e-3, 1e-2])

@@ -4,8 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_helpers import draw_figure, load_declared, run_quick
 from probe_envs import Probe
 
+from experiments.ppo_classic.schema import SCHEMA
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.experiment import ResultsStore, run_chunked
@@ -90,46 +92,17 @@ def test_unknown_env_fails_before_compiling():
 
 
 def test_ppo_classic_experiment_and_figure_smoke(tmp_path):
-    import importlib.util
-    import pathlib
-    import sys
-
-    root = pathlib.Path(__file__).resolve().parents[1]
-
-    def load(path):
-        spec = importlib.util.spec_from_file_location(path.stem + "_mod", path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-        spec.loader.exec_module(mod)
-        return mod
-
-    exp = load(root / "experiments" / "ppo_classic.py")
-    runs = exp.main(
-        [
-            "--profile",
-            "quick",
-            "--seeds",
-            "2",
-            "--envs",
-            "CartPole-v1",
-            "--cartpole-steps",
-            "2048",
-            "--num-chunks",
-            "2",
-            "--results",
-            str(tmp_path),
-        ]
-    )
+    flags = "--envs CartPole-v1 --cartpole-steps 2048 --num-chunks 2"
+    runs = run_quick("ppo_classic", tmp_path, flags)
     (run,) = runs
     assert run.is_done
     assert {"config.json", "provenance.json", "metrics.npz", "DONE"} <= {
         p.name for p in run.path.iterdir()
     }
-    metrics = run.load_metrics()
+    metrics = load_declared(run, SCHEMA)
     assert metrics["eval_return"].shape == (2, 2)
     prov = run.provenance
     assert {"git", "versions", "jax", "command"} <= set(prov)
     assert prov["versions"]["jax"] == jax.__version__ and prov["jax"]["backend"] == "cpu"
-    fig = load(root / "paper_figures" / "ppo_classic.py")
-    png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    png = draw_figure("ppo_classic", tmp_path)
     assert png.exists() and png.stat().st_size > 10_000

@@ -80,6 +80,19 @@ def test_replay_terminated_vs_truncated():
     np.testing.assert_allclose(q[:, 0], [1.0, 4.0])
 
 
+def test_trainer_protocol():
+    from jaxrl.agents.trainer import Trainer
+
+    trainer = make_train(QLearningStatic(num_steps=4, eval_every=2), _chain_mdp(True))
+    assert isinstance(trainer, Trainer)
+    hp = QLearningHParams(alpha=0.5, epsilon=0.0)
+    state, m = trainer.chunk(trainer.init(jax.random.key(0), hp), hp)
+    assert {v.shape for v in m.values()} == {(1,)}
+    np.testing.assert_array_equal(trainer.evaluate(state, hp)[None], m["eval_greedy_return"])
+    with pytest.raises(ValueError, match="epsilon"):
+        trainer.check(hp._replace(epsilon=1.5))
+
+
 def test_static_validation():
     with pytest.raises(ValueError, match="eval_every"):
         QLearningStatic(num_steps=10, eval_every=3)
@@ -116,7 +129,7 @@ def test_online_terminated_vs_truncated():
         (False, [9.0, 10.0], 2.0, 3.0),
         (True, [0.9, 1.0], 1.0, 2.0),
     ):
-        state, m = train(jax.random.key(0), hp, _chain_mdp(terminal))
+        state, m = train(jax.random.key(0), hp._replace(mdp=_chain_mdp(terminal)))
         np.testing.assert_allclose(state.q[:2, 0], q_expect, rtol=1e-4)
         np.testing.assert_allclose(m["return_true_reward"], ret)
         np.testing.assert_allclose(m["episode_length"], length)

@@ -11,8 +11,6 @@ import pytest
 
 from jaxrl.mdp import finite_horizon, occupancy_measure, value_iteration
 from jaxrl.regularizers import (
-    DiscBatch,
-    OccupancyPenaltyParams,
     ad_chi2_penalty,
     ad_kl_penalty,
     ad_kl_penalty_gaussian,
@@ -20,23 +18,28 @@ from jaxrl.regularizers import (
     categorical_chi2,
     categorical_kl,
     chi2,
-    discriminator_logits,
     finite_horizon_fns,
     gaussian_chi2,
     gaussian_kl,
-    init_discriminator,
     kl,
     logits_from_policy,
-    occupancy_penalty,
     optimize_regularized,
-    penalty_from_logits,
     regularization_curve,
     sqrt_chi2,
     state_marginal,
     tabular_fns,
-    train_discriminator,
-    trimmed_mean,
     tv,
+)
+from jaxrl.rewards import (
+    DiscBatch,
+    OccupancyPenaltyParams,
+    discriminator_logits,
+    init_discriminator,
+    occupancy_penalty,
+    orpo_config,
+    penalty_from_logits,
+    train_occupancy_ratio,
+    trimmed_mean,
 )
 from jaxrl.shaping import Transition
 from theory_checks.harness import dirichlet_rows, numpy_mdp
@@ -157,7 +160,7 @@ def test_ascent_other_divergences_pin(x64, name):
 def test_ascent_pluggable_finite_horizon(x64):
     mdp, _, _ = _small_problem()
     H = 8
-    occ, ret = finite_horizon_fns(mdp.P, mdp.init_dist, H)
+    occ, ret = finite_horizon_fns(mdp.P, mdp.init_dist, horizon=H)
     sol = finite_horizon(mdp.P, mdp.R, horizon=H, gamma=1.0)
     J_star = float(jnp.dot(mdp.init_dist, sol.V[0])) / H  # per-step average
     logits0 = jnp.zeros((H, 6, 3))
@@ -168,7 +171,7 @@ def test_ascent_pluggable_finite_horizon(x64):
     res = optimize_regularized(occ, ret, logits0, mdp.R, mu_ref, 1e3, steps=300)
     assert float(chi2(occ(res.logits), mu_ref)) < 1e-6
     # per-time visitation arrays work with the same divergences
-    occ_t, _ = finite_horizon_fns(mdp.P, mdp.init_dist, H, time_average=False)
+    occ_t, _ = finite_horizon_fns(mdp.P, mdp.init_dist, horizon=H, time_average=False)
     x = occ_t(logits0)
     assert x.shape == (H, 6, 3)
     np.testing.assert_allclose(np.asarray(x.sum((1, 2))), 1.0, atol=1e-12)
@@ -196,15 +199,15 @@ def test_discriminator_learns_log_ratio(use_action):
     bp, bq = _categorical_batch(k1, p, n), _categorical_batch(k2, q, n)
     if not use_action:  # leading batch dims [T, N] are accepted (and flattened)
         bp = jax.tree.map(lambda x: x.reshape(64, 64, *x.shape[1:]), bp)
-    state = init_discriminator(
-        k3, S_D, A_D, use_action=use_action, hidden_sizes=(64, 64), learning_rate=3e-3
-    )
-    state, metrics = train_discriminator(state, bp, bq, k4, num_epochs=20, num_minibatches=4)
+    inputs = "sa" if use_action else "s"
+    config = orpo_config(S_D, A_D, inputs=inputs, hidden_sizes=(64, 64), learning_rate=3e-3)
+    state = init_discriminator(k3, config)
+    state, metrics = train_occupancy_ratio(state, bp, bq, k4, num_epochs=20, num_minibatches=4)
     assert metrics["loss"].shape == (20,)
     assert float(metrics["loss"][-1]) < float(metrics["loss"][0])
     cells = jnp.arange(S_D * A_D)
     obs, act = jax.nn.one_hot(cells // A_D, S_D), cells % A_D
-    d = np.asarray(discriminator_logits(state.config, state.params, obs, act))
+    d = np.asarray(discriminator_logits(state.config, state.variables, DiscBatch(obs, act)))
     if use_action:
         target = np.log(p / q)
         weights = p
@@ -223,9 +226,9 @@ def test_discriminator_returns_its_final_logits():
     k1, k2, k3, k4 = jax.random.split(jax.random.key(2), 4)
     bp = jax.tree.map(lambda x: x.reshape(16, 8, *x.shape[1:]), _categorical_batch(k1, p, 128))
     bq = _categorical_batch(k2, q, 96)
-    state = init_discriminator(k3, S_D, A_D, hidden_sizes=(16,))
-    plain_state, plain = train_discriminator(state, bp, bq, k4, num_epochs=3, num_minibatches=2)
-    new_state, metrics = train_discriminator(
+    state = init_discriminator(k3, orpo_config(S_D, A_D, hidden_sizes=(16,)))
+    plain_state, plain = train_occupancy_ratio(state, bp, bq, k4, num_epochs=3, num_minibatches=2)
+    new_state, metrics = train_occupancy_ratio(
         state, bp, bq, k4, num_epochs=3, num_minibatches=2, return_logits=True
     )
     assert "logits_pi" not in plain
@@ -235,7 +238,7 @@ def test_discriminator_returns_its_final_logits():
     for k, v in plain.items():
         np.testing.assert_array_equal(v, metrics[k])
     for name, batch in (("logits_pi", bp), ("logits_ref", bq)):
-        d = discriminator_logits(new_state.config, new_state.params, batch.obs, batch.action)
+        d = discriminator_logits(new_state.config, new_state.variables, batch)
         np.testing.assert_allclose(metrics[name], d, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(metrics["mean_logit_pi"], metrics["logits_pi"].mean(), rtol=1e-6)
 
@@ -269,8 +272,8 @@ def test_sqrt_chi2_penalty_trimmed_normalisation():
 
 def test_occupancy_penalty_transform():
     k1, k2 = jax.random.split(jax.random.key(1))
-    state = init_discriminator(k1, S_D, A_D, hidden_sizes=(16,))
-    tf = occupancy_penalty(state.config, "chi2", lam=0.5, disc_params=state.params, clip=100.0)
+    state = init_discriminator(k1, orpo_config(S_D, A_D, hidden_sizes=(16,)))
+    tf = occupancy_penalty(state.config, "chi2", lam=0.5, disc_params=state.variables, clip=100.0)
     T, N = 5, 3
     cells = jax.random.randint(k2, (T, N), 0, S_D * A_D)
     obs, act = jax.nn.one_hot(cells // A_D, S_D), cells % A_D
@@ -280,16 +283,16 @@ def test_occupancy_penalty_transform():
         0.99 * jnp.ones((T, N)), {}, jnp.zeros((T, N), jnp.int32),
     )  # fmt: skip
     out, _ = tf.apply(tf.default_params, tf.init(tf.default_params), tr)
-    d = discriminator_logits(state.config, state.params, obs, act)
+    d = discriminator_logits(state.config, state.variables, DiscBatch(obs, act))
     np.testing.assert_allclose(np.asarray(out), 1.0 - 0.5 * np.expm1(np.asarray(d)), rtol=1e-6)
     # λ is vmappable; the outer loop swaps in new discriminator params
     lams = jnp.array([0.0, 1.0])
-    params = OccupancyPenaltyParams(lams, state.params)
+    params = OccupancyPenaltyParams(lams, state.variables)
     outs = jax.vmap(lambda p: tf.apply(p, (), tr)[0], in_axes=(OccupancyPenaltyParams(0, None),))(
         params
     )
     np.testing.assert_allclose(np.asarray(outs[0]), 1.0)
-    zero_params = jax.tree.map(jnp.zeros_like, state.params)
+    zero_params = jax.tree.map(jnp.zeros_like, state.variables)
     out0, _ = jax.jit(tf.apply)(OccupancyPenaltyParams(1.0, zero_params), (), tr)
     np.testing.assert_allclose(np.asarray(out0), 1.0)  # d = 0 -> e^0 - 1 = 0
 

@@ -8,6 +8,7 @@ from gymnax.environments import spaces
 
 from jaxrl.agents import reinforce as rf
 from jaxrl.envs.core import Environment
+from jaxrl.shaping.aux_reward import aux_shaping, pbrs_arrival, pbrs_aux
 
 
 @struct.dataclass
@@ -89,10 +90,12 @@ def test_pbrs_terms_telescope():
     ep = _ep([2.0, -1.0, 3.0])
     g = 0.9
     # Φ_t = aux_t: shaped return from t is −Φ_t (terminal potential 0)
-    G = rf.discounted_returns(rf.pbrs_aux_term(ep, g), ep.mask, g)
+    F = rf.learner_rewards(pbrs_aux(), 1.0, ep, g)  # the env reward is 0: r̃ = F
+    G = rf.discounted_returns(F, ep.mask, g)
     np.testing.assert_allclose(G, -np.asarray([2.0, -1.0, 3.0]), rtol=1e-6)
     # Φ(s_{t+1}) = aux_t: shaped return from t is −aux_{t−1} (Φ(s_0) = 0)
-    G = rf.discounted_returns(rf.pbrs_arrival_term(ep, g), ep.mask, g)
+    F = rf.learner_rewards(pbrs_arrival(), 1.0, ep, g)
+    G = rf.discounted_returns(F, ep.mask, g)
     np.testing.assert_allclose(G, [0.0, -2.0, 1.0], rtol=1e-6, atol=1e-6)
 
 
@@ -101,8 +104,9 @@ def _train(env, episodes, seeds=4, **hp):
     static = rf.ReinforceStatic(
         episodes=episodes, num_chunks=1, actor_critic=hp.pop("actor_critic", False)
     )
-    tr = rf.make_train(static, env, f, n)
-    h = rf.ReinforceHParams(**hp).broadcast(seeds)
+    tr = rf.make_train(static, env, f, n, transform=aux_shaping())
+    coefs = (hp.pop("aux_coef", 0.0), 0.0, 0.0)  # (aux, PBRS, arrival PBRS)
+    h = rf.ReinforceHParams(**hp, transform=coefs).broadcast(seeds)
     st = jax.jit(jax.vmap(tr.init))(jax.random.split(jax.random.key(0), seeds), h)
     st, m = jax.jit(jax.vmap(tr.chunk))(st, h)
     return tr, st, m

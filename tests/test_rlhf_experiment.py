@@ -1,27 +1,16 @@
-"""Smoke test of experiments/rlhf_shaping.py and paper_figures/rlhf_shaping.py (tiny budget), and
+"""Smoke test of experiments.rlhf_shaping and paper_figures.rlhf_shaping (tiny budget), and
 unit checks of the experiment's pieces (divergence estimators, the select transform it uses)."""
-
-import importlib.util
-import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from experiment_helpers import draw_figure, experiment, load_declared, run_quick
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def load(path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_rlhf_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
+from experiments.rlhf_shaping.schema import schema
 
 
 def test_divergence_estimators_match_exact_values():
-    exp = load(ROOT / "experiments" / "rlhf_shaping.py")
+    exp = experiment("rlhf_shaping")
     p = jnp.array([0.5, 0.3, 0.2])
     q = jnp.array([0.2, 0.3, 0.5])
     a = jax.random.choice(jax.random.key(0), 3, (200_000,), p=p)
@@ -46,28 +35,12 @@ def test_select_transform_picks_branch_and_vmaps():
 
 
 def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
-    exp = load(ROOT / "experiments" / "rlhf_shaping.py")
-    runs = exp.main(
-        [
-            "--profile",
-            "quick",
-            "--seeds",
-            "2",
-            "--bandit-steps",
-            "1024",
-            "--prm-steps",
-            "2048",
-            "--num-chunks",
-            "2",
-            "--kl-coefs",
-            "0.3",
-            "--chi2-coefs",
-            "0.3",
-            "--extra-testbeds",
-            "1",
-            "--results",
-            str(tmp_path),
-        ]
+    exp = experiment("rlhf_shaping")
+    runs = run_quick(
+        "rlhf_shaping",
+        tmp_path,
+        "--bandit-steps 1024 --prm-steps 2048 --num-chunks 2 --kl-coefs 0.3 --chi2-coefs 0.3 "
+        "--extra-testbeds 1",
     )
     bandit, prm = runs
     for run in runs:
@@ -75,7 +48,7 @@ def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
         assert {"config.json", "provenance.json", "metrics.npz", "summary.json", "DONE"} <= {
             p.name for p in run.path.iterdir()
         }
-    m = bandit.load_metrics()
+    m = load_declared(bandit, schema("bandit"))
     n_cond = len(exp.SHAPINGS) + 4
     assert m["exact_gold"].shape == (2 * n_cond, 1024 // 256)
     summary = bandit.read_json("summary")
@@ -88,8 +61,7 @@ def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
     }
     # every run starts at the reference policy (behaviour-cloned): same initial gold everywhere
     assert summary["reference_bc_kl"] < 1e-3
-    pm = prm.load_metrics()
+    pm = load_declared(prm, schema("prm"))
     assert pm["episode_length"].shape[0] == 2 * len(exp.PRM_VARIANTS)
-    fig = load(ROOT / "paper_figures" / "rlhf_shaping.py")
-    pngs = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
+    pngs = draw_figure("rlhf_shaping", tmp_path)
     assert len(pngs) == 2 and all(p.exists() and p.stat().st_size > 10_000 for p in pngs)

@@ -1,26 +1,32 @@
 """SAM (off-policy adversarial imitation), expert demonstrations, the lipschitz_gail pipeline."""
 
-import importlib.util
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from experiment_helpers import experiment, load_declared
+from experiment_helpers import load_script as _load
 
+from experiments.lipschitz_gail.schema import SCHEMA
 from jaxrl.agents import sam, td3
+from jaxrl.agents.offpolicy_common import replay_transition
 from jaxrl.agents.replay_buffer import ReplayTransition
+from jaxrl.agents.trainer import Trainer
 from jaxrl.envs import make
 from jaxrl.experiment import ResultsStore
 from jaxrl.experiment.demonstrations import (
+    DEMOS_SCHEMA,
     Demonstrations,
     collect_episodes,
+    expert_schema,
     load_demonstrations,
     save_demonstrations,
     subsample,
 )
-from jaxrl.rewards.adversarial import discriminator_input, discriminator_logits
+from jaxrl.rewards.adversarial import adversarial_reward
+from jaxrl.rewards.discriminator import DiscBatch, discriminator_logits
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -140,15 +146,23 @@ def _batch(key, n=16):
     )
 
 
+def test_sam_follows_the_trainer_protocol():
+    assert isinstance(_sam_trainer()[0], Trainer)
+
+
+def _relabel(disc, batch):
+    """SAM's learned reward of a replay batch: the adversarial transform, params = D's."""
+    tf = adversarial_reward(disc.config)
+    return tf.apply(disc.variables, (), replay_transition(batch, 0.99))[0]
+
+
 def test_relabel_is_softplus_of_current_discriminator():
     trainer, _, _ = _sam_trainer()
     state = trainer.agent.init(jax.random.key(0), sam.sam_hparams())
     batch = _batch(jax.random.key(1))
     cfg = state.disc.config
-    d = discriminator_logits(
-        cfg, state.disc.variables, discriminator_input(cfg, sam.AdvBatch(batch.obs, batch.action))
-    )
-    np.testing.assert_allclose(sam.relabel(state.disc, batch), jax.nn.softplus(d), rtol=1e-6)
+    d = discriminator_logits(cfg, state.disc.variables, DiscBatch(batch.obs, batch.action))
+    np.testing.assert_allclose(_relabel(state.disc, batch), jax.nn.softplus(d), rtol=1e-6)
 
 
 def test_critic_target_uses_current_discriminator_not_stored_reward():
@@ -173,7 +187,7 @@ def test_critic_target_uses_current_discriminator_not_stored_reward():
     assert any(not np.allclose(a, b) for a, b in zip(critic(s1), critic(s3), strict=True))
     # the relabelled reward is the just-updated discriminator's reward of the sampled batch
     np.testing.assert_allclose(
-        float(m1["learned_reward"]), float(sam.relabel(s1.disc, batch).mean()), rtol=1e-5
+        float(m1["learned_reward"]), float(_relabel(s1.disc, batch).mean()), rtol=1e-5
     )
     assert int(s1.disc.step) == 1  # one D step per G step
 
@@ -212,16 +226,8 @@ def test_sam_validation():
 # --------------------------------------------------------------------------------------------
 
 
-def _load(path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_mod", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
-    exp = _load(ROOT / "experiments" / "lipschitz_gail.py")
+    exp = experiment("lipschitz_gail")
     args = [
         "--profile",
         "quick",
@@ -255,12 +261,14 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
     assert [r.config["gp_type"] for r in runs] == ["none", "wgan"]
     for run in runs:
         assert run.is_done
-        m = run.load_metrics()
+        m = load_declared(run, SCHEMA)
         n = 2 * len(run.config["lambdas"])
         assert m["eval_return"].shape == (n, 2)
         assert m["d_grad_norm_agent"].shape[0] == n
     (expert_run,) = ResultsStore(tmp_path).finished_runs("lipschitz_gail_expert")
     demos = load_demonstrations(expert_run)
+    load_declared(expert_run, DEMOS_SCHEMA, "demos")
+    load_declared(expert_run, expert_schema(expert_run.config["algo"]), "expert_metrics")
     assert demos.size == 3 * 10 and demos.episode_returns.shape == (3,)
     assert (expert_run.path / "expert_actor.msgpack").exists()
     # a second invocation reuses the finished expert run

@@ -31,25 +31,13 @@ from jaxrl.shaping.stream import (
     update_running_stats,
 )
 from jaxrl.shaping.transform import Transition, chain, scale
+from theory_checks.cases import stream_transition
 
 sig = lambda x: 1.0 / (1.0 + math.exp(-x))  # noqa: E731
 
 
 def _tr(reward, channels=None, last=None) -> Transition:
-    reward = jnp.asarray(reward, jnp.float32)
-    zeros = jnp.zeros(reward.shape)
-    last = jnp.zeros(reward.shape, bool) if last is None else jnp.asarray(last, bool)
-    return Transition(
-        obs=zeros,
-        action=zeros,
-        reward=reward,
-        next_obs=zeros,
-        terminated=last,
-        truncated=jnp.zeros_like(last),
-        discount=0.99 * (1.0 - last),
-        channels={} if channels is None else channels,
-        time=jnp.zeros(reward.shape, jnp.int32),
-    )
+    return stream_transition(jnp.asarray(reward, jnp.float32), last, channels, gamma=0.99)
 
 
 def _apply(t, tr, params=None, state=None):

@@ -8,6 +8,7 @@ from probe_envs import Probe
 
 from jaxrl.agents import sac, td3
 from jaxrl.agents.critic import Critic, td_target
+from jaxrl.agents.trainer import Trainer
 from jaxrl.envs import make
 from jaxrl.experiment import run_chunked
 from jaxrl.shaping import scale
@@ -55,6 +56,11 @@ def _run(trainer, hp, seeds=SEEDS, seed=0):
 # --------------------------------------------------------------------------------------------
 # critic target and buffer contents
 # --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algo", ["td3", "sac"])
+def test_follows_the_trainer_protocol(algo):
+    assert isinstance(_trainer(algo, Probe("continuous")), Trainer)
 
 
 def test_td_target_bootstraps_on_truncation_not_on_termination():

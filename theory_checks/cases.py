@@ -1,21 +1,46 @@
 """Random cases for the theory checks: float64 random MDPs (theory.md §0.1) built from integer
-seeds, so hypothesis shrinks them well, padded to a few shapes so jitted solvers compile rarely."""
+seeds, so hypothesis shrinks them well, padded to a few shapes so jitted solvers compile rarely;
+and the bare reward-stream transition the stream checks (16-18) feed their transforms."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import jax.numpy as jnp
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 from jaxrl.mdp import TabularMDP
+from jaxrl.shaping.transform import Transition
 
 #: Every shape (S, A) of S ∈ [2, 12] × A ∈ [2, 5] (theory.md §0.1), drawn by default. Each jitted
 #: solver compiles once per shape; the persistent compilation cache keeps those compiles.
 FULL_SHAPES: tuple[tuple[int, int], ...] = tuple((S, A) for S in range(2, 13) for A in range(2, 6))
 DEFAULT_SHAPES = FULL_SHAPES
+
+
+def stream_transition(reward, last=None, channels=None, gamma: float = 1.0) -> Transition:
+    """One step ``[*B]`` of a bare reward stream, for the stream transforms (PRM, PAR, gating).
+
+    Observations and actions are zeros; ``last`` (default: never) ends the episode as
+    ``terminated`` with ``discount = γ·(1 − last)``; nothing is truncated; ``time`` is 0.
+    """
+    reward = jnp.asarray(reward)
+    zeros = jnp.zeros(reward.shape)
+    last = jnp.zeros(reward.shape, bool) if last is None else jnp.asarray(last, bool)
+    return Transition(
+        obs=zeros,
+        action=zeros,
+        reward=reward,
+        next_obs=zeros,
+        terminated=last,
+        truncated=jnp.zeros_like(last),
+        discount=gamma * (1.0 - last.astype(zeros.dtype)),
+        channels={} if channels is None else channels,
+        time=jnp.zeros(reward.shape, jnp.int32),
+    )
 
 
 def dirichlet_rows(

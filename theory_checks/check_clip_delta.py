@@ -35,7 +35,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from jaxrl.shaping.prm import clip_rewards, delta_rewards, prm_clip, prm_delta
-from jaxrl.shaping.transform import RewardTransform, Transition, identity
+from jaxrl.shaping.transform import RewardTransform, identity
+from theory_checks.cases import stream_transition
 from theory_checks.harness import Check, Mutation, as_pytest
 
 T = 1024
@@ -50,23 +51,6 @@ class PrmCase(NamedTuple):
     eta: float
     keep_last: bool
     kind: str = "gao"  # the library's refinement, or a mutation's name
-
-
-def _transition(reward, done) -> Transition:
-    reward = jnp.asarray(reward)
-    zeros = jnp.zeros(reward.shape)
-    done = jnp.asarray(done, bool)
-    return Transition(
-        zeros,
-        zeros,
-        reward,
-        zeros,
-        done,
-        jnp.zeros_like(done),
-        1.0 - done.astype(zeros.dtype),
-        {},
-        jnp.zeros(reward.shape, jnp.int32),
-    )
 
 
 def _rollout(case: PrmCase):
@@ -102,7 +86,7 @@ def _shift_only() -> RewardTransform:
 @functools.cache
 def _clip_fn(kind: str):
     t = prm_clip() if kind == "gao" else _shift_only()
-    return jax.jit(lambda r, done, eta: t.apply(eta, t.init(eta), _transition(r, done))[0])
+    return jax.jit(lambda r, done, eta: t.apply(eta, t.init(eta), stream_transition(r, done))[0])
 
 
 def _clip_error(case: PrmCase) -> float:
@@ -150,7 +134,7 @@ def _stream_delta():
     @jax.jit
     def run(r, done, keep_last):
         def step(state, x):
-            out, state = t.apply(keep_last, state, _transition(x[0], x[1]))
+            out, state = t.apply(keep_last, state, stream_transition(x[0], x[1]))
             return state, out
 
         return jax.lax.scan(step, t.init(keep_last), (r, done))[1]
@@ -226,7 +210,7 @@ def _first_returns(r, done, first, eta, keep_last):
     d = delta_rewards(r, done=done, keep_last=keep_last)
     cd = delta_rewards(clip_rewards(r, eta), done=done, keep_last=keep_last)
     t = identity()
-    raw = t.apply(t.default_params, t.init(t.default_params), _transition(r, done))[0]
+    raw = t.apply(t.default_params, t.init(t.default_params), stream_transition(r, done))[0]
     return jnp.stack([jnp.sum(jnp.where(first, x, 0.0)) for x in (d, cd, raw)])
 
 

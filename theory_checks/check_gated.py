@@ -35,7 +35,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from jaxrl.shaping.gating import gated_channels, gated_reward_accumulation, weighted_channels
-from jaxrl.shaping.transform import Transition
+from theory_checks.cases import stream_transition
 from theory_checks.harness import Check, Mutation, as_pytest
 
 T = 16
@@ -50,21 +50,6 @@ class GraCase(NamedTuple):
     discrete: bool  # outcomes on LEVELS (18b) or continuous δ ± U(0, 1) (18a)
     kind: str = "gra"  # "gra", "dra", "per-step", "strict"
     sign: float = 1.0
-
-
-def _transition(channels, last) -> Transition:
-    zeros = jnp.zeros(last.shape)
-    return Transition(
-        zeros,
-        zeros,
-        zeros,
-        zeros,
-        last,
-        jnp.zeros_like(last),
-        1.0 - last.astype(zeros.dtype),
-        channels,
-        jnp.zeros(last.shape, jnp.int32),
-    )
 
 
 @functools.cache
@@ -83,7 +68,9 @@ def _runner(kind: str, levels: int):
         params = t.default_params if kind == "dra" else thresholds
 
         def step(state, x):
-            out, state = t.apply(params, state, _transition(*x))
+            channels, last = x
+            tr = stream_transition(jnp.zeros(last.shape), last, channels)
+            out, state = t.apply(params, state, tr)
             return state, out
 
         return jnp.sum(jax.lax.scan(step, t.init(params), (channels, last))[1], axis=0)

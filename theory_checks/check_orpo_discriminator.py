@@ -8,8 +8,8 @@ under ``μ_π``.
 Property, on random MDPs (every shape, padded to 12 states; γ ∈ [0, 0.999]; 0–2 terminals), a
 random policy π (Dirichlet α ∈ {0.3, 1, 5}) and a full-support reference (Dirichlet(5)), with the
 exact normalised occupancies ``μ_π``, ``μ_ref`` (:func:`jaxrl.mdp.occupancy_measure`): the
-library's discriminator (``DiscriminatorNet`` with ``hidden_sizes=()`` on one-hot ``(s, a)``
-cells, i.e. a tabular logit) **trained** by :func:`jaxrl.regularizers.fit_discriminator_exact`
+library's discriminator (``Discriminator`` with ``hidden_sizes=()`` on one-hot ``(s, a)``
+cells, i.e. a tabular logit) **trained** by :func:`jaxrl.rewards.fit_occupancy_ratio_exact`
 (full batch, weighted by the occupancies, 40 Newton/IRLS steps, float64) satisfies
 
 * ``Σ μ_π |d − log μ_π/μ_ref|`` (cells where both are > 0; :func:`bayes_optimal_logit`),
@@ -45,24 +45,21 @@ import numpy as np
 from hypothesis import strategies as st
 
 from jaxrl.mdp import discounted_visits, occupancy_measure
-from jaxrl.regularizers import (
+from jaxrl.regularizers import bayes_optimal_logit, chi2, kl, sqrt_chi2
+from jaxrl.rewards import (
     DiscBatch,
-    DiscriminatorConfig,
-    bayes_optimal_logit,
-    chi2,
     discriminator_logits,
-    fit_discriminator_exact,
+    fit_occupancy_ratio_exact,
     init_discriminator,
-    kl,
+    orpo_config,
     penalty_from_logits,
-    sqrt_chi2,
 )
 from theory_checks.harness import PAD_STATES, Check, MDPCase, Mutation, as_pytest, mdp_cases
 
 MAX_ACTIONS = 5
 CELLS = PAD_STATES * MAX_ACTIONS  #: every case is padded to 12 × 5 cells: one compile in total
 FIT_STEPS = 40
-CONFIG = DiscriminatorConfig(obs_dim=CELLS, action_dim=1, use_action=False, hidden_sizes=())
+CONFIG = orpo_config(CELLS, 1, inputs="s", hidden_sizes=())
 
 
 class DiscCase(NamedTuple):
@@ -78,7 +75,7 @@ class DiscCase(NamedTuple):
 
 @lru_cache(maxsize=1)
 def _init_params():
-    return init_discriminator(jax.random.PRNGKey(0), CELLS, 1, config=CONFIG)
+    return init_discriminator(jax.random.PRNGKey(0), CONFIG)
 
 
 def _cells(x) -> np.ndarray:
@@ -103,9 +100,9 @@ def trained_logits(case: DiscCase, mu: np.ndarray, mu_ref: np.ndarray) -> np.nda
     state = _init_params()
     batch = DiscBatch(jnp.eye(CELLS), jnp.zeros(CELLS, jnp.int32))
     if not case.trained:
-        return np.asarray(discriminator_logits(CONFIG, state.params, batch.obs, batch.action))
+        return np.asarray(discriminator_logits(CONFIG, state.variables, batch))
     w_pi, w_ref = (mu_ref, mu) if case.swap_labels else (mu, mu_ref)
-    _, metrics = fit_discriminator_exact(state, batch, w_pi, w_ref, num_steps=FIT_STEPS)
+    _, metrics = fit_occupancy_ratio_exact(state, batch, w_pi, w_ref, num_steps=FIT_STEPS)
     return np.asarray(metrics["logits"])
 
 
@@ -167,7 +164,7 @@ ORPO_DISCRIMINATOR = Check(
             mutate=lambda c: c._replace(swap_labels=True),
         ),
     ),
-    description="fit_discriminator_exact (tabular logit, 40 IRLS steps) on exact occupancies; "
+    description="fit_occupancy_ratio_exact (tabular logit, 40 IRLS steps) on exact occupancies; "
     "d = log mu/mu_ref, E[e^d-1] = chi2, E[d] = KL, E[sqrt-chi2 reward] = sqrt chi2.",
 )
 

@@ -34,7 +34,8 @@ import numpy as np
 from hypothesis import strategies as st
 
 from jaxrl.shaping.stream import mean_std, par, sigmoid
-from jaxrl.shaping.transform import Transition, identity
+from jaxrl.shaping.transform import identity
+from theory_checks.cases import stream_transition
 from theory_checks.harness import Check, Mutation, as_pytest
 
 GRID = 64
@@ -64,22 +65,6 @@ def _params(t, kind: str, k):
     return k if kind in ("par", "uncentred") else t.default_params
 
 
-def _transition(reward, refs) -> Transition:
-    zeros = jnp.zeros(reward.shape)
-    no = jnp.zeros(reward.shape, bool)
-    return Transition(
-        zeros,
-        zeros,
-        reward,
-        zeros,
-        no,
-        no,
-        jnp.ones(reward.shape),
-        {REF: refs},
-        jnp.zeros(reward.shape, jnp.int32),
-    )
-
-
 @functools.cache
 def _stream(kind: str):
     """Jitted ``[S, *B]`` outputs of the transform scanned over ``[S, *B]`` rewards."""
@@ -89,7 +74,8 @@ def _stream(kind: str):
         p = _params(t, kind, k)
 
         def step(state, x):
-            out, state = t.apply(p, state, _transition(*x))
+            r, refs = x
+            out, state = t.apply(p, state, stream_transition(r, channels={REF: refs}))
             return state, out
 
         return jax.lax.scan(step, t.init(p), (r, refs))[1]

@@ -36,14 +36,14 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.agents import replay_buffer
-from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.critic import Critic, TwinCritic, make_optimizer, polyak, td_target
 from jaxrl.agents.hparams import broadcast_hparams, check_hparams
 from jaxrl.agents.offpolicy_config import OffPolicyStatic
 from jaxrl.agents.policy import Policy
 from jaxrl.agents.replay_buffer import ReplayBuffer, ReplayTransition
 from jaxrl.agents.rollout import EpisodeTracker, channel_names, evaluate_policy, step_envs
-from jaxrl.shaping.transform import RewardTransform, identity
+from jaxrl.agents.trainer import TrainerBase
+from jaxrl.shaping.transform import RewardTransform, Transition, identity
 
 __all__ = [  # the runner, plus the pieces re-exported from their own modules
     "Critic",
@@ -58,6 +58,7 @@ __all__ = [  # the runner, plus the pieces re-exported from their own modules
     "make_optimizer",
     "polyak",
     "random_action",
+    "replay_transition",
     "td_target",
 ]
 
@@ -74,6 +75,40 @@ def random_action(policy: Policy, key, num: int):
             key, (num, policy.action_dim), minval=policy.low, maxval=policy.high
         )
     return jax.random.randint(key, (num,), 0, policy.action_dim, dtype=jnp.int32)
+
+
+def example_transition(store_channels, obs, action, info) -> ReplayTransition:
+    """One zero ``ReplayTransition`` shaped like a single env step (the buffer's layout);
+    raises ``KeyError`` if a channel to store is not in the env's ``info``."""
+    missing = [c for c in store_channels if c not in info]
+    if missing:
+        raise KeyError(f"store_channels {missing} not in info; available: {sorted(info)}")
+    return ReplayTransition(
+        obs=obs,
+        action=action,
+        reward=jnp.zeros((), jnp.float32),
+        next_obs=obs,
+        terminated=jnp.zeros((), bool),
+        channels={c: jnp.zeros((), jnp.float32) for c in store_channels},
+    )
+
+
+def replay_transition(batch: ReplayTransition, gamma) -> Transition:
+    """A replay minibatch ``[B]`` as a reward transform sees it (for learned rewards that
+    relabel sampled batches, e.g. SAM's discriminator). The buffer keeps no ``truncated`` flag
+    or episode time: both are zeros."""
+    zeros = jnp.zeros(batch.terminated.shape, jnp.int32)
+    return Transition(
+        obs=batch.obs,
+        action=batch.action,
+        reward=batch.reward,
+        next_obs=batch.next_obs,
+        terminated=batch.terminated,
+        truncated=zeros.astype(bool),
+        discount=gamma * (1.0 - batch.terminated),
+        channels=batch.channels,
+        time=zeros,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +147,7 @@ class OffPolicyState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
-class OffPolicyTrainer(ChunkedTrainer):
+class OffPolicyTrainer(TrainerBase):
     """``trainer(key, hp)`` for the whole run, or ``init``/``chunk`` for chunked runs."""
 
     static: OffPolicyStatic
@@ -147,18 +182,8 @@ def build_trainer(
         _, _, _, _, _, info = jax.eval_shape(
             vstep, jax.random.split(k_env, n), env_state, action, env_params
         )
-        missing = [c for c in static.store_channels if c not in info]
-        if missing:
-            raise KeyError(f"store_channels {missing} not in info; available: {sorted(info)}")
-        example = ReplayTransition(
-            obs=obs[0],
-            action=action[0],
-            reward=jnp.zeros((), jnp.float32),
-            next_obs=obs[0],
-            terminated=jnp.zeros((), bool),
-            channels={c: jnp.zeros((), jnp.float32) for c in static.store_channels},
-        )
         names = ("env_reward", "learner_reward", *channel_names(info))
+        example = example_transition(static.store_channels, obs[0], action[0], info)
         return OffPolicyState(
             agent=agent.init(k_agent, hp),
             buffer=replay_buffer.init(example, static.buffer_capacity),

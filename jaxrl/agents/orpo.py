@@ -6,8 +6,10 @@ Each iteration (papers.md §1.3):
 2. train the discriminator first (``disc_epochs`` passes; the released code under-trains it), so
    that ``d(s, a) ≈ log μ_π(s, a) / μ_ref(s, a)``;
 3. augment the current policy's rewards, ``r' = r − λ·penalty(d)`` (KL: d; χ²: e^d − 1;
-   √χ²: (e^d − 1)/√trimmed-mean; TV: sign d) with the logits of the discriminator's final pass
-   over the batch (not recomputed), recompute GAE on ``r'`` and take PPO's update.
+   √χ²: (e^d − 1)/√trimmed-mean; TV: sign d), recompute GAE on ``r'`` and take PPO's update.
+   The augmentation is the ``occupancy_penalty`` RewardTransform (params ``(λ, disc params)``),
+   chained after the trainer's own transform: it is applied to the whole rollout ``[T, N]`` at
+   once (the √χ² normaliser is a batch statistic), once the discriminator is trained.
 
 **Cost** (``benchmarks/orpo_throughput.py``, CPU, tomato, the experiment's settings): about
 2.0–2.2× plain PPO's time per learner step. The discriminator's ``disc_epochs`` passes over
@@ -29,21 +31,23 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
-from jaxrl.agents.chunked import ChunkedTrainer
 from jaxrl.agents.ppo import RunnerState, make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+from jaxrl.agents.trainer import TrainerBase
 from jaxrl.config import Config
 from jaxrl.regularizers.action_divergence import ad_chi2_penalty, ad_kl_penalty
-from jaxrl.regularizers.discriminator import (
+from jaxrl.rewards.discriminator import DiscBatch, DiscState, init_discriminator
+from jaxrl.rewards.occupancy_ratio import (
     PENALTIES,
-    DiscBatch,
-    DiscriminatorConfig,
-    DiscState,
-    init_discriminator,
+    OccupancyPenaltyParams,
+    occupancy_penalty,
+    orpo_config,
     penalty_from_logits,
-    train_discriminator,
+    train_occupancy_ratio,
 )
+from jaxrl.shaping.transform import RewardTransform, Transition
 
 METHODS = ("none", "om", "ad_kl", "ad_chi2")
 
@@ -82,16 +86,40 @@ class ORPOState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: jit caches on the callable
-class ORPOTrainer(ChunkedTrainer):
+class ORPOTrainer(TrainerBase):
+    """The :class:`~jaxrl.agents.trainer.Trainer` protocol; ``transform`` is the base (PPO)
+    transform, ``penalty`` the occupancy-penalty transform chained after it (method "om")."""
+
     static: PPOStatic
     orpo: ORPOStatic
     ppo: Any
+    transform: RewardTransform
+    penalty: RewardTransform
     init: Any
     update: Any
     chunk: Any
 
-    def check(self, hparams: PPOHParams) -> PPOHParams:
-        return self.ppo.check(hparams)
+    def evaluate(self, state: ORPOState, hp: PPOHParams, channel=None):
+        """The current policy's evaluation returns (``ppo.evaluate`` on ``state.current``)."""
+        return self.ppo.evaluate(state.current, hp, channel)
+
+    def check(self, hparams: PPOHParams, allow_gamma_mismatch: bool = False) -> PPOHParams:
+        return self.ppo.check(hparams, allow_gamma_mismatch)
+
+
+def rollout_transition(traj, gamma) -> Transition:
+    """The PPO rollout ``[T, N]`` as the penalty transform sees it (``u`` is the action)."""
+    return Transition(
+        obs=traj.obs,
+        action=traj.u,
+        reward=traj.reward,
+        next_obs=traj.next_obs,
+        terminated=traj.terminated,
+        truncated=traj.truncated,
+        discount=gamma * (1.0 - traj.terminated),
+        channels={},
+        time=jnp.zeros(traj.terminated.shape, jnp.int32),  # unused by the penalty
+    )
 
 
 def make_orpo(
@@ -126,24 +154,25 @@ def make_orpo(
     env_params = env.default_params if env_params is None else env_params
     ppo = make_train(static, env, transform, env_params, extra_loss=extra_loss)
     obs_dim = math.prod(env.observation_space(env_params).shape)
-    disc_config = DiscriminatorConfig(
-        obs_dim=obs_dim,
-        action_dim=ppo.policy.action_dim,
+    disc_config = orpo_config(
+        obs_dim,
+        ppo.policy.action_dim,
         discrete=not ppo.policy.continuous,
-        use_action=not orpo.state_only,
+        inputs="s" if orpo.state_only else "sa",
         hidden_sizes=orpo.disc_hidden,
         learning_rate=orpo.disc_learning_rate,
         num_epochs=orpo.disc_epochs,
         num_minibatches=orpo.disc_minibatches,
     )
     use_om = orpo.method == "om"
+    penalty_tf = occupancy_penalty(disc_config, orpo.divergence, clip=orpo.penalty_clip)
 
     def init(key: jax.Array, hp: PPOHParams) -> ORPOState:
         k_cur, k_ref, k_disc, key = jax.random.split(key, 4)
         current = ppo.init(k_cur, hp)
         reference = ppo.init(k_ref, hp)
         reference = reference._replace(train_state=reference.train_state.replace(params=ref_params))
-        disc = init_discriminator(k_disc, obs_dim, disc_config.action_dim, config=disc_config)
+        disc = init_discriminator(k_disc, disc_config)
         disc = disc if use_om else ()
         return ORPOState(current, reference, disc, key)
 
@@ -154,15 +183,17 @@ def make_orpo(
         if use_om:
             reference, traj_ref = ppo.rollout(reference, hp)
             key, k_disc = jax.random.split(key)
-            disc, dm = train_discriminator(
+            disc, dm = train_occupancy_ratio(
                 disc,
                 DiscBatch(traj.obs, traj.u),
                 DiscBatch(traj_ref.obs, traj_ref.u),
                 k_disc,
-                return_logits=True,  # d on traj, already computed for the metrics: reuse it
+                return_logits=True,  # the final pass's d on traj: the om_penalty metric
             )
+            pen_params = OccupancyPenaltyParams(hp.aux_coef, disc.variables)
+            reward, _ = penalty_tf.apply(pen_params, (), rollout_transition(traj, hp.gamma))
+            traj = traj._replace(reward=reward)
             pen = penalty_from_logits(dm["logits_pi"], orpo.divergence, orpo.penalty_clip)
-            traj = traj._replace(reward=traj.reward - hp.aux_coef * pen)
             extra = {
                 "om_penalty": pen.mean(),
                 "disc_accuracy": dm["accuracy"],
@@ -183,4 +214,13 @@ def make_orpo(
         metrics["eval_env_steps"] = (state.current.update * static.batch_size)[None]
         return state, metrics
 
-    return ORPOTrainer(static=static, orpo=orpo, ppo=ppo, init=init, update=update, chunk=chunk)
+    return ORPOTrainer(
+        static=static,
+        orpo=orpo,
+        ppo=ppo,
+        transform=ppo.transform,
+        penalty=penalty_tf,
+        init=init,
+        update=update,
+        chunk=chunk,
+    )

@@ -1,9 +1,24 @@
-"""Action distributions for actor-critic agents: categorical or squashed/clipped Gaussian."""
+"""Policies: how an agent's parameters become actions for one action space.
+
+Two kinds, for two kinds of learner:
+
+* :class:`Policy` (PPO, TD3/SAC/SAM, ORPO): the *distribution head* of a flax network. The network
+  (``networks.py``) owns the parameters and outputs ``(logits or mean, log_std)``; ``Policy`` maps
+  them to a categorical or a (clipped / tanh-squashed) diagonal Gaussian through ``distributions``,
+  with a learned ``log_std``.
+* :class:`FeaturePolicy` (REINFORCE / actor-critic, BARFI; papers.md §2.2): a linear (or small MLP)
+  policy on fixed state features ``x(s)`` that owns its parameters (a list of ``(W, b)``), with a
+  softmax or a *fixed*-std, unsquashed Gaussian, as in BARFI's code. Its log-probabilities are
+  closed-form so that BARFI can take Hessian-vector products of the REINFORCE objective through
+  them (forward-over-reverse), and its numbers are those of the published runs.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -65,3 +80,74 @@ class Policy:
         else:
             u, _ = self.sample(logits, log_std, key)
         return self.to_env(u)
+
+
+@dataclass(frozen=True)
+class FeaturePolicy:
+    """A softmax (``continuous=False``) or fixed-std Gaussian policy on state features ``[*B, F]``;
+    linear if there is no hidden layer.
+
+    Params are a list of ``(W, b)`` layers (tanh between them); the last layer starts at zero
+    (uniform softmax / zero mean), hidden layers use a scaled normal init. ``std`` is the Gaussian's
+    standard deviation (a traced hyperparameter, unused when discrete).
+    """
+
+    n_features: int
+    action_dim: int
+    continuous: bool = False
+    hidden_sizes: tuple[int, ...] = ()
+
+    def init(self, key) -> list:
+        sizes = (self.n_features, *self.hidden_sizes, self.action_dim)
+        layers = []
+        for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            key, k = jax.random.split(key)
+            last = i == len(sizes) - 2
+            w = jnp.zeros((m, n)) if last else jax.random.normal(k, (m, n)) / math.sqrt(m)
+            layers.append((w, jnp.zeros((n,))))
+        return layers
+
+    def out(self, params, feat):
+        """Logits (discrete) or mean (continuous) ``[*B, A]``."""
+        h = feat
+        for i, (w, b) in enumerate(params):
+            h = h @ w + b
+            if i < len(params) - 1:
+                h = jnp.tanh(h)
+        return h
+
+    def log_prob(self, params, feat, action, std=0.1):
+        """``log π(a|s)`` ``[*B]``."""
+        o = self.out(params, feat)
+        if self.continuous:
+            z = (action - o) / std
+            return jnp.sum(-0.5 * z**2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi), -1)
+        logp = jax.nn.log_softmax(o)
+        return jnp.take_along_axis(logp, jnp.asarray(action, jnp.int32)[..., None], -1)[..., 0]
+
+    def entropy(self, params, feat, std=0.1):
+        """``H(π(·|s))`` ``[*B]``."""
+        o = self.out(params, feat)
+        if self.continuous:
+            per = 0.5 * jnp.log(2 * jnp.pi * jnp.e * std**2)
+            return jnp.full(o.shape[:-1], self.action_dim * per)
+        logp = jax.nn.log_softmax(o)
+        return -jnp.sum(jnp.exp(logp) * logp, -1)
+
+    def sample(self, params, feat, key, std=0.1):
+        """An action ``[*B(, A)]`` (int32 index, or the unsquashed Gaussian sample)."""
+        o = self.out(params, feat)
+        if self.continuous:
+            return o + std * jax.random.normal(key, o.shape)
+        return jax.random.categorical(key, o).astype(jnp.int32)
+
+    def mode(self, params, feat):
+        o = self.out(params, feat)
+        return o if self.continuous else jnp.argmax(o, -1).astype(jnp.int32)
+
+    @classmethod
+    def for_env(cls, env, env_params, n_features, hidden_sizes=()) -> FeaturePolicy:
+        space = env.action_space(env_params)
+        if hasattr(space, "n"):
+            return cls(n_features, int(space.n), False, tuple(hidden_sizes))
+        return cls(n_features, int(space.shape[0]), True, tuple(hidden_sizes))

@@ -1,20 +1,15 @@
 """Tabular Q-learning (and SARSA / expected SARSA) on a finite MDP, jitted and vmapped over seeds.
 
-Three layers, each usable on its own:
+Three layers, each usable on its own: the **pure updates** (one transition, ``q [S, A]`` in and
+out; bootstrap discount ``γ·(1 − terminated)``) and the **replay** of a given
+:class:`Experience` stream (Wiewiora 2003; ``theory_checks/check_wiewiora.py``), both from
+:mod:`jaxrl.agents.td_updates` and re-exported here, and **online training**:
+``make_train(static, mdp_or_env, transform)`` gives a :class:`QLearningTrainer` (the
+:mod:`jaxrl.agents.trainer` protocol), ``trainer(key, hparams) -> (state, metrics)`` pure and
+jittable, ``vmap``-able over keys, hyperparameters (``jax.vmap(trainer)(keys, hp.broadcast(n))``)
+and MDPs (``hparams.mdp``).
 
-* **Pure updates** (rlax style, one transition, ``q [S, A]`` in and out):
-  :func:`q_learning_update`, :func:`sarsa_update`, :func:`expected_sarsa_update`. The bootstrap
-  discount is ``discount = γ·(1 − terminated)``: a true terminal is never bootstrapped from, a
-  truncated step bootstraps from the arrival state ``s_next``.
-* **Replay of a given experience stream** (:func:`replay`): the same updates applied in order to
-  arrays ``s, a, r, s', terminated, truncated`` (an :class:`Experience`), optionally returning
-  the whole ``[T, S, A]`` history of tables. Two learners fed one stream see *identical*
-  experience (Wiewiora 2003; ``theory_checks/check_wiewiora.py``).
-* **Online training** (:func:`make_train`): ``make_train(static, mdp_or_env, transform) -> train``
-  with ``train(key, hparams) -> (state, metrics)``, pure and jittable, ``vmap``-able over keys and
-  hyperparameters (``jax.vmap(train)(keys, hparams.broadcast(n))``).
-
-Experience in :func:`make_train` is sampled from the :class:`~jaxrl.mdp.TabularMDP` itself:
+Experience is sampled from the :class:`~jaxrl.mdp.TabularMDP` itself:
 ``s0 ~ init_dist``, ``s' ~ P[s, a]``, reward ``R[s, a, s']``; reaching a terminal state
 (``terminal_mask[s']``) *terminates* the episode (no bootstrap) and the env resets to
 ``init_dist``; hitting ``max_episode_steps`` first *truncates* it (bootstrap from ``s'``, then
@@ -32,7 +27,8 @@ for the deep agents. The :class:`~jaxrl.shaping.transform.Transition` a transfor
 
 The learner optimises the transformed reward; the metrics report the true reward.
 
-Metrics (one entry per chunk of ``static.eval_every`` steps, leading axis ``num_chunks``):
+Metrics (one row per chunk of ``static.eval_every`` steps: ``[1]`` from ``chunk``,
+``[num_chunks]`` from ``trainer(key, hp)``):
 
 * ``"eval_greedy_return"``: exact ``J(greedy(Q))`` by :func:`jaxrl.mdp.expected_return` (the
   unnormalised return under the MDP's true reward, γ = ``mdp.gamma``, ``d0 = init_dist``; ties in
@@ -42,8 +38,9 @@ Metrics (one entry per chunk of ``static.eval_every`` steps, leading axis ``num_
   episodes that finished in the chunk (the previous value is repeated when none finished;
   ``"episode_count"`` says how many did), ``"episode_length"``.
 * ``"experience"`` (only with ``static.record_experience``): an :class:`Experience` with leaves
-  ``[num_steps, num_envs]`` (``learner_reward`` = the transformed reward), ready for
-  :func:`replay` after ``flatten_experience``.
+  ``[eval_every, num_envs]`` per chunk, ``[num_steps, num_envs]`` from ``trainer(key, hp)``
+  (``learner_reward`` = the transformed reward), ready for :func:`replay` after
+  ``flatten_experience``.
 """
 
 from __future__ import annotations
@@ -56,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents.hparams import broadcast_hparams
+from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
 from jaxrl.agents.td_updates import (  # noqa: F401  (re-exported: the tabular learner's API)
     ALGORITHMS,
     Experience,
@@ -71,6 +68,7 @@ from jaxrl.agents.td_updates import (  # noqa: F401  (re-exported: the tabular l
     replay,
     sarsa_update,
 )
+from jaxrl.agents.trainer import TrainerBase
 from jaxrl.mdp import TabularMDP, expected_return, greedy_policy
 from jaxrl.shaping.transform import RewardTransform, Transition, check_gamma, identity
 
@@ -144,8 +142,18 @@ class QLearningHParams(NamedTuple):
     """per-(s, a) step size ``α·(n + 1)^(−alpha_decay)``; 0 = constant, 0.5 < ω <= 1 converges"""
     transform: Any = ()
     """the reward transform's params pytree"""
+    mdp: Any = None
+    """the MDP experience is sampled from (same S and A as the trainer's); None: the trainer's.
+    A traced MDP lets one compiled function sweep or ``vmap`` over MDPs."""
 
     broadcast = broadcast_hparams
+
+    def check(self) -> QLearningHParams:
+        """Raise ``ValueError`` naming a non-finite or out-of-range field; returns ``self``."""
+        bounds = {"alpha": (0.0, None), "epsilon": (0.0, 1.0), "alpha_decay": (0.0, None)}
+        if self.gamma is not None:
+            bounds["gamma"] = BASE_BOUNDS["gamma"]
+        return check_hparams(self, bounds)
 
 
 class QLearningState(NamedTuple):
@@ -171,43 +179,6 @@ class _Window(NamedTuple):
     count: Array
 
 
-@dataclass(frozen=True, eq=False)  # hashed by identity, so jax.jit(trainer) works
-class QLearningTrainer:
-    """``train(key, hparams, mdp=None) -> (state, metrics)``, plus ``init`` / ``chunk``.
-
-    ``mdp`` (same S and A as the one given to :func:`make_train`) may be passed to ``train`` to
-    sweep or ``vmap`` over MDPs with one compiled function.
-    """
-
-    static: QLearningStatic
-    mdp: TabularMDP
-    transform: RewardTransform
-    init: Any
-    chunk: Any
-
-    def check(self, hparams: QLearningHParams, allow_gamma_mismatch: bool = False):
-        """Validate concrete hyperparameters before compiling (γ mismatch with the transform)."""
-        gamma = np.asarray(self.mdp.gamma if hparams.gamma is None else hparams.gamma)
-        if gamma.dtype == np.float32 and self.transform.gamma is not None:
-            # a float32 MDP stores 0.9 as 0.89999998; check_gamma's atol is 1e-12
-            close = np.abs(gamma - self.transform.gamma) <= 4 * np.finfo(np.float32).eps
-            gamma = np.where(close, self.transform.gamma, gamma.astype(np.float64))
-        check_gamma(self.transform, gamma, allow_gamma_mismatch)
-        return hparams
-
-    def __call__(self, key: Array, hparams: QLearningHParams, mdp: TabularMDP | None = None):
-        mdp = self.mdp if mdp is None else mdp
-        state = self.init(key, hparams, mdp)
-        state, metrics = jax.lax.scan(
-            lambda s, _: self.chunk(s, hparams, mdp), state, None, self.static.num_chunks
-        )
-        if "experience" in metrics:  # [C, k, N] -> [C·k, N]
-            metrics["experience"] = jax.tree.map(
-                lambda x: x.reshape(-1, *x.shape[2:]), metrics["experience"]
-            )
-        return state, metrics
-
-
 def _jnp_tree(tree):
     """numpy leaves -> jnp (a traced index into a numpy array fails)."""
     return jax.tree.map(jnp.asarray, tree)
@@ -227,59 +198,71 @@ def _as_mdp(mdp_or_env) -> tuple[TabularMDP, int]:
     )
 
 
-def make_train(
-    static: QLearningStatic,
-    mdp_or_env,
-    transform: RewardTransform | None = None,
-) -> QLearningTrainer:
-    """Build the tabular training function (see the module docstring for semantics/metrics).
+def _dtype(mdp: TabularMDP):
+    return jnp.result_type(mdp.P.dtype)
 
-    Args:
-      static: shapes and counts (hashable; closed over).
-      mdp_or_env: a :class:`~jaxrl.mdp.TabularMDP`, or a :class:`jaxrl.envs.tabular.TabularEnv`
-        (its default params' MDP and time limit are used; experience is still sampled from the
-        MDP directly).
-      transform: reward transform applied to every step before the update (default: identity).
+
+def _choose(u: Array, q: Array, states: Array, epsilon) -> Array:
+    """ε-greedy actions ``[N]`` for ``states [N]`` by inverse CDF of the uniforms ``u [N]``."""
+    return inverse_cdf(epsilon_greedy_probs(q[states], epsilon), u)
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, so jax.jit(trainer) works
+class QLearningTrainer(TrainerBase):
+    """The tabular learner under the trainer protocol (:mod:`jaxrl.agents.trainer`).
+
+    ``init(key, hp)``, ``chunk(state, hp)`` (every metric ``[1]``; ``experience`` leaves
+    ``[eval_every, num_envs]``, one row per step), ``evaluate(state, hp) -> []``, ``check(hp)``
+    and ``trainer(key, hp)``. Experience is sampled from ``hp.mdp`` when it is set, else from
+    :attr:`mdp`: ``jax.vmap(lambda m: trainer(key, hp._replace(mdp=m)))(mdps)`` sweeps MDPs with
+    one compiled function.
     """
-    transform = identity() if transform is None else transform
-    mdp0, default_limit = _as_mdp(mdp_or_env)
-    limit = static.max_episode_steps or default_limit
-    N = static.num_envs
-    alg = static.algorithm
 
-    def dtype_of(mdp):
-        return jnp.result_type(mdp.P.dtype)
+    static: QLearningStatic
+    mdp: TabularMDP
+    transform: RewardTransform
+    limit: int
+    """the time limit (truncation) in steps"""
 
-    def gamma_of(hp, mdp):
-        return mdp.gamma if hp.gamma is None else jnp.asarray(hp.gamma, dtype_of(mdp))
+    def _mdp(self, hp: QLearningHParams) -> TabularMDP:
+        return _jnp_tree(self.mdp if hp.mdp is None else hp.mdp)
 
-    def reset_states(u, mdp):
-        return inverse_cdf(jnp.broadcast_to(mdp.init_dist, (N, mdp.n_states)), u)
-
-    def choose(u, q, states, epsilon):
-        return inverse_cdf(epsilon_greedy_probs(q[states], epsilon), u)
-
-    def obs_of(states, mdp):
-        if static.transform_obs == "index":
+    def _obs(self, states: Array, mdp: TabularMDP) -> Array:
+        if self.static.transform_obs == "index":
             return states
-        return jax.nn.one_hot(states, mdp.n_states, dtype=dtype_of(mdp))
+        return jax.nn.one_hot(states, mdp.n_states, dtype=_dtype(mdp))
 
-    def init(key: Array, hp: QLearningHParams, mdp: TabularMDP | None = None) -> QLearningState:
-        mdp = _jnp_tree(mdp0 if mdp is None else mdp)
-        dt = dtype_of(mdp)
-        S, A = mdp.n_states, mdp.n_actions
+    def _reset(self, u: Array, mdp: TabularMDP) -> Array:
+        return inverse_cdf(jnp.broadcast_to(mdp.init_dist, (self.static.num_envs, mdp.n_states)), u)
+
+    def check(self, hparams: QLearningHParams, allow_gamma_mismatch: bool = False):
+        """Validate concrete hyperparameters before compiling (bad values, γ mismatch with the
+        transform; a float32 MDP's γ counts as equal to the float64 it was rounded from)."""
+        mdp = self.mdp if hparams.mdp is None else hparams.mdp
+        gamma = np.asarray(mdp.gamma if hparams.gamma is None else hparams.gamma)
+        if gamma.dtype == np.float32 and self.transform.gamma is not None:
+            # a float32 MDP stores 0.9 as 0.89999998; check_gamma's atol is 1e-12
+            close = np.abs(gamma - self.transform.gamma) <= 4 * np.finfo(np.float32).eps
+            gamma = np.where(close, self.transform.gamma, gamma.astype(np.float64))
+        check_gamma(self.transform, gamma, allow_gamma_mismatch)
+        return hparams.check()
+
+    def init(self, key: Array, hp: QLearningHParams) -> QLearningState:
+        """A fresh table (``hp.q_init``), states drawn from ``init_dist`` and first actions."""
+        mdp = self._mdp(hp)
+        dt, N = _dtype(mdp), self.static.num_envs
         key, k_init = jax.random.split(key)
         u = jax.random.uniform(k_init, (2, N), dt)
-        q = jnp.broadcast_to(jnp.asarray(hp.q_init, dt), (S, A))
-        states = reset_states(u[0], mdp)
+        q = jnp.broadcast_to(jnp.asarray(hp.q_init, dt), (mdp.n_states, mdp.n_actions))
+        states = self._reset(u[0], mdp)
         zeros = jnp.zeros((N,), dt)
         return QLearningState(
             q=q,
-            counts=jnp.zeros((S, A), dt),
+            counts=jnp.zeros((mdp.n_states, mdp.n_actions), dt),
             state=states,
-            action=choose(u[1], q, states, hp.epsilon),
+            action=_choose(u[1], q, states, hp.epsilon),
             time=jnp.zeros((N,), jnp.int32),
-            transform_state=transform.init(hp.transform),
+            transform_state=self.transform.init(hp.transform),
             ep_true=zeros,
             ep_learner=zeros,
             last=jnp.zeros((3,), dt),
@@ -287,37 +270,40 @@ def make_train(
             step=jnp.zeros((), jnp.int32),
         )
 
-    def env_step(hp, mdp, carry, _):
-        st, win = carry
-        dt = dtype_of(mdp)
-        gamma = gamma_of(hp, mdp)
-        # one uniform draw per step and env (a small program): action, s', a' (SARSA), reset, a0
-        key, k_u = jax.random.split(st.key)
-        u = jax.random.uniform(k_u, (5, N), dt)
+    def _transition(self, hp, mdp, st: QLearningState, u: Array):
+        """Sample ``a, s'`` for every env and shape ``R[s, a, s']`` through the transform."""
+        dt, alg = _dtype(mdp), self.static.algorithm
+        gamma = mdp.gamma if hp.gamma is None else jnp.asarray(hp.gamma, dt)
         s = st.state
-        a = st.action if alg == "sarsa" else choose(u[0], st.q, s, hp.epsilon)
+        a = st.action if alg == "sarsa" else _choose(u[0], st.q, s, hp.epsilon)
         s_next = inverse_cdf(mdp.P[s, a], u[1])
         r = mdp.R[s, a, s_next]
         term = mdp.terminal_mask[s_next]
-        trunc = (st.time + 1 >= limit) & ~term
+        trunc = (st.time + 1 >= self.limit) & ~term
         discount = gamma * (1.0 - term.astype(dt))
         tr = Transition(
-            obs=obs_of(s, mdp),
+            obs=self._obs(s, mdp),
             action=a,
             reward=r,
-            next_obs=obs_of(s_next, mdp),
+            next_obs=self._obs(s_next, mdp),
             terminated=term,
             truncated=trunc,
             discount=discount,
             channels={"true_reward": r},
             time=st.time,
         )
-        shaped, tstate = transform.apply(hp.transform, st.transform_state, tr)
-        shaped = jnp.broadcast_to(jnp.asarray(shaped, dt), (N,))
+        shaped, tstate = self.transform.apply(hp.transform, st.transform_state, tr)
+        shaped = jnp.broadcast_to(jnp.asarray(shaped, dt), (self.static.num_envs,))
         if alg == "sarsa":  # a' from the pre-update table (Sutton & Barto's order)
-            a_next = choose(u[2], st.q, s_next, hp.epsilon)
+            a_next = _choose(u[2], st.q, s_next, hp.epsilon)
         else:
             a_next = jnp.argmax(st.q[s_next], axis=-1).astype(jnp.int32)
+        exp = Experience(s, a, r, shaped, s_next, a_next, term, trunc)
+        return exp, discount, tstate
+
+    def _learn(self, hp, st: QLearningState, exp: Experience, discount: Array):
+        """The TD updates of one step's ``N`` transitions, in env order, on the shared table."""
+        alg = self.static.algorithm
 
         def upd(qc, x):
             q, counts = qc
@@ -326,19 +312,29 @@ def make_train(
             q = _td_update(alg, q, s_i, a_i, r_i, d_i, sn_i, an_i, lr, hp.epsilon)
             return (q, counts.at[s_i, a_i].add(1.0)), None
 
-        xs = (s, a, shaped, discount, s_next, a_next)
-        if N == 1:  # no inner loop (a smaller program to compile)
+        xs = (exp.state, exp.action, exp.learner_reward, discount, exp.next_state)
+        xs = (*xs, exp.next_action)
+        if self.static.num_envs == 1:  # no inner loop (a smaller program to compile)
             (q, counts), _ = upd((st.q, st.counts), jax.tree.map(lambda x: x[0], xs))
         else:
             (q, counts), _ = jax.lax.scan(upd, (st.q, st.counts), xs)
-        ended = term | trunc
-        s_reset = reset_states(u[3], mdp)
-        new_s = jnp.where(ended, s_reset, s_next)
-        if alg == "sarsa":  # a fresh episode's first action comes from the updated table
-            new_a = jnp.where(ended, choose(u[4], q, new_s, hp.epsilon), a_next)
+        return q, counts
+
+    def _env_step(self, hp, mdp, carry, _):
+        st, win = carry
+        dt = _dtype(mdp)
+        # one uniform draw per step and env (a small program): action, s', a' (SARSA), reset, a0
+        key, k_u = jax.random.split(st.key)
+        u = jax.random.uniform(k_u, (5, self.static.num_envs), dt)
+        exp, discount, tstate = self._transition(hp, mdp, st, u)
+        q, counts = self._learn(hp, st, exp, discount)
+        ended = exp.terminated | exp.truncated
+        new_s = jnp.where(ended, self._reset(u[3], mdp), exp.next_state)
+        if self.static.algorithm == "sarsa":  # a new episode's first action: the updated table
+            new_a = jnp.where(ended, _choose(u[4], q, new_s, hp.epsilon), exp.next_action)
         else:
             new_a = st.action
-        ep_true, ep_learner = st.ep_true + r, st.ep_learner + shaped
+        ep_true, ep_learner = st.ep_true + exp.reward, st.ep_learner + exp.learner_reward
         length = (st.time + 1).astype(dt)
         endf = ended.astype(dt)
         win = _Window(
@@ -359,42 +355,55 @@ def make_train(
             key=key,
             step=st.step + 1,
         )
-        exp = Experience(
-            state=s,
-            action=a,
-            reward=r,
-            learner_reward=shaped,
-            next_state=s_next,
-            next_action=a_next,
-            terminated=term,
-            truncated=trunc,
-        )
-        return (st, win), (exp if static.record_experience else None)
+        return (st, win), (exp if self.static.record_experience else None)
 
-    def chunk(st: QLearningState, hp: QLearningHParams, mdp: TabularMDP | None = None):
-        mdp = _jnp_tree(mdp0 if mdp is None else mdp)
-        dt = dtype_of(mdp)
-        zero = jnp.zeros((), dt)
+    def evaluate(self, state: QLearningState, hp: QLearningHParams) -> Array:
+        """``[]``: the exact ``J(greedy(Q))`` (:func:`jaxrl.mdp.expected_return`, true reward,
+        the MDP's γ and ``init_dist``; ties to the lowest action). Noise-free: one "episode"."""
+        return expected_return(self._mdp(hp), greedy_policy(state.q))
+
+    def chunk(self, st: QLearningState, hp: QLearningHParams):
+        """``static.eval_every`` steps per env, then the metrics of the module docstring."""
+        mdp = self._mdp(hp)
+        zero = jnp.zeros((), _dtype(mdp))
         (st, win), exp = jax.lax.scan(
-            partial(env_step, hp, mdp),
+            partial(self._env_step, hp, mdp),
             (st, _Window(zero, zero, zero, zero)),
             None,
-            static.eval_every,
+            self.static.eval_every,
         )
         has = win.count > 0
         n = jnp.maximum(win.count, 1.0)
         means = jnp.where(has, jnp.stack([win.true, win.learner, win.length]) / n, st.last)
         st = st._replace(last=means)
         metrics = {
-            "eval_greedy_return": expected_return(mdp, greedy_policy(st.q)),
-            "eval_env_steps": st.step * N,
-            "return_true_reward": means[0],
-            "return_learner_reward": means[1],
-            "episode_length": means[2],
-            "episode_count": win.count,
+            "eval_greedy_return": self.evaluate(st, hp)[None],
+            "eval_env_steps": (st.step * self.static.num_envs)[None],
+            "return_true_reward": means[0, None],
+            "return_learner_reward": means[1, None],
+            "episode_length": means[2, None],
+            "episode_count": win.count[None],
         }
-        if static.record_experience:
+        if self.static.record_experience:
             metrics["experience"] = exp
         return st, metrics
 
-    return QLearningTrainer(static=static, mdp=mdp0, transform=transform, init=init, chunk=chunk)
+
+def make_train(
+    static: QLearningStatic,
+    mdp_or_env,
+    transform: RewardTransform | None = None,
+) -> QLearningTrainer:
+    """Build the tabular trainer (see the module docstring for semantics and metrics).
+
+    Args:
+      static: shapes and counts (hashable; closed over).
+      mdp_or_env: a :class:`~jaxrl.mdp.TabularMDP`, or a :class:`jaxrl.envs.tabular.TabularEnv`
+        (its default params' MDP and time limit are used; experience is still sampled from the
+        MDP directly).
+      transform: reward transform applied to every step before the update (default: identity).
+    """
+    mdp, default_limit = _as_mdp(mdp_or_env)
+    transform = identity() if transform is None else transform
+    limit = static.max_episode_steps or default_limit
+    return QLearningTrainer(static=static, mdp=mdp, transform=transform, limit=limit)

@@ -15,26 +15,23 @@ policies on a fixed feature map ``x(s)`` (a Fourier basis here), trained one epi
   errors ``δ_t = r_t + γ(1 − terminated_t)V(s'_t) − V(s_t)``, with ``s'_t`` the final observation on
   the last step, so a truncated episode bootstraps and a terminated one does not. One batch update
   of actor (``Σ δ_t log π``) and critic (``−½Σ δ_t²``, semi-gradient) per episode.
-* **Reward.** The learner's per-step reward is ``r_p + aux_coef·r_aux + pbrs_coef·F`` with the
-  primary reward ``r_p`` (``info["true_reward"]``), the aux reward (``info["aux_reward"]``) and
-  the PBRS term ``F_t = γ(1 − terminated_t)Φ_{t+1} − Φ_t`` that uses the aux reward of each step
-  as its potential, ``Φ_t = r_aux,t``, and ``Φ = 0`` after the last step of an episode
-  (:func:`jaxrl.shaping.potential.potential_shaping`). This is BARFI's ``REINFORCEPotential``
-  ("returns minus aux": the shaped return is ``G_t − Φ_t``) and ``ActorCriticPotential``. The three
-  baselines are hyperparameter points of one trainer, so ``vmap`` runs them together:
-  primary only (0, 0), naive sum (1, 0), PBRS (0, 1). ``pbrs_arrival_coef`` adds the
-  state-potential variant :func:`pbrs_arrival_term` (Φ(s_{t+1}) = r_aux,t).
+* **Reward.** The learner receives every reward through a ``RewardTransform`` (``transform``,
+  params ``hp.transform``; default the primary reward alone) applied to the episode's
+  :func:`episode_transition`: reward ``r_p`` (``info["true_reward"]``), channel ``"aux"``
+  (``info["aux_reward"]``), ``discount = γ(1 − terminated)``. BARFI's baselines are
+  :func:`jaxrl.shaping.aux_reward.aux_shaping` with params ``(aux_coef, pbrs_coef,
+  pbrs_arrival_coef)``: primary only (0, 0, 0), naive sum (1, 0, 0), PBRS with ``Φ_t = r_aux,t``
+  (0, 1, 0; BARFI's ``REINFORCEPotential``) and state PBRS (0, 0, 1), one ``vmap``.
 
-``make_train(static, env, features, env_params) -> ReinforceTrainer`` with ``init(key, hp)`` and
-``chunk(state, hp) -> (state, metrics)`` for :func:`jaxrl.experiment.run_chunked`; metrics are
-per episode: ``primary_return`` (undiscounted), ``aux_return``, ``length``.
+``make_train(static, env, features, n_features, env_params, transform) -> ReinforceTrainer``
+follows :mod:`jaxrl.agents.trainer`; metrics are per episode: ``primary_return``
+(undiscounted), ``aux_return``, ``length``.
 
 Optimiser: RMSprop with a traced learning rate (``optax.rmsprop(1)`` then scaled), as BARFI.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partialmethod
@@ -45,9 +42,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrl.agents.hparams import broadcast_hparams
+from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.policy import FeaturePolicy
+from jaxrl.agents.trainer import TrainerBase
 from jaxrl.config import Config
-from jaxrl.shaping.potential import potential_shaping
+from jaxrl.shaping.aux_reward import AUX_CHANNEL
+from jaxrl.shaping.transform import RewardTransform, Transition, identity
 
 Array = Any
 FeaturesFn = Callable[[Array], Array]
@@ -90,73 +90,6 @@ def bias_and_raw(scale) -> FeaturesFn:
     return features
 
 
-# ----------------------------------------------------------------------------- policies
-@dataclass(frozen=True)
-class PolicySpec:
-    """A softmax (``continuous=False``) or Gaussian policy on features; linear if no hidden layer.
-
-    Params are a list of ``(W, b)`` layers (tanh between them); the linear policy's single layer
-    starts at zero (uniform softmax / zero mean), hidden layers use a scaled normal init.
-    """
-
-    n_features: int
-    action_dim: int
-    continuous: bool = False
-    hidden_sizes: tuple[int, ...] = ()
-
-    def init(self, key) -> list:
-        sizes = (self.n_features, *self.hidden_sizes, self.action_dim)
-        layers = []
-        for i, (m, n) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            key, k = jax.random.split(key)
-            last = i == len(sizes) - 2
-            w = jnp.zeros((m, n)) if last else jax.random.normal(k, (m, n)) / math.sqrt(m)
-            layers.append((w, jnp.zeros((n,))))
-        return layers
-
-    def out(self, params, feat):
-        """Logits (discrete) or mean (continuous) ``[*B, A]``."""
-        h = feat
-        for i, (w, b) in enumerate(params):
-            h = h @ w + b
-            if i < len(params) - 1:
-                h = jnp.tanh(h)
-        return h
-
-    def log_prob(self, params, feat, action, std=0.1):
-        o = self.out(params, feat)
-        if self.continuous:
-            z = (action - o) / std
-            return jnp.sum(-0.5 * z**2 - jnp.log(std) - 0.5 * jnp.log(2 * jnp.pi), -1)
-        logp = jax.nn.log_softmax(o)
-        return jnp.take_along_axis(logp, jnp.asarray(action, jnp.int32)[..., None], -1)[..., 0]
-
-    def entropy(self, params, feat, std=0.1):
-        o = self.out(params, feat)
-        if self.continuous:
-            per = 0.5 * jnp.log(2 * jnp.pi * jnp.e * std**2)
-            return jnp.full(o.shape[:-1], self.action_dim * per)
-        logp = jax.nn.log_softmax(o)
-        return -jnp.sum(jnp.exp(logp) * logp, -1)
-
-    def sample(self, params, feat, key, std=0.1):
-        o = self.out(params, feat)
-        if self.continuous:
-            return o + std * jax.random.normal(key, o.shape)
-        return jax.random.categorical(key, o).astype(jnp.int32)
-
-    def mode(self, params, feat):
-        o = self.out(params, feat)
-        return o if self.continuous else jnp.argmax(o, -1).astype(jnp.int32)
-
-    @classmethod
-    def for_env(cls, env, env_params, n_features, hidden_sizes=()) -> PolicySpec:
-        space = env.action_space(env_params)
-        if hasattr(space, "n"):
-            return cls(n_features, int(space.n), False, tuple(hidden_sizes))
-        return cls(n_features, int(space.shape[0]), True, tuple(hidden_sizes))
-
-
 # ----------------------------------------------------------------------------- episodes
 class Episode(NamedTuple):
     """One episode in a fixed ``[T]`` window (leading batch axes allowed)."""
@@ -171,7 +104,7 @@ class Episode(NamedTuple):
     truncated: Array  # [T] bool
 
 
-def collect_episode(env, env_params, policy: PolicySpec, features: FeaturesFn, T: int):
+def collect_episode(env, env_params, policy: FeaturePolicy, features: FeaturesFn, T: int):
     """``collect(params, key, std) -> Episode``: one episode from a reset, ``T`` env steps."""
 
     def collect(params, key, std=0.1):
@@ -215,16 +148,8 @@ def discounted_returns(rewards: Array, mask: Array, gamma: Array) -> Array:
     return G
 
 
-def pbrs_aux_term(ep: Episode, gamma) -> Array:
-    """``F_t = γ(1 − terminated_t)Φ_{t+1} − Φ_t`` with ``Φ_t = r_aux,t`` and Φ = 0 after the end."""
-    aux = ep.aux * ep.mask
-    nxt = jnp.concatenate([aux[1:], jnp.zeros_like(aux[:1])])
-    discount = gamma * (1.0 - ep.terminated.astype(aux.dtype))
-    return potential_shaping(aux, nxt, discount) * ep.mask
-
-
 def reinforce_objective(
-    policy: PolicySpec,
+    policy: FeaturePolicy,
     params,
     feat: Array,
     ep: Episode,
@@ -276,6 +201,10 @@ class ReinforceStatic(Config):
     """TD(0) actor-critic instead of REINFORCE"""
     gamma_t_weight: bool = False
     """weight the t-th policy-gradient term by γ^t"""
+    num_eval_episodes: int = 8
+    """episodes per ``evaluate`` (sampled from the policy)"""
+    eval_seed: int = 12345
+    """fixes the evaluation episodes' keys"""
 
     @property
     def episodes_per_chunk(self) -> int:
@@ -283,6 +212,7 @@ class ReinforceStatic(Config):
 
     def check(self) -> None:
         self.require(self.episodes > 0, "episodes", "must be positive")
+        self.require(self.num_eval_episodes > 0, "num_eval_episodes", "must be positive")
         self.require(
             self.num_chunks > 0 and self.episodes % self.num_chunks == 0,
             "num_chunks",
@@ -297,15 +227,52 @@ class ReinforceHParams(NamedTuple):
     critic_lr: Any = 1e-2
     gamma: Any = 0.99
     entropy_coef: Any = 0.0
-    aux_coef: Any = 0.0
-    """weight of r_aux in the learner's reward (naive sum: 1)"""
-    pbrs_coef: Any = 0.0
-    """weight of the PBRS term with the aux reward of each step as its potential (BARFI code)"""
-    pbrs_arrival_coef: Any = 0.0
-    """weight of the PBRS term with the aux reward as the potential of the arrival state"""
     gauss_std: Any = 0.1
+    """standard deviation of the Gaussian policy (continuous actions)"""
+    transform: Any = None
+    """params of the trainer's reward transform; None means its ``default_params``"""
 
     broadcast = partialmethod(broadcast_hparams, dtype=jnp.float32)
+
+    def check(self):
+        bounds = {"gamma": BASE_BOUNDS["gamma"], "actor_lr": (0.0, None), "critic_lr": (0.0, None)}
+        return check_hparams(self, bounds, positive=("gauss_std",))
+
+
+def transform_params(transform: RewardTransform, hp) -> Any:
+    """``hp.transform``, or the transform's ``default_params`` when it is None."""
+    return transform.default_params if hp.transform is None else hp.transform
+
+
+def episode_transition(ep: Episode, gamma) -> Transition:
+    """The episode ``[T]`` as a reward transform sees it (:mod:`jaxrl.shaping.transform`).
+
+    Rewards and the ``"aux"`` channel are zero after the episode's end (``mask = 0``), so episode
+    transforms (:mod:`jaxrl.shaping.aux_reward`) see a zero potential there; ``discount`` is
+    ``γ(1 − terminated)`` and ``time`` the step index.
+    """
+    T = ep.mask.shape[-1]
+    return Transition(
+        obs=ep.obs,
+        action=ep.action,
+        reward=ep.reward * ep.mask,
+        next_obs=ep.next_obs,
+        terminated=ep.terminated,
+        truncated=ep.truncated,
+        discount=gamma * (1.0 - ep.terminated.astype(ep.reward.dtype)),
+        channels={AUX_CHANNEL: ep.aux * ep.mask},
+        time=jnp.broadcast_to(jnp.arange(T), ep.mask.shape),
+    )
+
+
+def learner_rewards(transform: RewardTransform, params, ep: Episode, gamma) -> Array:
+    """``m_t · r̃_t`` ``[T]``: the transform's reward on the episode, zero after its end.
+
+    The transform starts from ``init(params)`` each episode (REINFORCE's transforms are
+    per-episode); differentiable in ``params`` (BARFI's hypergradient) and ``gamma``.
+    """
+    r, _ = transform.apply(params, transform.init(params), episode_transition(ep, gamma))
+    return ep.mask * r
 
 
 class ReinforceState(NamedTuple):
@@ -318,110 +285,124 @@ class ReinforceState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)
-class ReinforceTrainer:
+class ReinforceTrainer(TrainerBase):
+    """REINFORCE / actor-critic (the :class:`jaxrl.agents.trainer.Trainer` protocol)."""
+
     static: ReinforceStatic
-    policy: PolicySpec
+    transform: RewardTransform
+    policy: FeaturePolicy
+    critic: FeaturePolicy
     features: FeaturesFn
-    collect: Any
-    init: Any
-    chunk: Any
-    update: Any
+    collect: Callable
+    """``collect(params, key, std) -> Episode`` (:func:`collect_episode`)"""
+    tx: optax.GradientTransformation
+
+    def init(self, key, hp: ReinforceHParams) -> ReinforceState:
+        key, k_pi, k_v = jax.random.split(key, 3)
+        params = self.policy.init(k_pi)
+        critic = self.critic.init(k_v)
+        zero = jnp.zeros((), jnp.int32)
+        return ReinforceState(params, self.tx.init(params), critic, self.tx.init(critic), key, zero)
+
+    def _actor_critic_grads(self, st: ReinforceState, feat, ep: Episode, r, hp):
+        """TD(0) actor and semi-gradient critic gradients (ascent directions) of one episode."""
+        critic_out = lambda c, f: self.critic.out(c, f)[..., 0]
+        v = critic_out(st.critic, feat)
+        v_next = critic_out(st.critic, self.features(ep.next_obs))
+        disc = hp.gamma * (1.0 - ep.terminated.astype(r.dtype))
+        delta = jax.lax.stop_gradient(ep.mask * (r + disc * v_next - v))
+        T = ep.mask.shape[-1]
+
+        def actor_obj(p):
+            logp = self.policy.log_prob(p, feat, ep.action, hp.gauss_std)
+            ent = self.policy.entropy(p, feat, hp.gauss_std)
+            w = hp.gamma ** jnp.arange(T) if self.static.gamma_t_weight else 1.0
+            return jnp.sum(ep.mask * (w * delta * logp + hp.entropy_coef * ent))
+
+        def critic_obj(c):  # semi-gradient TD(0): ascend Σ δ V(s)
+            return jnp.sum(delta * critic_out(c, feat))
+
+        return jax.grad(actor_obj)(st.params), jax.grad(critic_obj)(st.critic)
+
+    def update(self, st: ReinforceState, ep: Episode, hp: ReinforceHParams) -> ReinforceState:
+        """One policy (and critic) step on episode ``ep`` ``[T]``."""
+        feat = self.features(ep.obs)
+        r = learner_rewards(self.transform, transform_params(self.transform, hp), ep, hp.gamma)
+        critic, critic_opt = st.critic, st.critic_opt
+        if self.static.actor_critic:
+            g, gc = self._actor_critic_grads(st, feat, ep, r, hp)
+            critic, critic_opt = rmsprop_ascent(self.tx, gc, critic_opt, critic, hp.critic_lr)
+        else:
+            objective = lambda p: reinforce_objective(
+                self.policy, p, feat, ep, r, hp.gamma, hp.entropy_coef, hp.gauss_std,
+                self.static.gamma_t_weight,
+            )  # fmt: skip
+            g = jax.grad(objective)(st.params)
+        params, opt_state = rmsprop_ascent(self.tx, g, st.opt_state, st.params, hp.actor_lr)
+        return st._replace(params=params, opt_state=opt_state, critic=critic, critic_opt=critic_opt)
+
+    def _one_episode(self, st: ReinforceState, hp):
+        key, k = jax.random.split(st.key)
+        ep = self.collect(st.params, k, hp.gauss_std)
+        st = self.update(st._replace(key=key), ep, hp)
+        return st._replace(episode=st.episode + 1), episode_metrics(ep)
+
+    def chunk(self, st: ReinforceState, hp: ReinforceHParams):
+        """``episodes_per_chunk`` episodes; metrics ``[episodes_per_chunk]``."""
+        return jax.lax.scan(
+            lambda s, _: self._one_episode(s, hp), st, None, self.static.episodes_per_chunk
+        )
+
+    def evaluate(self, st: ReinforceState, hp: ReinforceHParams) -> Array:
+        """``[]`` mean primary return of ``num_eval_episodes`` episodes on fixed eval keys."""
+        return evaluate_policy(self.collect, st.params, self.static, hp.gauss_std).mean()
 
 
-def pbrs_arrival_term(ep: Episode, gamma) -> Array:
-    """PBRS with a *state* potential read off the aux stream: ``Φ(s_{t+1}) := r_aux,t``.
-
-    ``F_t = γ(1 − terminated_t)·r_aux,t − r_aux,t−1`` (``r_aux,−1 = 0``: the start state's
-    potential is taken as 0, a constant that does not change the policy gradient). Exact PBRS when
-    the aux reward is a function of the arrival state (the gridworld's, up to the sub-steps); for
-    REINFORCE the shaped return is ``G_t − r_aux,t−1``, a baseline that leaves the expected
-    gradient unchanged (contrast :func:`pbrs_aux_term`, whose ``Φ_t = r_aux,t`` depends on a_t).
-    """
-    aux = ep.aux * ep.mask
-    prev = jnp.concatenate([jnp.zeros_like(aux[:1]), aux[:-1]])
-    discount = gamma * (1.0 - ep.terminated.astype(aux.dtype))
-    return potential_shaping(prev, aux, discount) * ep.mask
+def episode_metrics(ep: Episode) -> dict[str, Array]:
+    """Undiscounted primary and aux returns and the length of episodes ``[*B, T] -> [*B]``."""
+    return {
+        "primary_return": jnp.sum(ep.mask * ep.reward, -1),
+        "aux_return": jnp.sum(ep.mask * ep.aux, -1),
+        "length": jnp.sum(ep.mask, -1),
+    }
 
 
-def learner_rewards(ep: Episode, hp) -> Array:
-    """``m·(r_p + aux_coef·r_aux) + pbrs_coef·F + pbrs_arrival_coef·F_arrival``."""
-    r = ep.mask * (ep.reward + hp.aux_coef * ep.aux)
-    r = r + hp.pbrs_coef * pbrs_aux_term(ep, hp.gamma)
-    return r + hp.pbrs_arrival_coef * pbrs_arrival_term(ep, hp.gamma)
+def evaluate_policy(collect, params, static, std) -> Array:
+    """Primary returns ``[static.num_eval_episodes]`` of episodes sampled from the policy with
+    keys fixed by ``static.eval_seed`` (the same keys at every evaluation)."""
+    keys = jax.random.split(jax.random.key(static.eval_seed), static.num_eval_episodes)
+    eps = jax.vmap(lambda k: collect(params, k, std))(keys)
+    return episode_metrics(eps)["primary_return"]
+
+
+def episode_window(static, env_params) -> int:
+    """The episode window ``T`` (``static.max_steps`` or the env's limit); raises if too short."""
+    limit = int(env_params.max_steps_in_episode)
+    T = static.max_steps or limit
+    if T < limit:
+        raise ValueError(f"max_steps={T} < env max_steps_in_episode={limit}")
+    return T
 
 
 def make_train(
-    static: ReinforceStatic, env, features: FeaturesFn, n_features: int, env_params=None
+    static: ReinforceStatic,
+    env,
+    features: FeaturesFn,
+    n_features: int,
+    env_params=None,
+    transform: RewardTransform | None = None,
 ) -> ReinforceTrainer:
-    """REINFORCE / actor-critic on ``env`` with the learner's reward of :func:`learner_rewards`."""
+    """REINFORCE / actor-critic on ``env``; the learner's reward is ``transform`` (params
+    ``hp.transform``) of the episode's :func:`episode_transition` (default: the primary reward)."""
     env_params = env.default_params if env_params is None else env_params
-    T = static.max_steps or int(env_params.max_steps_in_episode)
-    if T < int(env_params.max_steps_in_episode):
-        raise ValueError(f"max_steps={T} < env max_steps_in_episode")
-    policy = PolicySpec.for_env(env, env_params, n_features, static.hidden_sizes)
-    critic_spec = PolicySpec(n_features, 1, True, static.hidden_sizes)
-    collect = collect_episode(env, env_params, policy, features, T)
-    tx = make_rmsprop()
-
-    def init(key, hp: ReinforceHParams) -> ReinforceState:
-        key, k_pi, k_v = jax.random.split(key, 3)
-        params = policy.init(k_pi)
-        critic = critic_spec.init(k_v)
-        return ReinforceState(
-            params, tx.init(params), critic, tx.init(critic), key, jnp.zeros((), jnp.int32)
-        )
-
-    def update(st: ReinforceState, ep: Episode, hp: ReinforceHParams) -> ReinforceState:
-        feat = features(ep.obs)
-        r = learner_rewards(ep, hp)
-        if static.actor_critic:
-            v = critic_spec.out(st.critic, feat)[..., 0]
-            v_next = critic_spec.out(st.critic, features(ep.next_obs))[..., 0]
-            disc = hp.gamma * (1.0 - ep.terminated.astype(r.dtype))
-            delta = jax.lax.stop_gradient(ep.mask * (r + disc * v_next - v))
-
-            def actor_obj(p):
-                logp = policy.log_prob(p, feat, ep.action, hp.gauss_std)
-                ent = policy.entropy(p, feat, hp.gauss_std)
-                w = hp.gamma ** jnp.arange(T) if static.gamma_t_weight else 1.0
-                return jnp.sum(ep.mask * (w * delta * logp + hp.entropy_coef * ent))
-
-            def critic_obj(c):  # semi-gradient TD(0): ascend Σ δ V(s)
-                return jnp.sum(delta * critic_spec.out(c, feat)[..., 0])
-
-            g = jax.grad(actor_obj)(st.params)
-            gc = jax.grad(critic_obj)(st.critic)
-            critic, critic_opt = rmsprop_ascent(tx, gc, st.critic_opt, st.critic, hp.critic_lr)
-        else:
-            g = jax.grad(
-                lambda p: reinforce_objective(
-                    policy,
-                    p,
-                    feat,
-                    ep,
-                    r,
-                    hp.gamma,
-                    hp.entropy_coef,
-                    hp.gauss_std,
-                    static.gamma_t_weight,
-                )
-            )(st.params)
-            critic, critic_opt = st.critic, st.critic_opt
-        params, opt_state = rmsprop_ascent(tx, g, st.opt_state, st.params, hp.actor_lr)
-        return st._replace(params=params, opt_state=opt_state, critic=critic, critic_opt=critic_opt)
-
-    def one_episode(st: ReinforceState, hp):
-        key, k = jax.random.split(st.key)
-        ep = collect(st.params, k, hp.gauss_std)
-        st = update(st._replace(key=key), ep, hp)
-        metrics = {
-            "primary_return": jnp.sum(ep.mask * ep.reward),
-            "aux_return": jnp.sum(ep.mask * ep.aux),
-            "length": jnp.sum(ep.mask),
-        }
-        return st._replace(episode=st.episode + 1), metrics
-
-    def chunk(st: ReinforceState, hp: ReinforceHParams):
-        return jax.lax.scan(lambda s, _: one_episode(s, hp), st, None, static.episodes_per_chunk)
-
-    return ReinforceTrainer(static, policy, features, collect, init, chunk, update)
+    T = episode_window(static, env_params)
+    policy = FeaturePolicy.for_env(env, env_params, n_features, static.hidden_sizes)
+    return ReinforceTrainer(
+        static=static,
+        transform=identity() if transform is None else transform,
+        policy=policy,
+        critic=FeaturePolicy(n_features, 1, True, static.hidden_sizes),
+        features=features,
+        collect=collect_episode(env, env_params, policy, features, T),
+        tx=make_rmsprop(),
+    )

@@ -72,6 +72,14 @@ def tanh_log_det(u):
     return jnp.sum(2.0 * (np.log(2.0) - u - jax.nn.softplus(-2.0 * u)), axis=-1)
 
 
+def temperature_step(log_alpha: TrainState, entropy, goal) -> TrainState:
+    """One step on SAC's temperature loss ``log α · (H − H̄)``: raises α when the policy's
+    entropy ``H`` is below its target ``H̄`` (Haarnoja et al. 2018b, eq. 18)."""
+    gap = jax.lax.stop_gradient(entropy - goal)
+    grads = jax.grad(lambda la: la["log_alpha"] * gap)(log_alpha.params)
+    return log_alpha.apply_gradients(grads=grads)
+
+
 def make_train(
     static: SACStatic,
     env,
@@ -172,11 +180,8 @@ def make_train(
         (actor_loss, entropy), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(actor_params)
         actor_ts = state.actor.apply_gradients(grads=grads)
 
-        # TEMPERATURE: raise α when the entropy is below its target
         goal = target_entropy if continuous else hp.target_entropy_ratio * np.log(dim)
-        gap = jax.lax.stop_gradient(entropy - goal)
-        alpha_grad = jax.grad(lambda la: la["log_alpha"] * gap)(state.log_alpha.params)
-        alpha_ts = state.log_alpha.apply_gradients(grads=alpha_grad)
+        alpha_ts = temperature_step(state.log_alpha, entropy, goal)
 
         state = SACState(
             actor=actor_ts,
@@ -184,14 +189,8 @@ def make_train(
             critic_target=polyak(state.critic_target, critic_ts.params, hp.tau),
             log_alpha=alpha_ts,
         )
-        metrics = {
-            "critic_loss": critic_loss,
-            "actor_loss": actor_loss,
-            "q_mean": q_mean,
-            "alpha": alpha,
-            "entropy": entropy,
-        }
-        return state, metrics
+        losses = dict(critic_loss=critic_loss, actor_loss=actor_loss, q_mean=q_mean)
+        return state, {**losses, "alpha": alpha, "entropy": entropy}
 
     agent = OffPolicyAgent(init=init, explore=explore, update=update, act=act)
     return build_trainer(static, env, env_params, transform, policy, agent)

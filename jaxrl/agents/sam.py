@@ -4,11 +4,13 @@ An off-policy learner (TD3 by default, or SAC) whose reward is learned: every gr
 
 1. samples an expert minibatch (uniformly, with replacement, from the demonstrations, which are
    closed over as constants) and uses the agent's replay minibatch as the negatives;
-2. takes **one** discriminator step (:func:`jaxrl.rewards.adversarial.train_discriminator_step`:
+2. takes **one** discriminator step (:func:`jaxrl.rewards.adversarial.train_adversarial_step`:
    BCE + entropy bonus + λ·gradient penalty of static type ``gp_type``);
-3. **relabels** the sampled replay transitions with the *current* (just updated) discriminator,
-   ``r = softplus(D(s, a))`` (the minimax reward ``−log(1 − σ(D))``), and hands the relabelled
-   batch to the base agent's update. Rewards stored at insertion time would go stale as ``D``
+3. **relabels** the sampled replay transitions with the *current* (just updated) discriminator:
+   the :func:`~jaxrl.rewards.adversarial.adversarial_reward` RewardTransform, with the
+   discriminator's variables as its params, is applied to the replay batch,
+   ``r = softplus(D(s, a))`` (the minimax reward ``−log(1 − σ(D))``), and the relabelled batch
+   goes to the base agent's update. Rewards stored at insertion time would go stale as ``D``
    changes, so the buffer's reward column is never used: the trainer is built with a transform
    that stores 0 (the environment's reward never reaches the learner; it is only *logged*, as
    ``return_env_reward`` / ``return_true_reward``, and evaluated, as ``eval_return`` on the
@@ -44,18 +46,24 @@ import numpy as np
 
 from jaxrl.agents import sac, td3
 from jaxrl.agents.hparams import broadcast_hparams
-from jaxrl.agents.offpolicy_common import OffPolicyAgent, OffPolicyTrainer, build_trainer
+from jaxrl.agents.offpolicy_common import (
+    OffPolicyAgent,
+    OffPolicyTrainer,
+    build_trainer,
+    replay_transition,
+)
 from jaxrl.rewards.adversarial import (
-    AdvBatch,
-    AdvDiscState,
-    AdversarialConfig,
     AdversarialHParams,
+    adversarial_reward,
     default_hparams,
-    discriminator_input,
-    discriminator_logits,
+    gail_config,
+    train_adversarial_step,
+)
+from jaxrl.rewards.discriminator import (
+    DiscBatch,
+    DiscriminatorConfig,
+    DiscState,
     init_discriminator,
-    reward_from_logits,
-    train_discriminator_step,
 )
 from jaxrl.rewards.penalties import GP_TYPES
 from jaxrl.shaping.transform import RewardTransform
@@ -98,10 +106,10 @@ class SAMStatic(td3.TD3Static):
         names = {f.name for f in fields(sac.SACStatic)}
         return sac.SACStatic(**{n: getattr(self, n) for n in names})
 
-    def disc_config(self, obs_dim: int, action_dim: int) -> AdversarialConfig:
-        return AdversarialConfig(
-            obs_dim=obs_dim,
-            action_dim=action_dim,
+    def disc_config(self, obs_dim: int, action_dim: int) -> DiscriminatorConfig:
+        return gail_config(
+            obs_dim,
+            action_dim,
             hidden_sizes=tuple(self.disc_hidden_sizes),
             spectral_norm=self.spectral_norm,
             learning_rate=self.disc_learning_rate,
@@ -144,7 +152,7 @@ def sam_hparams(agent=None, **disc) -> SAMHParams:
 
 class SAMState(NamedTuple):
     base: Any
-    disc: AdvDiscState
+    disc: DiscState
 
 
 def zero_reward() -> RewardTransform:
@@ -155,27 +163,22 @@ def zero_reward() -> RewardTransform:
     )
 
 
-def relabel(disc: AdvDiscState, batch):
-    """``softplus(D(s, a))`` ``[B]`` of a replay batch with the discriminator ``disc`` as it is
-    now (no gradient to D)."""
-    cfg = disc.config
-    x = discriminator_input(cfg, AdvBatch(batch.obs, batch.action))
-    d = discriminator_logits(cfg, disc.variables, x)
-    return jax.lax.stop_gradient(reward_from_logits(d, cfg.reward_type)).astype(jnp.float32)
-
-
-def expert_arrays(demos) -> AdvBatch:
-    """Constant ``AdvBatch(obs, action)`` of the demonstrations (anything with those fields)."""
-    return AdvBatch(
+def expert_arrays(demos) -> DiscBatch:
+    """Constant ``DiscBatch(obs, action)`` of the demonstrations (anything with those fields)."""
+    return DiscBatch(
         jnp.asarray(np.asarray(demos.obs), jnp.float32),
         jnp.asarray(np.asarray(demos.action), jnp.float32),
     )
 
 
 def wrap_agent(
-    base: OffPolicyAgent, disc_config: AdversarialConfig, expert: AdvBatch, expert_batch_size: int
+    base: OffPolicyAgent,
+    disc_config: DiscriminatorConfig,
+    expert: DiscBatch,
+    expert_batch_size: int,
 ) -> OffPolicyAgent:
     """SAM around ``base``: discriminator step, relabelling, then ``base.update``."""
+    learned = adversarial_reward(disc_config)  # params: the discriminator's variables
     n_expert = int(expert.obs.shape[0])
     if n_expert == 0:
         raise ValueError("SAM needs at least one expert transition")
@@ -193,10 +196,10 @@ def wrap_agent(
     def update(state: SAMState, batch, key, hp: SAMHParams):
         k_exp, k_disc, k_base = jax.random.split(key, 3)
         idx = jax.random.randint(k_exp, (expert_batch_size,), 0, n_expert)
-        expert_b = AdvBatch(expert.obs[idx], expert.action[idx])
-        agent_b = AdvBatch(batch.obs, batch.action.astype(jnp.float32))
-        disc, dm = train_discriminator_step(state.disc, expert_b, agent_b, k_disc, hp.disc)
-        reward = relabel(disc, batch)
+        expert_b = DiscBatch(expert.obs[idx], expert.action[idx])
+        agent_b = DiscBatch(batch.obs, batch.action.astype(jnp.float32))
+        disc, dm = train_adversarial_step(state.disc, expert_b, agent_b, k_disc, hp.disc)
+        reward, _ = learned.apply(disc.variables, (), replay_transition(batch, hp.gamma))
         base_state, metrics = base.update(
             state.base, batch._replace(reward=reward), k_base, hp.agent
         )

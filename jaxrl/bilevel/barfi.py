@@ -30,9 +30,14 @@ seeds and hyperparameters:
    (no importance weights). Off-policy replay of single old episodes learns far worse than the
    naive baseline (it was the default before; see the experiment notes).
 
-φ starts at the naive blend (φ₁ = 0, φ₂ = 1, γ_φ = 0.99), so the agent starts as the naive sum.
-Not reproduced: the authors' ``first_mul`` warm-up (150 extra inner steps once the buffer holds
-enough episodes) and their single first step on the latest episode (moot on-policy).
+**φ are the params of the blend transform.** The inner learner receives ``r_φ`` like any learner:
+the blend ``RewardTransform`` (:func:`jaxrl.shaping.blend.blend`, reading the ``"aux"`` channel of
+:func:`jaxrl.agents.reinforce.episode_transition`) with params ``hp.transform = φ``; the outer
+step differentiates with respect to ``hp.transform``. ``hp.transform`` is φ's starting point
+(default: the naive blend φ₁ = 0, φ₂ = 1, γ_φ = 0.99, so the agent starts as the naive sum) and
+the state's ``phi`` is its current value. Not reproduced: the authors' ``first_mul`` warm-up (150
+extra inner steps once the buffer holds enough episodes) and their single first step on the
+latest episode (moot on-policy).
 
 ``K`` and ``α_N`` are traced hyperparameters, so the first-order and Neumann variants run in one
 compiled, vmapped program. Metrics per episode (``primary_return``, ``aux_return``, ``length``)
@@ -42,6 +47,7 @@ and per outer iteration (``gamma_phi``, ``phi_weight`` [F, 2], ``phi_bias`` [2],
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partialmethod
 from typing import Any, Literal, NamedTuple
@@ -52,25 +58,27 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxrl.agents import replay_buffer
-from jaxrl.agents.hparams import broadcast_hparams
+from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.policy import FeaturePolicy
 from jaxrl.agents.reinforce import (
     Episode,
     FeaturesFn,
-    PolicySpec,
     collect_episode,
+    episode_metrics,
+    episode_window,
+    evaluate_policy,
+    learner_rewards,
     make_rmsprop,
     reinforce_objective,
     rmsprop_ascent,
+    transform_params,
 )
+from jaxrl.agents.trainer import TrainerBase
 from jaxrl.bilevel.hypergradient import ift_hypergradient, neumann_hypergradient
 from jaxrl.config import Config
-from jaxrl.shaping.blend import (
-    BlendParams,
-    blend_discount,
-    blend_penalty,
-    blended_reward,
-    init_blend_params,
-)
+from jaxrl.shaping.aux_reward import AUX_CHANNEL
+from jaxrl.shaping.blend import BlendParams, blend, blend_discount, blend_penalty
+from jaxrl.shaping.transform import RewardTransform
 
 Array = Any
 
@@ -107,6 +115,10 @@ class BarfiStatic(Config):
     (0: use α_N as given, as the authors' code does)"""
     hypergrad: Literal["neumann", "ift"] = "neumann"
     """"neumann" (K = hp.neumann_K, K = 0 is first order) or "ift" (dense solve; small θ only)"""
+    num_eval_episodes: int = 8
+    """episodes per ``evaluate`` (sampled from the policy)"""
+    eval_seed: int = 12345
+    """fixes the evaluation episodes' keys"""
 
     @property
     def iterations(self) -> int:
@@ -117,8 +129,17 @@ class BarfiStatic(Config):
         return self.iterations // self.num_chunks
 
     def check(self) -> None:
-        for name in ("episodes", "num_chunks", "delta", "inner_batch", "hess_batch"):
+        names = (
+            "episodes",
+            "num_chunks",
+            "delta",
+            "inner_batch",
+            "hess_batch",
+            "num_eval_episodes",
+        )
+        for name in names:
             self.require(getattr(self, name) > 0, name, "must be positive")
+        self.require(self.num_eval_episodes > 0, "num_eval_episodes", "must be positive")
         self.require(self.inner_mul >= 0, "inner_mul", "must be >= 0")
         self.require(
             self.episodes % (self.delta * self.num_chunks) == 0,
@@ -143,16 +164,26 @@ class BarfiHParams(NamedTuple):
     neumann_K: Any = 5
     neumann_alpha: Any = 5e-4
     gauss_std: Any = 0.1
+    transform: Any = None
+    """the blend's initial params φ₀ (:class:`BlendParams`); None means its ``default_params``
+    (the naive blend). φ is learned from there: the state's ``phi``."""
 
     broadcast = partialmethod(
         broadcast_hparams, dtype=jnp.float32, field_dtypes={"neumann_K": jnp.int32}
     )
+
+    def check(self):
+        lrs = ("actor_lr", "reward_lr", "gamma_lr", "neumann_alpha")
+        bounds = {k: (0.0, None) for k in (*lrs, "neumann_K")}
+        bounds["gamma"] = BASE_BOUNDS["gamma"]
+        return check_hparams(self, bounds, positive=("gauss_std",))
 
 
 class BarfiState(NamedTuple):
     theta: Any
     theta_opt: Any
     phi: BlendParams
+    """the blend transform's current params (the ``hp.transform`` the inner learner sees)"""
     phi_opt: Any
     buffer: replay_buffer.ReplayBuffer
     """past episodes, storage leaves ``[buffer_size, T, ...]``"""
@@ -164,78 +195,52 @@ class BarfiState(NamedTuple):
 
 
 @dataclass(frozen=True, eq=False)
-class BarfiTrainer:
+class BarfiTrainer(TrainerBase):
+    """BARFI (the :class:`jaxrl.agents.trainer.Trainer` protocol). ``transform`` is the blend
+    (:func:`jaxrl.shaping.blend.blend`); its params φ are what the outer loop learns."""
+
     static: BarfiStatic
-    policy: PolicySpec
+    transform: RewardTransform
+    policy: FeaturePolicy
     features: FeaturesFn
     n_features: int
-    init: Any
-    chunk: Any
-    outer_step: Any
-    inner_objective: Any
-    collect: Any
+    collect: Callable
+    """``collect(theta, key, std) -> Episode`` (:func:`jaxrl.agents.reinforce.collect_episode`)"""
+    tx: optax.GradientTransformation
 
-
-def make_train(
-    static: BarfiStatic, env, features: FeaturesFn, n_features: int, env_params=None
-) -> BarfiTrainer:
-    """Build BARFI for ``env``; ``features`` is shared by the policy and the blend (as BARFI's)."""
-    env_params = env.default_params if env_params is None else env_params
-    T = static.max_steps or int(env_params.max_steps_in_episode)
-    policy = PolicySpec.for_env(env, env_params, n_features, static.hidden_sizes)
-    collect = collect_episode(env, env_params, policy, features, T)
-    tx = make_rmsprop()
-    B, delta = static.buffer_size, static.delta
-
-    def episode_objective(theta, phi, ep: Episode, hp: BarfiHParams):
-        feat = features(ep.obs)
-        r = ep.mask * blended_reward(phi, ep.reward, ep.aux, feat)
+    # ------------------------------------------------------------------ objectives
+    def episode_objective(self, theta, phi: BlendParams, ep: Episode, hp: BarfiHParams):
+        """REINFORCE objective of one episode ``[T]`` on ``r_φ``, ``γ_φ`` (φ the blend's params)."""
+        gamma_phi = blend_discount(phi)
+        r = learner_rewards(self.transform, phi, ep, gamma_phi)
         return reinforce_objective(
-            policy,
-            theta,
-            feat,
-            ep,
-            r,
-            blend_discount(phi),
-            hp.entropy_coef,
-            hp.gauss_std,
-            static.gamma_t_weight,
-        )
+            self.policy, theta, self.features(ep.obs), ep, r, gamma_phi, hp.entropy_coef,
+            hp.gauss_std, self.static.gamma_t_weight,
+        )  # fmt: skip
 
-    def inner_objective(theta, phi, eps: Episode, hp: BarfiHParams):
+    def inner_objective(self, theta, phi: BlendParams, eps: Episode, hp: BarfiHParams):
         """``J_in(θ, φ)``: mean over a batch of episodes ``[N, T]``."""
-        return jnp.mean(jax.vmap(lambda e: episode_objective(theta, phi, e, hp))(eps))
+        return jnp.mean(jax.vmap(lambda e: self.episode_objective(theta, phi, e, hp))(eps))
 
-    def primary_objective(theta, eps: Episode, hp: BarfiHParams):
+    def primary_objective(self, theta, eps: Episode, hp: BarfiHParams):
+        """``J_p(θ)``: REINFORCE on the primary reward with ``hp.gamma``, mean over ``[N, T]``."""
+
         def one(ep):
-            feat = features(ep.obs)
             return reinforce_objective(
-                policy,
-                theta,
-                feat,
-                ep,
-                ep.mask * ep.reward,
-                hp.gamma,
-                0.0,
-                hp.gauss_std,
-                static.gamma_t_weight,
-            )
+                self.policy, theta, self.features(ep.obs), ep, ep.mask * ep.reward, hp.gamma,
+                0.0, hp.gauss_std, self.static.gamma_t_weight,
+            )  # fmt: skip
 
         return jnp.mean(jax.vmap(one)(eps))
 
-    def inner_grad_fn(theta, phi, eps, hp):
+    def inner_grad_fn(self, theta, phi: BlendParams, eps: Episode, hp: BarfiHParams):
         """Loss-convention inner map ``g = −∇_θ J_in`` (hypergradient.py)."""
-        g = jax.grad(inner_objective)(theta, phi, eps, hp)
-        return jax.tree.map(jnp.negative, g)
+        return jax.tree.map(jnp.negative, jax.grad(self.inner_objective)(theta, phi, eps, hp))
 
-    def sample(buffer: replay_buffer.ReplayBuffer, key, n: int) -> Episode:
-        """``n`` episodes ``[n, T]`` uniformly from the filled buffer (draws count back from the
-        newest episode, as BARFI's own buffer did)."""
-        return replay_buffer.sample(buffer, key, n, newest_first=True)
-
-    def spectral_radius(theta, phi, eps, hp):
+    # ------------------------------------------------------------------ outer step
+    def spectral_radius(self, theta, phi, eps, hp):
         """``|λ|max`` of ``H = ∂_θ g`` by ``power_iters`` steps of power iteration (jvps)."""
-        _, hvp = jax.linearize(lambda t: inner_grad_fn(t, phi, eps, hp), theta)
+        _, hvp = jax.linearize(lambda t: self.inner_grad_fn(t, phi, eps, hp), theta)
         flat, unravel = ravel_pytree(theta)
         v = jnp.ones_like(flat) / jnp.sqrt(flat.size)
 
@@ -245,101 +250,108 @@ def make_train(
             n = jnp.linalg.norm(w)
             return w / jnp.maximum(n, 1e-30), n
 
-        _, lam = jax.lax.fori_loop(0, static.power_iters, body, (v, jnp.zeros((), flat.dtype)))
+        zero = jnp.zeros((), flat.dtype)
+        _, lam = jax.lax.fori_loop(0, self.static.power_iters, body, (v, zero))
         return jnp.maximum(lam, 1e-12)
 
-    def outer_step(theta, phi, new_eps: Episode, old_eps: Episode, hp: BarfiHParams):
-        """``(ascent direction for φ, raw hypergradient dJ_p/dφ)``."""
-        g_out = jax.grad(primary_objective)(theta, new_eps, hp)
-        if static.hypergrad == "ift":
-            d = ift_hypergradient(g_out, inner_grad_fn, theta, phi, (old_eps, hp))
+    def outer_step(self, theta, new_eps: Episode, old_eps: Episode, hp: BarfiHParams):
+        """``(ascent direction, raw hypergradient dJ_p/dφ)`` with respect to the blend's params
+        ``φ = hp.transform`` (None: the blend's default), both :class:`BlendParams`."""
+        phi = transform_params(self.transform, hp)
+        g_out = jax.grad(self.primary_objective)(theta, new_eps, hp)
+        if self.static.hypergrad == "ift":
+            d = ift_hypergradient(g_out, self.inner_grad_fn, theta, phi, (old_eps, hp))
         else:
             alpha = hp.neumann_alpha
-            if static.power_iters > 0:  # keep α·|λ|max(H) ≤ 1 so the series cannot blow up
-                alpha = jnp.minimum(alpha, 1.0 / spectral_radius(theta, phi, old_eps, hp))
+            if self.static.power_iters > 0:  # keep α·|λ|max(H) ≤ 1 so the series cannot blow up
+                alpha = jnp.minimum(alpha, 1.0 / self.spectral_radius(theta, phi, old_eps, hp))
             d = neumann_hypergradient(
-                g_out,
-                inner_grad_fn,
-                theta,
-                phi,
-                hp.neumann_K,
-                alpha,
-                (old_eps, hp),
+                g_out, self.inner_grad_fn, theta, phi, hp.neumann_K, alpha, (old_eps, hp),
                 symmetric=True,
-            )
+            )  # fmt: skip
         pen = jax.grad(lambda p: blend_penalty(p, hp.reward_l2, hp.gamma_l2))(phi)
         return jax.tree.map(jnp.subtract, d, pen), d
 
-    def init(key, hp: BarfiHParams) -> BarfiState:
+    # ------------------------------------------------------------------ trainer
+    def init(self, key, hp: BarfiHParams) -> BarfiState:
         key, k_pi, k_ep = jax.random.split(key, 3)
-        theta = policy.init(k_pi)
-        phi = init_blend_params(n_features)
-        ep = jax.eval_shape(collect, theta, k_ep, hp.gauss_std)
+        theta = self.policy.init(k_pi)
+        phi = transform_params(self.transform, hp)
+        ep = jax.eval_shape(self.collect, theta, k_ep, hp.gauss_std)
         return BarfiState(
             theta,
-            tx.init(theta),
+            self.tx.init(theta),
             phi,
-            tx.init(phi),
-            replay_buffer.init(ep, B),
+            self.tx.init(phi),
+            replay_buffer.init(ep, self.static.buffer_size),
             key,
             jax.random.fold_in(key, 1),
             jnp.zeros((), jnp.int32),
         )
 
-    def policy_step(theta, opt, phi, eps: Episode, hp: BarfiHParams):
-        """One RMSprop ascent step of θ on ``J_in(θ, φ)`` over ``eps`` ``[N, T]`` (φ fixed)."""
-        g = jax.grad(inner_objective)(theta, phi, eps, hp)
-        return rmsprop_ascent(tx, g, opt, theta, hp.actor_lr)
+    def policy_step(self, theta, opt, eps: Episode, hp: BarfiHParams):
+        """One RMSprop ascent step of θ on ``J_in(θ, φ = hp.transform)`` over ``eps`` ``[N, T]``."""
+        g = jax.grad(self.inner_objective)(theta, hp.transform, eps, hp)
+        return rmsprop_ascent(self.tx, g, opt, theta, hp.actor_lr)
 
-    def iteration(st: BarfiState, hp: BarfiHParams):
-        okey, k_old, k_in = jax.random.split(st.outer_key, 3)
-        phi = st.phi
+    def _episodes(self, st: BarfiState, hp: BarfiHParams):
+        """δ episodes, each collected with the current θ; in on-policy mode each is followed by
+        ``inner_mul`` REINFORCE steps on it with r_φ, γ_φ (the naive baseline's update with r_φ in
+        place of r_p + r_aux, and the same key stream). Returns ``(θ, opt, key, eps [δ, T])``."""
 
-        # δ episodes; on-policy mode: each collected with the current θ and followed by
-        # ``inner_mul`` REINFORCE steps on it with r_φ, γ_φ (the naive baseline's update with r_φ
-        # in place of r_p + r_aux, and the same key stream)
         def episode(carry, _):
             theta, opt, key = carry
             key, k = jax.random.split(key)
-            ep = collect(theta, k, hp.gauss_std)
-            if static.inner == "on_policy":
+            ep = self.collect(theta, k, hp.gauss_std)
+            if self.static.inner == "on_policy":
                 one = jax.tree.map(lambda x: x[None], ep)
-                for _ in range(static.inner_mul):
-                    theta, opt = policy_step(theta, opt, phi, one, hp)
+                for _ in range(self.static.inner_mul):
+                    theta, opt = self.policy_step(theta, opt, one, hp)
             return (theta, opt, key), ep
 
-        (theta, theta_opt, key), new_eps = jax.lax.scan(
-            episode, (st.theta, st.theta_opt, st.key), None, delta
-        )
+        carry = (st.theta, st.theta_opt, st.key)
+        (theta, opt, key), eps = jax.lax.scan(episode, carry, None, self.static.delta)
+        return theta, opt, key, eps
 
-        # outer step on φ at the θ that collected the episodes (g_out on-policy), curvature
-        # from older buffer episodes; skipped while the buffer is empty
-        old_eps = sample(st.buffer, k_old, static.hess_batch)
-        direction, raw = outer_step(st.theta, phi, new_eps, old_eps, hp)
+    def _phi_step(self, st: BarfiState, new_eps, old_eps, hp: BarfiHParams):
+        """One RMSprop ascent step of φ at the θ that collected ``new_eps`` (``g_out``
+        on-policy), curvature from the older ``old_eps``; skipped while the buffer is empty.
+        Returns ``(φ, φ's optimiser state, raw hypergradient)``."""
+        direction, raw = self.outer_step(st.theta, new_eps, old_eps, hp)
         lr = BlendParams(hp.reward_lr, hp.reward_lr, hp.gamma_lr)
-        neg = jax.tree.map(jnp.negative, direction)
-        upd, phi_opt = tx.update(neg, st.phi_opt, phi)
-        new_phi = jax.tree.map(lambda p, u, a: p + a * u, phi, upd, lr)
-        do = st.buffer.size > 0
-        phi = jax.tree.map(lambda a, b: jnp.where(do, a, b), new_phi, phi)
-        phi_opt = jax.tree.map(lambda a, b: jnp.where(do, a, b), phi_opt, st.phi_opt)
+        upd, phi_opt = self.tx.update(jax.tree.map(jnp.negative, direction), st.phi_opt, st.phi)
+        phi = jax.tree.map(lambda p, u, a: p + a * u, st.phi, upd, lr)
+        keep = lambda new, old: jax.tree.map(
+            lambda a, b: jnp.where(st.buffer.size > 0, a, b), new, old
+        )
+        return keep(phi, st.phi), keep(phi_opt, st.phi_opt), raw
+
+    def _replay_inner(self, theta, opt, buffer, key, hp: BarfiHParams):
+        """The authors' inner loop ("buffer" mode): ``δ·inner_mul`` steps on replayed episodes."""
+
+        def replay(carry, k):
+            eps = _sample(buffer, k, self.static.inner_batch)
+            return self.policy_step(*carry, eps, hp), None
+
+        n_inner = self.static.delta * self.static.inner_mul
+        (theta, opt), _ = jax.lax.scan(replay, (theta, opt), jax.random.split(key, n_inner))
+        return theta, opt
+
+    def iteration(self, st: BarfiState, hp: BarfiHParams):
+        """One outer iteration (module docstring, steps 1-4); metrics per episode ``[δ]`` and
+        per iteration."""
+        okey, k_old, k_in = jax.random.split(st.outer_key, 3)
+        hp = hp._replace(transform=st.phi)  # the inner learner sees the current φ
+        theta, theta_opt, key, new_eps = self._episodes(st, hp)
+        old_eps = _sample(st.buffer, k_old, self.static.hess_batch)
+        phi, phi_opt, raw = self._phi_step(st, new_eps, old_eps, hp)
         buffer = replay_buffer.add(st.buffer, new_eps)
-
-        if static.inner == "buffer":  # the authors' inner loop: replayed buffer episodes
-
-            def replay(carry, k):
-                theta, opt = carry
-                eps = sample(buffer, k, static.inner_batch)
-                return policy_step(theta, opt, phi, eps, hp), None
-
-            n_inner = delta * static.inner_mul
-            (theta, theta_opt), _ = jax.lax.scan(
-                replay, (theta, theta_opt), jax.random.split(k_in, n_inner)
+        if self.static.inner == "buffer":
+            theta, theta_opt = self._replay_inner(
+                theta, theta_opt, buffer, k_in, hp._replace(transform=phi)
             )
         metrics = {
-            "primary_return": jnp.sum(new_eps.mask * new_eps.reward, -1),
-            "aux_return": jnp.sum(new_eps.mask * new_eps.aux, -1),
-            "length": jnp.sum(new_eps.mask, -1),
+            **episode_metrics(new_eps),
             "gamma_phi": blend_discount(phi),
             "phi_weight": phi.weight,
             "phi_bias": phi.bias,
@@ -348,20 +360,50 @@ def make_train(
         st = BarfiState(theta, theta_opt, phi, phi_opt, buffer, key, okey, st.iteration + 1)
         return st, metrics
 
-    def chunk(st: BarfiState, hp: BarfiHParams):
-        st, m = jax.lax.scan(lambda s, _: iteration(s, hp), st, None, static.iterations_per_chunk)
+    def chunk(self, st: BarfiState, hp: BarfiHParams):
+        """``iterations_per_chunk`` outer iterations; per-episode metrics ``[per_chunk·δ]``,
+        per-iteration metrics ``[per_chunk, ...]``."""
+        st, m = jax.lax.scan(
+            lambda s, _: self.iteration(s, hp), st, None, self.static.iterations_per_chunk
+        )
         per_episode = ("primary_return", "aux_return", "length")
-        m = {k: (v.reshape(-1) if k in per_episode else v) for k, v in m.items()}
-        return st, m
+        return st, {k: (v.reshape(-1) if k in per_episode else v) for k, v in m.items()}
 
+    def evaluate(self, st: BarfiState, hp: BarfiHParams) -> Array:
+        """``[]`` mean primary return of ``num_eval_episodes`` episodes on fixed eval keys."""
+        return evaluate_policy(self.collect, st.theta, self.static, hp.gauss_std).mean()
+
+
+def _sample(buffer: replay_buffer.ReplayBuffer, key, n: int) -> Episode:
+    """``n`` episodes ``[n, T]`` uniformly from the filled buffer (draws count back from the newest
+    episode, as BARFI's own buffer did)."""
+    return replay_buffer.sample(buffer, key, n, newest_first=True)
+
+
+def make_train(
+    static: BarfiStatic,
+    env,
+    features: FeaturesFn,
+    n_features: int,
+    env_params=None,
+    transform: RewardTransform | None = None,
+) -> BarfiTrainer:
+    """Build BARFI for ``env``; ``features`` is shared by the policy and the blend (as BARFI's).
+
+    ``transform`` must have :class:`BlendParams` params (default: :func:`blend` on ``features``
+    reading the ``"aux"`` channel, starting at the naive blend).
+    """
+    env_params = env.default_params if env_params is None else env_params
+    T = episode_window(static, env_params)
+    policy = FeaturePolicy.for_env(env, env_params, n_features, static.hidden_sizes)
+    if transform is None:
+        transform = blend(features, n_features, aux_channel=AUX_CHANNEL)
     return BarfiTrainer(
-        static,
-        policy,
-        features,
-        n_features,
-        init,
-        chunk,
-        outer_step,
-        inner_objective,
-        collect,
+        static=static,
+        transform=transform,
+        policy=policy,
+        features=features,
+        n_features=n_features,
+        collect=collect_episode(env, env_params, policy, features, T),
+        tx=make_rmsprop(),
     )

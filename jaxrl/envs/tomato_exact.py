@@ -116,7 +116,7 @@ def network_policy(network, params, obs: Array) -> Array:
 
 
 @partial(jax.jit, static_argnames=("horizon",))
-def visitation(mdp: SparseMDP, pi: Array, horizon: int) -> Array:
+def visitation(mdp: SparseMDP, pi: Array, *, horizon: int) -> Array:
     """Time-averaged visitation ``(1/H) Σ_t Pr(s_t = s, a_t = a)`` ``[S, A]`` of a stationary
     policy ``pi [S, A]``; differentiable in ``pi`` (terminal states carry no visitation). Computed
     in the wider of ``pi``'s and ``mdp.prob``'s dtypes (float64 for the x64 MDP even when ``pi``
@@ -138,7 +138,7 @@ def visitation(mdp: SparseMDP, pi: Array, horizon: int) -> Array:
     return acc / horizon
 
 
-def sparse_fns(mdp: SparseMDP, horizon: int, *, state_only: bool = False):
+def sparse_fns(mdp: SparseMDP, *, horizon: int, state_only: bool = False):
     """``(occupancy_fn, return_fn)`` for :func:`make_ascent` on a sparse finite-horizon MDP.
 
     ``occupancy_fn(logits [S, A])``: time-averaged ``μ_π [S, A]`` (or its state marginal ``[S]``
@@ -146,19 +146,19 @@ def sparse_fns(mdp: SparseMDP, horizon: int, *, state_only: bool = False):
     """
 
     def occupancy_fn(logits):
-        mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon)
+        mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon=horizon)
         return state_marginal(mu) if state_only else mu
 
     def return_fn(logits, reward):
-        mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon)
+        mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon=horizon)
         return jnp.sum(mu * reward)
 
     return occupancy_fn, return_fn
 
 
-def policy_returns(mdp: SparseMDP, pi: Array, horizon: int) -> dict[str, Array]:
+def policy_returns(mdp: SparseMDP, pi: Array, *, horizon: int) -> dict[str, Array]:
     """Exact expected episode return (sum over ``H`` steps) of every reward channel."""
-    mu = visitation(mdp, pi, horizon)
+    mu = visitation(mdp, pi, horizon=horizon)
     return {k: horizon * jnp.sum(mu * mdp.expected_reward(k)) for k in mdp.rewards}
 
 
@@ -166,8 +166,8 @@ def exact_curves(
     mdp: SparseMDP,
     pi_ref: Array,
     lams: dict[tuple[str, bool], Array],
-    horizon: int,
     *,
+    horizon: int,
     steps: int = 300,
     learning_rate: float = 0.1,
 ) -> dict[tuple[str, bool], dict[str, np.ndarray]]:
@@ -187,11 +187,11 @@ def exact_curves(
     proxy = mdp.expected_reward("proxy_reward")
     true = mdp.expected_reward("true_reward")
     pi_ref = jnp.asarray(pi_ref, proxy.dtype)
-    mu_ref = visitation(mdp, pi_ref, horizon)
+    mu_ref = visitation(mdp, pi_ref, horizon=horizon)
     init = logits_from_policy(pi_ref)
     out = {}
     for (div, state_only), lam in lams.items():
-        occ, ret = sparse_fns(mdp, horizon, state_only=state_only)
+        occ, ret = sparse_fns(mdp, horizon=horizon, state_only=state_only)
         ref = state_marginal(mu_ref) if state_only else mu_ref
         run = make_ascent(occ, ret, div, steps=steps, learning_rate=learning_rate)
         batched = jax.jit(jax.vmap(run, in_axes=(None, None, None, 0, None)))

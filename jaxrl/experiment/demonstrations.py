@@ -34,8 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.config import Config
+from jaxrl.experiment.metric_specs import OFF_POLICY, SAC, trainer_metrics
 from jaxrl.experiment.params_io import save_params
 from jaxrl.experiment.results import ResultsStore, RunDir
+from jaxrl.experiment.schema import MetricSpec, Schema
 
 
 class Demonstrations(NamedTuple):
@@ -156,17 +158,40 @@ def subsample(episodes: dict[str, np.ndarray], every: int, seed: int = 0) -> Dem
 # --------------------------------------------------------------------------------------------
 
 
+#: ``demos.npz``: one row per kept sample, and the rolled-out episodes' returns.
+DEMOS_SCHEMA = Schema(
+    "demonstrations",
+    (
+        MetricSpec("obs", "float32", ("sample", "obs_dim"), "observation"),
+        MetricSpec("action", "float32", ("sample", "action_dim"), "expert action"),
+        MetricSpec("next_obs", "float32", ("sample", "obs_dim"), "next observation"),
+        MetricSpec("terminated", "bool", ("sample",), "the step ended the episode (not truncated)"),
+        MetricSpec("episode", "int32", ("sample",), "index of the sample's episode"),
+        MetricSpec("time", "int32", ("sample",), "within-episode time step of the sample"),
+        MetricSpec("episode_returns", "float32", ("episode",), "undiscounted episode returns"),
+    ),
+)
+
+
+def expert_schema(algo: str) -> Schema:
+    """``expert_metrics.npz``: the off-policy expert's training metrics ``[seed, ...]``."""
+    train = OFF_POLICY + (SAC if algo == "sac" else ())
+    return Schema("expert", trainer_metrics(train, run="seed"))
+
+
 def save_demonstrations(run: RunDir, demos: Demonstrations, name: str = "demos"):
-    """Write ``demos`` to ``<run>/<name>.npz`` (atomic)."""
-    return run.write_metrics(name, demos._asdict())
+    """Write ``demos`` to ``<run>/<name>.npz`` (atomic), validated against
+    :data:`DEMOS_SCHEMA`."""
+    return run.write_metrics(name, demos._asdict(), schema=DEMOS_SCHEMA)
 
 
 def load_demonstrations(run: RunDir, name: str = "demos") -> Demonstrations:
-    """Read ``<run>/<name>.npz`` back into :class:`Demonstrations`."""
-    d = run.load_metrics(name)
-    missing = set(Demonstrations._fields) - set(d)
-    if missing:
-        raise ValueError(f"{run.path}/{name}.npz lacks {sorted(missing)}")
+    """Read ``<run>/<name>.npz`` back into :class:`Demonstrations`.
+
+    Raises:
+      SchemaError: the file does not match :data:`DEMOS_SCHEMA`.
+    """
+    d = run.load_metrics(name, schema=DEMOS_SCHEMA)
     return Demonstrations(**{k: d[k] for k in Demonstrations._fields})
 
 
@@ -240,6 +265,7 @@ def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = 
         hp,
         progress=progress,
         metrics_name="expert_metrics",
+        schema=expert_schema(cfg.algo),
         return_state=True,
     )
     best = int(np.argmax(metrics["eval_return"][:, -1]))

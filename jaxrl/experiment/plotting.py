@@ -2,8 +2,9 @@
 
 Uses matplotlib's Agg backend (headless, no LaTeX) so figures rebuild on any machine from cached
 results. A figure script (``paper_figures/*.py``) reads its runs with :func:`figure_args` and
-:func:`latest_runs`, draws panels with :func:`curve_panel` (or :func:`plot_curves`) and writes the
-PNG with its caption underneath via :func:`save_captioned`.
+:func:`latest_runs`, loads metrics through its experiment's schema
+(``RunDir.load_metrics(schema=...)``), draws panels with :func:`curve_panel` (or
+:func:`plot_curves`) and writes the PNG with its caption underneath via :func:`save_captioned`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def figure_args(doc: str | None, argv: Sequence[str] | None = None) -> argparse.
 def missing_runs(experiment: str, results: str | os.PathLike) -> SystemExit:
     """The error a figure script raises when ``results`` holds no finished run it can draw."""
     return SystemExit(
-        f"no finished {experiment} runs under {results}/; run experiments/{experiment}.py first"
+        f"no finished {experiment} runs under {results}/; run `python -m experiments.{experiment}` "
+        "first"
     )
 
 
@@ -72,6 +74,25 @@ def latest_runs(
     if not runs:
         raise missing_runs(experiment, results)
     return runs
+
+
+def ci_verdict(
+    a: np.ndarray, b: np.ndarray, statistic: Statistic = "iqm", confidence: float = 0.95
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """Compare two samples' point estimates with their bootstrap CIs, for a caption sentence.
+
+    Args:
+      a, b: ``[seeds]`` scores.
+      statistic, confidence: as in :func:`bootstrap_ci` (2000 resamples, seed 0).
+
+    Returns:
+      ``("above" | "below" | "not distinguishable from", (point, lo, hi) of a, of b)``: above or
+      below only when the two CIs are disjoint.
+    """
+    ea = np.asarray(bootstrap_ci(np.asarray(a), statistic, 2000, confidence, 0))
+    eb = np.asarray(bootstrap_ci(np.asarray(b), statistic, 2000, confidence, 0))
+    verdict = "below" if ea[2] < eb[1] else "above" if ea[1] > eb[2] else "not distinguishable from"
+    return verdict, ea, eb
 
 
 def split_conditions(

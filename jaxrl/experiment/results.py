@@ -5,6 +5,7 @@ Layout of one run directory::
     config.json        the resolved config (JSON of the frozen dataclass, or the dict given)
     provenance.json    git commit/dirty, versions, device, flags, command line, start time
     <name>.npz         metric arrays, leading axis = seed
+    <name>.schema.json the metrics' declared schema (names, dtypes, named axes), if one was given
     <name>.json        any extra JSON (summaries, evaluation tables)
     checkpoints/       orbax checkpoints written by ``run_chunked`` (latest 1-2 only)
     DONE               written last; figure scripts read only runs that have it
@@ -36,6 +37,7 @@ import numpy as np
 
 from jaxrl.config import config_hash, to_json_dict
 from jaxrl.experiment.provenance import collect_provenance
+from jaxrl.experiment.schema import Metrics, Schema, SchemaError
 
 DONE = "DONE"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -136,17 +138,51 @@ class RunDir:
     def provenance(self) -> dict[str, Any]:
         return self.read_json("provenance")
 
-    def write_metrics(self, name: str, arrays: Mapping[str, Any]) -> Path:
-        """Atomically write ``arrays`` (name -> array ``[seeds, ...]``) to ``<name>.npz``."""
+    def write_metrics(
+        self, name: str, arrays: Mapping[str, Any], *, schema: Schema | None = None
+    ) -> Path:
+        """Atomically write ``arrays`` (name -> array ``[seeds, ...]``) to ``<name>.npz``.
+
+        With a ``schema``, the arrays are validated first (:meth:`Schema.validate`; nothing is
+        written if they do not match) and the schema is recorded as ``<name>.schema.json``.
+
+        Raises:
+          SchemaError: the arrays do not match ``schema``.
+        """
         _check_name(name)
         host = {k: np.asarray(v) for k, v in arrays.items()}
+        if schema is not None:
+            schema.validate(host)
+            self.write_json(f"{name}.schema", schema.to_json())
         return atomic_write(self.path / f"{name}.npz", lambda f: np.savez(f, **host))
 
-    def load_metrics(self, name: str = "metrics") -> dict[str, np.ndarray]:
-        """Read ``<name>.npz`` into a dict of numpy arrays."""
+    def load_schema(self, name: str = "metrics") -> Schema | None:
+        """The schema recorded with ``<name>.npz``, or ``None`` if it was written without one."""
+        if not (self.path / f"{name}.schema.json").exists():
+            return None
+        return Schema.from_json(self.read_json(f"{name}.schema"))
+
+    def load_metrics(
+        self, name: str = "metrics", *, schema: Schema | None = None
+    ) -> dict[str, np.ndarray] | Metrics:
+        """Read ``<name>.npz``: a dict of numpy arrays, or with a ``schema`` validated
+        :class:`Metrics` (named arrays and axis sizes).
+
+        Raises:
+          SchemaError: the arrays do not match ``schema``, or the run recorded a different one.
+        """
         _check_name(name)
         with np.load(self.path / f"{name}.npz", allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            arrays = {k: z[k] for k in z.files}
+        if schema is None:
+            return arrays
+        recorded = self.load_schema(name)
+        if recorded is not None and recorded != schema:
+            raise SchemaError(
+                f"{self.path}/{name}.npz was written with schema {recorded.to_json()}, "
+                f"not the expected {schema.to_json()}"
+            )
+        return Metrics.validated(schema, arrays)
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Atomically write ``obj`` to ``<name>.json``."""

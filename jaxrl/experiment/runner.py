@@ -29,6 +29,7 @@ import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
 from jaxrl.experiment.results import RunDir
+from jaxrl.experiment.schema import Schema
 from jaxrl.experiment.sharding import shard_seeds, state_shardings
 
 Metrics = dict[str, np.ndarray]
@@ -135,6 +136,7 @@ def run_chunked(
     allow_nonfinite: Collection[str] = (),
     max_to_keep: int = 2,
     metrics_name: str = "metrics",
+    schema: Schema | None = None,
     finalize: bool = False,
     return_state: bool = False,
 ) -> Metrics | tuple[Metrics, Any]:
@@ -158,6 +160,8 @@ def run_chunked(
       allow_nonfinite: metric names exempt from the NaN/inf check.
       max_to_keep: checkpoints kept on disk (the latest ones).
       metrics_name: file stem for the final metrics (``<run>/<metrics_name>.npz``).
+      schema: the metrics' declared :class:`~jaxrl.experiment.schema.Schema`; they are validated
+        against it before they are written, and it is recorded beside them.
       finalize: write the ``DONE`` marker after the metrics (otherwise the caller calls
         ``run.mark_done()`` once figures and other files are written).
       return_state: also return the final runner state.
@@ -220,7 +224,7 @@ def run_chunked(
 
     result = _concat(chunks)
     if run is not None:
-        run.write_metrics(metrics_name, result)
+        run.write_metrics(metrics_name, result, schema=schema)
         if finalize:
             run.mark_done()
     return (result, state) if return_state else result

@@ -98,6 +98,15 @@ def per_seed(values: Any, seeds: int, dtype: Any = None) -> np.ndarray:
     return np.repeat(np.asarray(values, dtype), seeds, axis=0)
 
 
+def print_final(
+    label: str, final: Any, metric: str = "true return", digits: int = 1, suffix: str = ""
+) -> None:
+    """Print ``label: final <metric> mean (min, max)`` of ``final [seeds]`` (last-chunk values)."""
+    f = np.asarray(final)
+    stats = f"mean {f.mean():.{digits}f} (min {f.min():.{digits}f}, max {f.max():.{digits}f})"
+    print(f"{label}: final {metric} {stats}{suffix}", flush=True)
+
+
 def broadcast_runs(tree: Any, n: int) -> Any:
     """Every leaf of ``tree`` with a new leading axis of ``n`` identical copies."""
     return jax.tree.map(lambda x: jnp.broadcast_to(jnp.asarray(x), (n, *jnp.shape(x))), tree)
@@ -155,7 +164,8 @@ def run_sweep(
       num_chunks: chunks (checkpoints) of the whole run; default ``program.static.num_chunks``
         (the trainer's own, which its ``chunk`` is built for).
       init_batched: ``init`` already takes the whole ``[runs]`` axis and is used as it is.
-      **kwargs: for ``run_chunked`` (``postfix_metric``, ``metrics_name``, ``return_state``...).
+      **kwargs: for ``run_chunked`` (``postfix_metric``, ``metrics_name``, ``schema``,
+        ``return_state``...).
     """
     if hasattr(program, "init") and hasattr(program, "chunk"):
         init, chunk = program.init, program.chunk

@@ -85,7 +85,7 @@ def tabular_fns(mdp: TabularMDP) -> tuple[OccupancyFn, ReturnFn]:
     return occupancy_fn, return_fn
 
 
-def finite_horizon_visits(P: Array, init_dist: Array, pi: Array, horizon: int) -> Array:
+def finite_horizon_visits(P: Array, init_dist: Array, pi: Array, *, horizon: int) -> Array:
     """Per-time state-action visitation ``x_t(s, a) = Pr(s_t = s, a_t = a)``, ``[H, S, A]``.
 
     ``pi`` is ``[S, A]`` (stationary) or ``[H, S, A]`` (time-dependent); ``P`` is dense
@@ -102,7 +102,7 @@ def finite_horizon_visits(P: Array, init_dist: Array, pi: Array, horizon: int) -
 
 
 def finite_horizon_fns(
-    P: Array, init_dist: Array, horizon: int, *, time_average: bool = True
+    P: Array, init_dist: Array, *, horizon: int, time_average: bool = True
 ) -> tuple[OccupancyFn, ReturnFn]:
     """``(occupancy_fn, return_fn)`` for a (time-dependent) softmax policy over horizon ``H``.
 
@@ -119,7 +119,8 @@ def finite_horizon_fns(
     P = jnp.asarray(P)
 
     def visits(logits):
-        return finite_horizon_visits(P, init_dist, jax.nn.softmax(logits, axis=-1), horizon)
+        pi = jax.nn.softmax(logits, axis=-1)
+        return finite_horizon_visits(P, init_dist, pi, horizon=horizon)
 
     def occupancy_fn(logits):
         x = visits(logits)

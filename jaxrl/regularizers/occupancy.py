@@ -24,9 +24,9 @@ always finite. Gradients use the "double-where" trick, so they are finite wherev
 (and zero through an infinite cell). All functions keep the input dtype (float64 under
 ``jax.enable_x64``) and are jitted (``axis`` static) so eager callers share compiled kernels.
 
-Also here (used by the theory checks and by :mod:`jaxrl.regularizers.discriminator`):
-:func:`bayes_optimal_logit` ``d* = log μ/μ_ref`` and :func:`population_logistic_loss`, the ORPO
-discriminator loss under the exact occupancies.
+Also here (used by the theory checks): :func:`bayes_optimal_logit` ``d* = log μ/μ_ref``, the
+minimiser of the ORPO discriminator's population loss
+(:func:`jaxrl.rewards.occupancy_ratio.population_logistic_loss`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def state_marginal(mu: Array) -> Array:
     """State-only occupancy ``μ(s) = Σ_a μ(s, a)`` (sums out the last, action, axis).
 
     Works on ``[S, A]`` and on per-time ``[H, S, A]`` arrays alike. The state-only ORPO variant
-    (``use_action=False``) regularises ``D(μ_π(s) ‖ μ_ref(s))``.
+    (discriminator inputs ``"s"``) regularises ``D(μ_π(s) ‖ μ_ref(s))``.
     """
     return jnp.sum(jnp.asarray(mu), axis=-1)
 
@@ -119,16 +119,3 @@ def bayes_optimal_logit(mu: Array, mu_ref: Array) -> Array:
     return jnp.where(
         pos & ref_pos, ratio, jnp.where(pos, jnp.inf, jnp.where(ref_pos, -jnp.inf, 0.0))
     )
-
-
-@jax.jit
-def population_logistic_loss(d: Array, mu: Array, mu_ref: Array) -> Array:
-    """ORPO's discriminator loss under the exact occupancies (theory.md §4):
-
-    ``L(d) = Σ μ softplus(−d) + Σ μ_ref softplus(d)``, the population version of
-    ``mean_π softplus(−d) + mean_ref softplus(d)``. Strictly convex per cell; minimised by
-    :func:`bayes_optimal_logit` (``∂L/∂d = −μ σ(−d) + μ_ref σ(d) = 0`` at ``d = log μ/μ_ref``).
-    """
-    mu, mu_ref = _pair(mu, mu_ref)
-    d = jnp.asarray(d, mu.dtype)
-    return jnp.sum(mu * jax.nn.softplus(-d)) + jnp.sum(mu_ref * jax.nn.softplus(d))

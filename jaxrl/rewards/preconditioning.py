@@ -7,8 +7,9 @@ Blondé et al.'s ``reward_type='gail_mod_f'`` (``liayn-pytorch``): a small forwa
     GP_f(s, a) = relu(‖∇_{(s,a)} Σ_i f_i(s, a)‖₂ − f_targ)²,
 
 (the gradient of the *summed* prediction, per sample; ``f_targ`` ∈ {5, …, 10}, liayn default 9;
-``ψ_min = 0.7``) where σ is a running standard deviation of GP_f (here a parallel-Welford running
-variance over every batch ψ was computed on; ``σ = sqrt(var) + 1e-8``). ψ ∈ [ψ_min, 1] drops
+``ψ_min = 0.7``) where σ is a running standard deviation of GP_f (here the shared parallel-Welford
+:class:`~jaxrl.shaping.stream.RunningStats` over every batch ψ was computed on, starting from
+one pseudo-sample of variance 1 with weight 1e-4; ``σ = sqrt(var) + 1e-8``). ψ ∈ [ψ_min, 1] drops
 where the learned dynamics are locally steep. For a non-negative reward (the minimax GAIL reward
 ``softplus(D)``) ``ψ·r ≤ r``, so every policy's Q under ``ψ·r`` is below its Q under ``r``:
 the preconditioning is pessimistic (theory check 11). For a negative reward it is optimistic.
@@ -23,7 +24,7 @@ which chains after :func:`jaxrl.rewards.adversarial.adversarial_reward`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import flax.linen as nn
 import flax.struct
@@ -32,6 +33,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.rewards.penalties import input_gradient_norms
+from jaxrl.shaping.stream import RunningStats, update_running_stats
 from jaxrl.shaping.transform import RewardTransform, Transition
 
 Array = Any
@@ -67,47 +69,20 @@ class PurpleConfig:
         return ForwardModel(self.obs_dim, tuple(self.hidden_sizes))
 
 
-class RunningMoments(NamedTuple):
-    """Running mean / variance of GP_f (parallel Welford; Chan et al. 1979)."""
-
-    mean: Array
-    var: Array
-    count: Array
-
-    @classmethod
-    def create(cls) -> RunningMoments:
-        return cls(jnp.zeros(()), jnp.ones(()), jnp.asarray(1e-4))
-
-    @property
-    def std(self) -> Array:
-        return jnp.sqrt(self.var) + 1e-8
-
-
-def update_moments(m: RunningMoments, x: Array) -> RunningMoments:
-    """Merge all values of ``x`` into ``m``."""
-    x = jnp.ravel(x)
-    b_mean, b_var, b_count = jnp.mean(x), jnp.var(x), x.shape[0]
-    delta = b_mean - m.mean
-    total = m.count + b_count
-    mean = m.mean + delta * b_count / total
-    m2 = m.var * m.count + b_var * b_count + delta**2 * m.count * b_count / total
-    return RunningMoments(mean, m2 / total, total)
-
-
 @flax.struct.dataclass
 class PurpleState:
     """Forward-model params, optimizer state and the running GP_f moments."""
 
     params: Params
     opt_state: Any
-    moments: RunningMoments
+    moments: RunningStats  # of GP_f, one scalar sample per (s, a)
     config: PurpleConfig = flax.struct.field(pytree_node=False)
 
 
 def init_purple(key: Array, config: PurpleConfig) -> PurpleState:
     params = config.network().init(key, jnp.zeros((1, config.obs_dim + config.action_dim)))
     tx = optax.adam(config.learning_rate)
-    return PurpleState(params, tx.init(params), RunningMoments.create(), config)
+    return PurpleState(params, tx.init(params), RunningStats.create(), config)
 
 
 def _sa(obs: Array, action: Array) -> Array:
@@ -156,33 +131,33 @@ def psi_from_penalty(gp: Array, sigma: Array, psi_min: Array = 0.7) -> Array:
 def precondition(
     config: PurpleConfig,
     params: Params,
-    moments: RunningMoments,
+    moments: RunningStats,
     reward: Array,
     obs: Array,
     action: Array,
     update_stats: bool = True,
     psi_min: Array | None = None,
     f_targ: Array | None = None,
-) -> tuple[Array, Array, RunningMoments]:
+) -> tuple[Array, Array, RunningStats]:
     """``(ψ·r, ψ, moments')``: running moments are updated with this batch's GP_f first (if
     ``update_stats``), then ``σ`` = their std is used. ``params`` is treated as constant."""
     psi_min = config.psi_min if psi_min is None else psi_min
     params = jax.lax.stop_gradient(params)
     gp = forward_grad_penalty(config, params, obs, action, f_targ)
     if update_stats:
-        moments = update_moments(moments, gp)
-    psi = psi_from_penalty(gp, moments.std, psi_min)
+        moments = update_running_stats(moments, gp)
+    psi = psi_from_penalty(gp, jnp.sqrt(moments.var) + 1e-8, psi_min)
     reward = jnp.asarray(reward)
     return reward * psi.astype(reward.dtype), psi, moments
 
 
 def purple_preconditioning(config: PurpleConfig, params: Params = None) -> RewardTransform:
     """RewardTransform ``r → ψ(s, a)·r``; params = forward-model params (an outer loop trains
-    them with :func:`train_forward_model_step`), state = :class:`RunningMoments` of GP_f."""
+    them with :func:`train_forward_model_step`), state = the :class:`RunningStats` of GP_f."""
 
     def init(params):
         del params
-        return RunningMoments.create()
+        return RunningStats.create()
 
     def apply(params, state, transition: Transition):
         r, _, state = precondition(

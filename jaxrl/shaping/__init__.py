@@ -1,5 +1,6 @@
 """Reward shaping: the RewardTransform API and the shaping families built on it."""
 
+from jaxrl.shaping.aux_reward import aux_shaping, aux_sum, pbrs_arrival, pbrs_aux
 from jaxrl.shaping.baselines import naive_potential, progress_bonus
 from jaxrl.shaping.channels import add_channel, select
 from jaxrl.shaping.gating import (
@@ -48,6 +49,8 @@ __all__ = [
     "RewardTransform",
     "Transition",
     "add_channel",
+    "aux_shaping",
+    "aux_sum",
     "apply_to_table",
     "biased_greedy",
     "cartpole_upright",
@@ -74,6 +77,8 @@ __all__ = [
     "multiplicative_penalties",
     "naive_potential",
     "par",
+    "pbrs_arrival",
+    "pbrs_aux",
     "pendulum_energy",
     "pendulum_height",
     "potential_based",

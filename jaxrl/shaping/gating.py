@@ -29,26 +29,17 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxrl.shaping.transform import RewardTransform, Transition
+from jaxrl.shaping.transform import RewardTransform, Transition, _float, _no_state
 
 Array = Any
 
 
-def _no_state(params):
-    del params
-    return ()
-
-
 def _channel(tr: Transition, name: str) -> Array:
     if name in tr.channels:
-        x = jnp.asarray(tr.channels[name])
-    elif name == "reward":
-        x = jnp.asarray(tr.reward)
-    else:
-        raise KeyError(
-            f"reward channel {name!r} not in transition; available: {sorted(tr.channels)}"
-        )
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
+        return _float(tr.channels[name])
+    if name == "reward":
+        return _float(tr.reward)
+    raise KeyError(f"reward channel {name!r} not in transition; available: {sorted(tr.channels)}")
 
 
 def _stack(tr: Transition, names: Sequence[str]) -> Array:

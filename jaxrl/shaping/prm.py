@@ -27,19 +27,9 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxrl.shaping.transform import RewardTransform, Transition
+from jaxrl.shaping.transform import RewardTransform, Transition, _float, _no_state
 
 Array = Any
-
-
-def _no_state(params):
-    del params
-    return ()
-
-
-def _float(x) -> Array:
-    x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
 
 
 # ----------------------------------------------------------------------------- pure functions

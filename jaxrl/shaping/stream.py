@@ -36,22 +36,12 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtri
 
-from jaxrl.shaping.transform import RewardTransform, Transition
+from jaxrl.shaping.transform import RewardTransform, Transition, _float, _no_state
 
 Array = Any
 Reference = str | Array
 
 DEFAULT_REFERENCE = "reference_reward"
-
-
-def _no_state(params):
-    del params
-    return ()
-
-
-def _float(x) -> Array:
-    x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
 
 
 def _references(tr: Transition, reference: Reference, reward: Array) -> Array:

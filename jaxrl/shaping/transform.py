@@ -90,6 +90,12 @@ def _no_state(params: Params) -> State:
     return ()
 
 
+def _float(x) -> Array:
+    """``x`` as an array of the default float dtype unless it is already floating."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
+
+
 def identity() -> RewardTransform:
     """The environment reward, unchanged (costs nothing: no state, no arithmetic)."""
 

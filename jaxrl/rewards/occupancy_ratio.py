@@ -1,16 +1,16 @@
-"""Discriminator estimation of occupancy divergences for deep RL (ORPO; papers.md §1.3).
+"""ORPO head of the discriminator: occupancy-ratio estimation and penalty rewards (papers.md §1.3).
 
-A logistic discriminator ``d(s, a)`` (flax MLP, 2×256 LeakyReLU by default; input = observation
-concatenated with a one-hot (discrete) or raw (continuous) action, or the observation alone for
-the state-only variant ``use_action=False``) is trained on current-policy vs reference-policy
-samples with
+The discriminator ``d`` (:mod:`jaxrl.rewards.discriminator`; ORPO: 2×256 LeakyReLU(0.01) on
+``(s, a)`` or, for the state-occupancy variant, ``s`` alone, see :func:`orpo_config`) is trained
+on current-policy vs reference-policy samples with
 
     L = mean_π softplus(−d) + mean_ref softplus(d),
 
-whose population minimiser is ``d* = log μ_π / μ_ref`` (:func:`jaxrl.regularizers.occupancy.
-bayes_optimal_logit`; theory check 13). Each :func:`train_discriminator` call runs
-``num_epochs`` epochs of shuffled minibatches (a config field, overridable per call): the released
-ORPO code under-trains the discriminator (papers.md §1.5), so give it several epochs.
+whose population minimiser (:func:`population_logistic_loss`) is ``d* = log μ_π / μ_ref``
+(:func:`jaxrl.regularizers.occupancy.bayes_optimal_logit`; theory check 13). Each
+:func:`train_occupancy_ratio` call runs ``num_epochs`` epochs of shuffled minibatches (a config
+field, overridable per call): the released ORPO code under-trains the discriminator
+(papers.md §1.5), so give it several epochs.
 
 Penalty rewards (:func:`penalty_from_logits`, subtracted with coefficient λ):
 
@@ -27,27 +27,34 @@ Then non-finite penalties are set to 0 and the result is clipped to ``±clip``
 **How the params reach the reward transform.** :func:`occupancy_penalty` returns a
 :class:`~jaxrl.shaping.RewardTransform` whose ``params`` pytree is
 :class:`OccupancyPenaltyParams` ``(lam, disc_params)``: the outer training loop trains the
-discriminator with :func:`train_discriminator` and passes ``params._replace(disc_params=
-state.params)`` to ``apply`` each iteration (λ stays vmappable for sweeps). The network shape is
-static (closed over through :class:`DiscriminatorConfig`). The ``sqrt_chi2`` normaliser is the
-trimmed mean over the *batch the transform is applied to*, so apply it to the whole
-current-policy rollout ``[T, N]`` at once (as ORPO does per train batch), not step by step.
+discriminator with :func:`train_occupancy_ratio` and passes ``params._replace(disc_params=
+state.variables)`` to ``apply`` each iteration (λ stays vmappable for sweeps). The network shape
+is static (closed over through the config). The ``sqrt_chi2`` normaliser is the trimmed mean
+over the *batch the transform is applied to*, so apply it to the whole current-policy rollout
+``[T, N]`` at once (as ORPO does per train batch), not step by step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
 
-import flax.linen as nn
-import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.flatten_util import ravel_pytree
 
-from jaxrl.regularizers.occupancy import population_logistic_loss
+from jaxrl.rewards.discriminator import (
+    DiscBatch,
+    DiscriminatorConfig,
+    DiscState,
+    discriminator_input,
+    discriminator_logits,
+    flatten_batch,
+    logits_and_stats,
+    transition_batch,
+)
 from jaxrl.shaping.transform import RewardTransform, Transition
 
 Array = Any
@@ -59,110 +66,13 @@ PENALTIES = ("kl", "chi2", "sqrt_chi2", "tv")
 ORPO_REWARD_CLIP = {"tomato": 1000.0, "pandemic": 100.0, "glucose": 1e10, "traffic": 1.0}
 
 
-@dataclass(frozen=True)
-class DiscriminatorConfig:
-    """Static (hashable) discriminator settings, closed over by jit.
-
-    Attributes:
-      obs_dim: flat observation size.
-      action_dim: number of actions (discrete, one-hot encoded) or action size (continuous).
-      discrete: discrete actions (integer ``[*B]``) vs continuous (``[*B, action_dim]``).
-      use_action: False for the state-only occupancy variant (``d(s)``).
-      hidden_sizes: MLP widths (ORPO: 2×256).
-      negative_slope: LeakyReLU slope.
-      learning_rate, max_grad_norm: Adam and global-norm clipping (ORPO reuses PPO's settings;
-        tomato lr 1e-3, grad clip 0.1).
-      num_epochs, num_minibatches: default passes per :func:`train_discriminator` call.
-    """
-
-    obs_dim: int
-    action_dim: int
-    discrete: bool = True
-    use_action: bool = True
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    negative_slope: float = 0.01
-    learning_rate: float = 1e-3
-    max_grad_norm: float | None = 0.1
-    num_epochs: int = 8
-    num_minibatches: int = 4
-
-    @property
-    def input_dim(self) -> int:
-        return self.obs_dim + (self.action_dim if self.use_action else 0)
-
-    def network(self) -> DiscriminatorNet:
-        return DiscriminatorNet(tuple(self.hidden_sizes), self.negative_slope)
-
-    def optimizer(self) -> optax.GradientTransformation:
-        adam = optax.adam(self.learning_rate)
-        if self.max_grad_norm is None:
-            return adam
-        return optax.chain(optax.clip_by_global_norm(self.max_grad_norm), adam)
-
-
-class DiscriminatorNet(nn.Module):
-    """``[..., D_in] -> [...]`` logit MLP with LeakyReLU hidden layers."""
-
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    negative_slope: float = 0.01
-
-    @nn.compact
-    def __call__(self, x):
-        for h in self.hidden_sizes:
-            x = nn.leaky_relu(nn.Dense(h)(x), self.negative_slope)
-        return nn.Dense(1)(x)[..., 0]
-
-
-class DiscBatch(NamedTuple):
-    """Samples ``(obs [*B, obs_dim], action [*B] int or [*B, action_dim])``."""
-
-    obs: Array
-    action: Array
-
-
-@flax.struct.dataclass
-class DiscState:
-    """Discriminator parameters and optimizer state (a pytree; ``config`` is static)."""
-
-    params: Params
-    opt_state: Any
-    config: DiscriminatorConfig = flax.struct.field(pytree_node=False)
-
-
-def discriminator_input(config: DiscriminatorConfig, obs: Array, action: Array) -> Array:
-    """Network input ``[*B, input_dim]``: obs, concatenated with the encoded action if used."""
-    obs = jnp.asarray(obs, jnp.result_type(float))
-    if not config.use_action:
-        return obs
-    if config.discrete:
-        act = jax.nn.one_hot(jnp.asarray(action), config.action_dim, dtype=obs.dtype)
-    else:
-        act = jnp.asarray(action, obs.dtype).reshape(*obs.shape[:-1], config.action_dim)
-    return jnp.concatenate([obs, act], axis=-1)
-
-
-def discriminator_logits(
-    config: DiscriminatorConfig, params: Params, obs: Array, action: Array
-) -> Array:
-    """``d(s, a)`` (or ``d(s)``), shape ``[*B]``; ``≈ log μ_π/μ_ref`` once trained."""
-    return config.network().apply(params, discriminator_input(config, obs, action))
-
-
-def init_discriminator(
-    key: Array,
-    obs_dim: int,
-    action_dim: int,
-    *,
-    config: DiscriminatorConfig | None = None,
-    **config_kwargs,
-) -> DiscState:
-    """Fresh :class:`DiscState`; settings from ``config`` or ``DiscriminatorConfig(**kwargs)``."""
-    if config is None:
-        config = DiscriminatorConfig(obs_dim=obs_dim, action_dim=action_dim, **config_kwargs)
-    elif config_kwargs or (config.obs_dim, config.action_dim) != (obs_dim, action_dim):
-        raise ValueError("pass either `config` (with matching dims) or keyword settings, not both")
-    params = config.network().init(key, jnp.zeros((1, config.input_dim)))
-    return DiscState(params=params, opt_state=config.optimizer().init(params), config=config)
+def orpo_config(obs_dim: int, action_dim: int, **overrides) -> DiscriminatorConfig:
+    """ORPO's discriminator: discrete ``(s, a)`` input, 2×256 LeakyReLU(0.01), no spectral norm,
+    Adam with PPO's settings (tomato lr 1e-3, global-norm clip 0.1), 8 epochs × 4 minibatches."""
+    # The network, learning rate and epochs are the dataclass defaults.
+    return DiscriminatorConfig(
+        obs_dim, action_dim, **{"discrete": True, "max_grad_norm": 0.1, **overrides}
+    )
 
 
 def logistic_loss(d_pi: Array, d_ref: Array) -> Array:
@@ -170,13 +80,19 @@ def logistic_loss(d_pi: Array, d_ref: Array) -> Array:
     return jnp.mean(jax.nn.softplus(-d_pi)) + jnp.mean(jax.nn.softplus(d_ref))
 
 
-def _flatten(batch: DiscBatch, config: DiscriminatorConfig) -> DiscBatch:
-    obs = jnp.asarray(batch.obs)
-    lead = obs.shape[:-1]
-    n = int(np.prod(lead)) if lead else 1
-    action = jnp.asarray(batch.action)
-    action = action.reshape(n) if config.discrete else action.reshape(n, config.action_dim)
-    return DiscBatch(obs.reshape(n, config.obs_dim), action)
+@jax.jit
+def population_logistic_loss(d: Array, mu: Array, mu_ref: Array) -> Array:
+    """ORPO's discriminator loss under the exact occupancies (theory.md §4):
+
+    ``L(d) = Σ μ softplus(−d) + Σ μ_ref softplus(d)``, the population version of
+    :func:`logistic_loss`. Strictly convex per cell; minimised by ``d = log μ/μ_ref``
+    (``∂L/∂d = −μ σ(−d) + μ_ref σ(d) = 0``). ``d``, ``mu``, ``mu_ref`` share a shape (any).
+    """
+    mu, mu_ref = jnp.asarray(mu), jnp.asarray(mu_ref)
+    dt = jnp.result_type(mu, mu_ref, float)
+    mu, mu_ref = mu.astype(dt), mu_ref.astype(dt)
+    d = jnp.asarray(d, dt)
+    return jnp.sum(mu * jax.nn.softplus(-d)) + jnp.sum(mu_ref * jax.nn.softplus(d))
 
 
 def _minibatches(key: Array, batch: DiscBatch, num_minibatches: int) -> DiscBatch:
@@ -189,7 +105,7 @@ def _minibatches(key: Array, batch: DiscBatch, num_minibatches: int) -> DiscBatc
 
 
 @partial(jax.jit, static_argnames=("num_epochs", "num_minibatches", "return_logits"))
-def train_discriminator(
+def train_occupancy_ratio(
     state: DiscState,
     batch_pi: DiscBatch,
     batch_ref: DiscBatch,
@@ -203,7 +119,8 @@ def train_discriminator(
     ``batch_pi`` (current policy) and ``batch_ref`` (reference policy) may have different sizes
     and any leading batch shape; each minibatch pairs ``1/num_minibatches`` of each (the
     remainder of a shuffle is dropped). Pure and jitted (``num_epochs``/``num_minibatches``/
-    ``return_logits`` static; ``None`` takes the config's values).
+    ``return_logits`` static; ``None`` takes the config's values). With spectral normalisation
+    the power iteration advances on each forward pass (π, then reference minibatch).
 
     Returns the new state and metrics: ``loss`` ``[num_epochs]`` (mean minibatch loss per epoch),
     and on the full batches after training ``final_loss``, ``accuracy`` (fraction classified
@@ -223,18 +140,18 @@ def train_discriminator(
     tx = config.optimizer()
     lead_pi = jnp.shape(batch_pi.obs)[:-1]
     lead_ref = jnp.shape(batch_ref.obs)[:-1]
-    batch_pi, batch_ref = _flatten(batch_pi, config), _flatten(batch_ref, config)
+    batch_pi, batch_ref = flatten_batch(config, batch_pi), flatten_batch(config, batch_ref)
 
-    def loss_fn(params, mb_pi, mb_ref):
-        d_pi = discriminator_logits(config, params, mb_pi.obs, mb_pi.action)
-        d_ref = discriminator_logits(config, params, mb_ref.obs, mb_ref.action)
-        return logistic_loss(d_pi, d_ref)
+    def loss_fn(params, stats, mb_pi, mb_ref):
+        d_pi, stats = logits_and_stats(config, params, stats, discriminator_input(config, mb_pi))
+        d_ref, stats = logits_and_stats(config, params, stats, discriminator_input(config, mb_ref))
+        return logistic_loss(d_pi, d_ref), stats
 
     def sgd_step(carry, mbs):
-        params, opt_state = carry
-        loss, grads = jax.value_and_grad(loss_fn)(params, *mbs)
+        params, stats, opt_state = carry
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, stats, *mbs)
         updates, opt_state = tx.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
+        return (optax.apply_updates(params, updates), stats, opt_state), loss
 
     def epoch(carry, epoch_key):
         k_pi, k_ref = jax.random.split(epoch_key)
@@ -245,11 +162,12 @@ def train_discriminator(
         carry, losses = jax.lax.scan(sgd_step, carry, mbs)
         return carry, jnp.mean(losses)
 
-    (params, opt_state), losses = jax.lax.scan(
-        epoch, (state.params, state.opt_state), jax.random.split(key, num_epochs)
+    (params, stats, opt_state), losses = jax.lax.scan(
+        epoch, (state.params, state.batch_stats, state.opt_state), jax.random.split(key, num_epochs)
     )
-    d_pi = discriminator_logits(config, params, batch_pi.obs, batch_pi.action)
-    d_ref = discriminator_logits(config, params, batch_ref.obs, batch_ref.action)
+    variables = {"params": params, "batch_stats": stats}
+    d_pi = discriminator_logits(config, variables, batch_pi)
+    d_ref = discriminator_logits(config, variables, batch_ref)
     n_pi, n_ref = d_pi.shape[0], d_ref.shape[0]
     metrics = {
         "loss": losses,
@@ -261,11 +179,13 @@ def train_discriminator(
     if return_logits:
         metrics["logits_pi"] = d_pi.reshape(lead_pi)
         metrics["logits_ref"] = d_ref.reshape(lead_ref)
-    return state.replace(params=params, opt_state=opt_state), metrics
+    steps = state.step + num_epochs * num_minibatches
+    new_state = state.replace(params=params, batch_stats=stats, opt_state=opt_state, step=steps)
+    return new_state, metrics
 
 
 @partial(jax.jit, static_argnames=("num_steps",))
-def fit_discriminator_exact(
+def fit_occupancy_ratio_exact(
     state: DiscState,
     batch: DiscBatch,
     weight_pi: Array,
@@ -277,8 +197,8 @@ def fit_discriminator_exact(
     ``batch`` lists the cells ``[*B]`` (e.g. every ``(s, a)`` of a tabular MDP, one-hot encoded),
     ``weight_pi`` / ``weight_ref`` ``[*B]`` their probabilities under the current and the reference
     policy (e.g. :func:`jaxrl.mdp.occupancy_measure`). Minimises the population logistic loss
-    ``L = Σ μ_π softplus(−d) + Σ μ_ref softplus(d)`` (:func:`~jaxrl.regularizers.occupancy.
-    population_logistic_loss`, the expectation of :func:`logistic_loss`) full-batch with
+    ``L = Σ μ_π softplus(−d) + Σ μ_ref softplus(d)`` (:func:`population_logistic_loss`, the
+    expectation of :func:`logistic_loss`) full-batch with
     ``num_steps`` damped Gauss–Newton steps (IRLS, as for logistic regression: the curvature
     ``Jᵀ diag((μ_π + μ_ref) σ(d) σ(−d)) J`` in the flattened parameters, Levenberg damping
     ``1e-12·max diag``, the largest of 12 halved step sizes that does not increase ``L``). A
@@ -286,23 +206,22 @@ def fit_discriminator_exact(
     reaches
     ``d = log μ_π/μ_ref`` to near machine precision on every cell of non-negligible mass. Builds a
     dense ``[P, P]`` matrix: for small networks only (``P ≲ 2000`` parameters). Parameters are
-    cast to the weights' dtype (float64 under ``jax.enable_x64``); the optimizer state of ``state``
-    is left as is.
+    cast to the weights' dtype (float64 under ``jax.enable_x64``); the optimizer state and the
+    spectral-norm statistics of ``state`` are left as is.
 
     Returns the new state and metrics ``loss`` ``[num_steps]``, ``final_loss``, ``grad_max``
     (largest ``|∂L/∂θ|`` at the result, the optimality certificate) and ``logits`` ``[*B]``.
     """
-    from jax.flatten_util import ravel_pytree
-
     config = state.config
     lead = jnp.shape(batch.obs)[:-1]
-    flat = _flatten(batch, config)
+    flat = flatten_batch(config, batch)
     w_pi, w_ref = jnp.ravel(jnp.asarray(weight_pi)), jnp.ravel(jnp.asarray(weight_ref))
     dtype = jnp.result_type(w_pi, w_ref, float)  # flax initialises float32; fit in float64
     theta0, unravel = ravel_pytree(jax.tree.map(lambda p: jnp.asarray(p, dtype), state.params))
 
     def logits(theta):
-        return discriminator_logits(config, unravel(theta), flat.obs, flat.action)
+        variables = {"params": unravel(theta), "batch_stats": state.batch_stats}
+        return discriminator_logits(config, variables, flat)
 
     def loss_fn(theta):
         return population_logistic_loss(logits(theta), w_pi, w_ref)
@@ -404,7 +323,9 @@ def penalty_from_logits(
 
 
 class OccupancyPenaltyParams(NamedTuple):
-    """``params`` of :func:`occupancy_penalty`: coefficient ``lam`` and discriminator params."""
+    """``params`` of :func:`occupancy_penalty`: coefficient ``lam`` and the discriminator's
+    variables ``{"params", "batch_stats"}`` (:attr:`~jaxrl.rewards.discriminator.DiscState.
+    variables`)."""
 
     lam: Array
     disc_params: Params
@@ -421,9 +342,10 @@ def occupancy_penalty(
     """RewardTransform ``r -> r − λ · penalty(d(s_t, a_t))`` (ORPO's reward augmentation).
 
     ``params`` = :class:`OccupancyPenaltyParams` ``(lam, disc_params)``; ``default_params`` uses
-    ``lam`` and ``disc_params`` given here (e.g. ``init_discriminator(...).params``). The outer
-    loop replaces ``disc_params`` after each :func:`train_discriminator` call. The discriminator
-    is applied to ``transition.obs`` (``[*B, obs_dim]``) and ``transition.action``; its output
+    ``lam`` and ``disc_params`` given here (e.g. ``init_discriminator(...).variables``). The outer
+    loop replaces ``disc_params`` after each :func:`train_occupancy_ratio` call. The
+    discriminator is applied to ``transition.obs`` (``[*B, obs_dim]``) and ``transition.action``
+    (or ``next_obs``, by ``config.inputs``; absorbing-wrapped if configured); its output
     is treated as a constant (``stop_gradient``). ``clip`` is per environment
     (:data:`ORPO_REWARD_CLIP`). No state. ``sqrt_chi2`` normalises over the given batch.
     """
@@ -435,7 +357,7 @@ def occupancy_penalty(
         return ()
 
     def apply(params: OccupancyPenaltyParams, state, transition: Transition):
-        d = discriminator_logits(config, params.disc_params, transition.obs, transition.action)
+        d = discriminator_logits(config, params.disc_params, transition_batch(config, transition))
         pen = penalty_from_logits(jax.lax.stop_gradient(d), divergence, clip, trim)
         reward = jnp.asarray(transition.reward)
         return reward - jnp.asarray(params.lam, reward.dtype) * pen.astype(reward.dtype), state

@@ -1,9 +1,9 @@
 """Lipschitzness for off-policy GAIL (Blondé, Strasser & Kalousis; papers.md §3): SAM with
 gradient penalties {none, wgan, dragan, nagard} and a λ sweep of the (one-sided) wgan penalty.
 
-    python experiments/lipschitz_gail.py --profile quick            # Pendulum-v1, CPU, < 15 min
-    python experiments/lipschitz_gail.py --profile paper            # Brax hopper/halfcheetah, GPU
-    python experiments/lipschitz_gail.py --profile quick --resume   # continue an interrupted run
+    python -m experiments.lipschitz_gail --profile quick            # Pendulum-v1, CPU, < 15 min
+    python -m experiments.lipschitz_gail --profile paper            # Brax hopper/halfcheetah, GPU
+    python -m experiments.lipschitz_gail --profile quick --resume   # continue an interrupted run
 
 1. Expert: SAC trained on the environment's true reward (``expert_seeds`` seeds, the best by
    deterministic evaluation is kept); ``expert_episodes`` deterministic episodes are subsampled
@@ -18,14 +18,13 @@ gradient penalties {none, wgan, dragan, nagard} and a λ sweep of the (one-sided
    (deterministic policy, ``true_reward`` channel), ``d_grad_norm_agent`` / ``_expert`` the mean
    ‖∇_{s,a} D‖ over each row's updates.
 
-``paper_figures/lipschitz_gail.py`` draws the figure from the finished runs.
+``python -m paper_figures.lipschitz_gail`` draws the figure from the finished runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 
 # XLA's multi-threaded Eigen pool on CPU intermittently wedges on these vmapped graphs (every
 # worker idle, the host blocked materialising the first chunk's result; reproduced twice here
@@ -39,11 +38,20 @@ if "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from experiments.lipschitz_gail.schema import SCHEMA  # noqa: E402
 from jaxrl.agents import sam, td3  # noqa: E402
 from jaxrl.envs import make  # noqa: E402
 from jaxrl.experiment import ResultsStore  # noqa: E402
 from jaxrl.experiment.demonstrations import ExpertConfig, get_or_make_expert  # noqa: E402
-from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, per_seed, run_sweep, sweep_cli  # noqa: E402
+from jaxrl.experiment.sweep import (  # noqa: E402
+    SeededSweep,
+    grid_keys,
+    open_run,
+    per_seed,
+    print_final,
+    run_sweep,
+    sweep_cli,
+)
 
 EXPERIMENT = "lipschitz_gail"
 GP_TYPES = ("none", "wgan", "dragan", "nagard")
@@ -182,16 +190,12 @@ def run_group(
     )
     keys = grid_keys(cfg.seed, cfg.seeds, len(lambdas))
     metrics = run_sweep(
-        cfg, run, trainer, keys, hp, progress=progress, postfix_metric="eval_return"
+        cfg, run, trainer, keys, hp, progress=progress, postfix_metric="eval_return", schema=SCHEMA
     )
     run.mark_done()
     final = metrics["eval_return"][:, -1].reshape(len(lambdas), cfg.seeds)
     for lam, row in zip(lambdas, final, strict=True):
-        print(
-            f"[{EXPERIMENT}] {env_id} {gp_type} λ={lam:g}: final true return mean "
-            f"{row.mean():.1f} (min {row.min():.1f}, max {row.max():.1f})",
-            flush=True,
-        )
+        print_final(f"[{EXPERIMENT}] {env_id} {gp_type} λ={lam:g}", row)
     return run
 
 
@@ -213,7 +217,3 @@ def main(argv=None, progress: bool = True):
                 run_group(env_id, gp_type, cfg, demos, summary, expert_run, store, progress)
             )
     return runs
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

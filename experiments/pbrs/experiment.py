@@ -1,8 +1,8 @@
 """PBRS vs a misleading potential vs a non-potential "bicycle" bonus, on sparse-reward tasks.
 
-    python experiments/pbrs.py --profile quick            # ~minutes on a 2-core CPU
-    python experiments/pbrs.py --profile paper            # more steps (GPU or a long CPU run)
-    python experiments/pbrs.py --profile quick --resume   # continue interrupted runs
+    python -m experiments.pbrs --profile quick            # ~minutes on a 2-core CPU
+    python -m experiments.pbrs --profile paper            # more steps (GPU or a long CPU run)
+    python -m experiments.pbrs --profile quick --resume   # continue interrupted runs
 
 Four shaping variants of one sparse true reward, each trained on ``seeds`` seeds (the variants
 and seeds are one vmapped axis, and variant ``v`` reuses the seed keys of every other variant):
@@ -37,7 +37,7 @@ Each run also stores ``reference.json``: the exact optimum of every shaped MDP (
 on the shaped ``[S, A, S']`` table built by the *same* transform through ``apply_to_table``) and
 that policy's true return, so the figure can show where each variant must converge.
 
-The shaped rewards and the exact reference are in ``experiments/_pbrs_shaping.py``; the two
+The shaped rewards and the exact reference are in ``shaping.py``; the two
 pitfalls (``progress_bonus``, ``naive_potential``) are library transforms
 (:mod:`jaxrl.shaping.baselines`).
 """
@@ -45,51 +45,35 @@ pitfalls (``progress_bonus``, ``naive_potential``) are library transforms
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.pbrs.schema import raw_schema, schema
+from experiments.pbrs.shaping import (
+    MCAR_GAMMA,
+    exact_reference,
+    grid_transform,
+    mcar_transform,
+    pitfall_transform,
+    variant_params,
+)
 from jaxrl.agents import q_learning
 from jaxrl.agents.ppo import make_train as make_ppo
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.envs import RewardChannels, make
 from jaxrl.envs.gridworld import LAVA_DETOUR, OPEN_6X6, gridworld
 from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.sweep import SweepConfig, grid_keys, open_run, run_sweep, sweep_cli
-from jaxrl.mdp import expected_return, greedy_policy
-from jaxrl.shaping import naive_potential, progress_bonus
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, also when loaded by path
-from _pbrs_shaping import (  # noqa: E402
-    MCAR_GAMMA,
-    exact_reference,
-    grid_transform,
-    mcar_transform,
-    pitfall_transform,
-    progress_potential,
-    variant_params,
+from jaxrl.experiment.sweep import (
+    SweepConfig,
+    grid_keys,
+    open_run,
+    print_final,
+    run_sweep,
+    sweep_cli,
 )
-
-#: the experiment's names, also those of the library and sibling module it builds on (tests)
-__all__ = [
-    "PITFALL_VARIANTS",
-    "PITFALL_WEIGHTS",
-    "TASKS",
-    "VARIANTS",
-    "WEIGHTS",
-    "PBRSConfig",
-    "exact_reference",
-    "grid_transform",
-    "main",
-    "naive_potential",
-    "pitfall_transform",
-    "progress_bonus",
-    "progress_potential",
-    "variant_params",
-]
+from jaxrl.mdp import expected_return, greedy_policy
 
 EXPERIMENT = "pbrs"
 TASKS = ("grid_q", "grid_ppo", "mcar_ppo", "pitfall_q")
@@ -203,6 +187,7 @@ def _train(task, cfg: PBRSConfig, store, names, program, hp, evals: int, steps: 
         num_chunks=cfg.checkpoints,
         postfix_metric="eval_return" if extra["agent"] == "ppo" else None,
         metrics_name="raw",
+        schema=raw_schema(task),
     )
     return run, metrics
 
@@ -239,12 +224,9 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
         "agent": "q_learning",
     }
 
-    def chunk(st, h):
-        st, m = trainer.chunk(st, h)
-        return st, {k: jnp.asarray(v)[None] for k, v in m.items()}
-
-    program = (trainer.init, chunk)
-    run, metrics = _train(task, cfg, store, names, program, hp, cfg.q_evals, steps, extra)
+    run, metrics = _train(
+        task, cfg, store, names, (trainer.init, trainer.chunk), hp, cfg.q_evals, steps, extra
+    )
     out = _split({"true_return": metrics["eval_greedy_return"]}, names, cfg.seeds, ["true_return"])
     out["env_steps"] = np.asarray(metrics["eval_env_steps"])[: cfg.seeds]
     return _finish(run, out, exact_reference(grid, transform, params, names), names, task)
@@ -316,17 +298,14 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
 
 
 def _finish(run, out: dict, reference: dict, names, task: str):
-    run.write_metrics("metrics", out)
+    run.write_metrics("metrics", out, schema=schema(task, names))
     run.write_json("reference", reference)
     run.mark_done()
     for name in names:
         final = out[f"{name}/true_return"][:, -1]
         ref = reference.get("variants", {}).get(name, {}).get("shaped_optimum_true_return")
         ref_txt = "" if ref is None else f"; shaped optimum's true return {ref:.3f}"
-        print(
-            f"[{EXPERIMENT}] {task} {name:>16}: final true return mean {final.mean():.3f} "
-            f"(min {final.min():.3f}, max {final.max():.3f}){ref_txt}"
-        )
+        print_final(f"[{EXPERIMENT}] {task} {name:>16}", final, digits=3, suffix=ref_txt)
     return run
 
 
@@ -334,7 +313,3 @@ def main(argv=None):
     cfg, store = sweep_cli(PRESETS, __doc__, argv)
     runners = {"grid_q": run_q, "pitfall_q": run_q, "grid_ppo": run_ppo, "mcar_ppo": run_ppo}
     return [runners[task](task, cfg, store) for task in cfg.tasks]
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

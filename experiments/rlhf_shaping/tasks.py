@@ -1,4 +1,4 @@
-"""The two tasks of ``experiments/rlhf_shaping.py``: environment, PPO settings and the learner's
+"""The two tasks of ``experiments.rlhf_shaping``: environment, PPO settings and the learner's
 reward transform (every condition's shaping in one :func:`~jaxrl.shaping.select`, whose branch
 index is swept on the run axis).
 
@@ -11,10 +11,9 @@ index is swept on the run axis).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax.numpy as jnp
 
+from experiments.rlhf_shaping.config import RLHFShaping
 from jaxrl.agents.ppo_config import PPOStatic
 from jaxrl.envs.repeated_step import make_repeated_step
 from jaxrl.envs.rlhf_bandit import RLHFBandit, RLHFTestbedConfig, build_testbed
@@ -33,9 +32,6 @@ from jaxrl.shaping import (
     prm_delta,
     select,
 )
-
-if TYPE_CHECKING:
-    from rlhf_shaping import RLHFShaping
 
 SHAPINGS = ("vanilla", "mean_std", "clip", "min_max", "lsc", "ceiling", "par")
 PRM_VARIANTS = ("raw", "clip", "delta", "clip_delta")

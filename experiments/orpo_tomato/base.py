@@ -1,4 +1,4 @@
-"""The base (reference) policy of ``experiments/orpo_tomato.py``: PPO on the tomato gridworld's
+"""The base (reference) policy of ``experiments.orpo_tomato``: PPO on the tomato gridworld's
 *true* reward with ε-random actions, trained once per base config and reused by every sweep
 (``results/orpo_tomato_base/<run-id>/policy.msgpack``), and the exact expected returns of a
 policy network on the tabular MDP.
@@ -7,21 +7,20 @@ policy network on the tabular MDP.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 
+from experiments.orpo_tomato.config import ORPOTomato
+from experiments.orpo_tomato.schema import BASE_SCHEMA
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+from jaxrl.config import config_hash
 from jaxrl.envs import make, tomato_exact
-from jaxrl.experiment import ResultsStore, config_hash
+from jaxrl.experiment import ResultsStore
 from jaxrl.experiment.params_io import load_params, save_params
 from jaxrl.experiment.sweep import run_sweep
 from jaxrl.shaping.transform import from_channel
-
-if TYPE_CHECKING:
-    from orpo_tomato import ORPOTomato
 
 EXPERIMENT = "orpo_tomato"
 BASE_EXPERIMENT = "orpo_tomato_base"
@@ -93,7 +92,7 @@ def exact_returns(env, env_params, network, params):
 
     def one(p):
         pi = tomato_exact.network_policy(network, p, obs)
-        return tomato_exact.policy_returns(mdp, pi, HORIZON)
+        return tomato_exact.policy_returns(mdp, pi, horizon=HORIZON)
 
     return one, mdp, obs
 
@@ -121,7 +120,9 @@ def get_base(cfg: ORPOTomato, store: ResultsStore):
     )
     keys = jax.random.key(cfg.base_seed)[None]
     hpb = trainer.check(hp).broadcast(1)
-    _, state = run_sweep(None, run, trainer, keys, hpb, progress=False, return_state=True)
+    _, state = run_sweep(
+        None, run, trainer, keys, hpb, progress=False, return_state=True, schema=BASE_SCHEMA
+    )
     params = jax.tree.map(lambda x: x[0], state.train_state.params)
     save_params(run, "policy", params)
     one, _, _ = exact_returns(env, env_params, trainer.network, params)

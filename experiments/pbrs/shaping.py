@@ -1,4 +1,4 @@
-"""The shaped rewards of ``experiments/pbrs.py`` and the exact optimum each one implies.
+"""The shaped rewards of ``experiments.pbrs`` and the exact optimum each one implies.
 
 Every task's learner reward is one :func:`~jaxrl.shaping.chain` whose shaping terms are all
 present in every run; a variant is a vector of weights on their coefficients (a params tuple with

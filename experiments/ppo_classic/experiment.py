@@ -1,27 +1,35 @@
 """PPO on classic control (CartPole-v1, Pendulum-v1): learning curves over many seeds.
 
-    python experiments/ppo_classic.py --profile quick            # ~minutes on a 2-core CPU
-    python experiments/ppo_classic.py --profile paper            # GPU-sized budget
-    python experiments/ppo_classic.py --profile quick --resume   # continue an interrupted run
+    python -m experiments.ppo_classic --profile quick            # ~minutes on a 2-core CPU
+    python -m experiments.ppo_classic --profile paper            # GPU-sized budget
+    python -m experiments.ppo_classic --profile quick --resume   # continue an interrupted run
 
 Writes one results directory per environment under ``results/ppo_classic/`` (config.json,
-provenance.json, metrics.npz with a leading seed axis, DONE); ``paper_figures/ppo_classic.py``
+provenance.json, metrics.npz with a leading seed axis, DONE);
+``python -m paper_figures.ppo_classic``
 draws the figure from the finished runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import jax
 import jax.numpy as jnp
 
+from experiments.ppo_classic.schema import SCHEMA
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
 from jaxrl.envs import make
 from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.sweep import SeededSweep, grid_keys, open_run, run_sweep, sweep_cli
+from jaxrl.experiment.sweep import (
+    SeededSweep,
+    grid_keys,
+    open_run,
+    print_final,
+    run_sweep,
+    sweep_cli,
+)
 from jaxrl.shaping import scale
 
 EXPERIMENT = "ppo_classic"
@@ -87,20 +95,13 @@ def run_env(env_id: str, cfg: PPOClassic, store: ResultsStore):
     label = f"{env_id}: {cfg.seeds} seeds x {static.total_timesteps} steps"
     run = open_run(store, EXPERIMENT, run_config, cfg, label)
     keys = grid_keys(cfg.seed, cfg.seeds)
-    metrics = run_sweep(cfg, run, trainer, keys, hp, postfix_metric="eval_return")
+    metrics = run_sweep(cfg, run, trainer, keys, hp, postfix_metric="eval_return", schema=SCHEMA)
     run.mark_done()
     final = metrics["eval_return"][:, -1]
-    print(
-        f"[{EXPERIMENT}] {env_id}: final eval return mean {final.mean():.1f} "
-        f"(min {final.min():.1f}, max {final.max():.1f})"
-    )
+    print_final(f"[{EXPERIMENT}] {env_id}", final, "eval return")
     return run
 
 
 def main(argv=None):
     cfg, store = sweep_cli(PRESETS, __doc__, argv)
     return [run_env(env_id, cfg, store) for env_id in cfg.envs]
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,4 +1,4 @@
-"""Summaries and console reports of ``experiments/rlhf_shaping.py``: peak/final values per
+"""Summaries and console reports of ``experiments.rlhf_shaping``: peak/final values per
 condition with 95% bootstrap CIs over seeds (``summary.json``) and the paper's claims."""
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """BARFI (Gupta et al. 2023): learning to blend a primary and an auxiliary reward, vs baselines.
 
-    python experiments/barfi.py --profile quick            # ~minutes on a 2-core CPU
-    python experiments/barfi.py --profile paper            # GPU-sized budget (+ MountainCar,
+    python -m experiments.barfi --profile quick            # ~minutes on a 2-core CPU
+    python -m experiments.barfi --profile paper            # GPU-sized budget (+ MountainCar,
                                                            #  HalfCheetah), 40 seeds
-    python experiments/barfi.py --profile quick --resume   # continue interrupted runs
+    python -m experiments.barfi --profile quick --resume   # continue interrupted runs
 
 For every environment × aux kind ("good" = helpful heuristic, "bad" = misaligned; papers.md §2.1)
 two runs are written under ``results/barfi/`` (config keys ``env``, ``aux``, ``family``):
@@ -20,13 +20,12 @@ Metrics have a leading axis of ``len(methods) × seeds`` (method-major; ``config
 ``gamma_phi``, ``phi_weight``, ``phi_bias``, ``hypergrad_norm``. Method ``m`` reuses the seed
 keys of every other method. BARFI runs also store ``timing.json``: seconds per outer step for the
 exact (dense IFT), Neumann (K = 5) and first-order hypergradients on one seed.
-``paper_figures/barfi.py`` draws the figures.
+``python -m paper_figures.barfi`` draws the figures.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 
 import jax
@@ -34,11 +33,13 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl.envs.barfi_envs  # noqa: F401  (registers the BARFI envs)
+from experiments.barfi.schema import schema
 from jaxrl.agents import reinforce as rf
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.bilevel import barfi
 from jaxrl.envs import make
 from jaxrl.experiment.sweep import SweepConfig, grid_keys, open_run, per_seed, run_sweep, sweep_cli
+from jaxrl.shaping import aux_shaping
 
 EXPERIMENT = "barfi"
 BASELINES = ("primary", "naive", "pbrs", "pbrs_state")
@@ -159,10 +160,9 @@ def run_family(env, aux, family, cfg, store):
     if family == "baselines":
         methods = BASELINES
         coefs = per_seed([BASELINE_COEFS[m] for m in methods], S, np.float32)
-        hp = rh._replace(
-            aux_coef=coefs[:, 0], pbrs_coef=coefs[:, 1], pbrs_arrival_coef=coefs[:, 2]
-        ).broadcast(len(methods) * S)
-        trainer = rf.make_train(rs, e, f, n, p)
+        hp = rh._replace(transform=(coefs[:, 0], coefs[:, 1], coefs[:, 2]))
+        hp = hp.broadcast(len(methods) * S)
+        trainer = rf.make_train(rs, e, f, n, p, transform=aux_shaping())
         static = rs
     else:
         methods = BARFIS
@@ -185,7 +185,9 @@ def run_family(env, aux, family, cfg, store):
     run = open_run(store, EXPERIMENT, run_config, cfg, label)
     keys = grid_keys(cfg.seed, S, len(methods))
     t0 = time.time()
-    metrics = run_sweep(cfg, run, trainer, keys, hp, postfix_metric="primary_return")
+    metrics = run_sweep(
+        cfg, run, trainer, keys, hp, postfix_metric="primary_return", schema=schema(family)
+    )
     summary = _summary(metrics, methods, S)
     run.write_json("summary", {"wall_s": time.time() - t0, "final_primary_return": summary})
     if family == "barfi" and cfg.timing and env in ("gridworld", "cartpole"):
@@ -206,19 +208,18 @@ def time_outer_steps(env, aux, cfg, reps: int = 20) -> dict:
         ("first_order", "neumann", 0),
     ):
         tr = barfi.make_train(dataclasses.replace(bs, hypergrad=kind), e, f, n, p)
-        hp = bh._replace(neumann_K=jnp.int32(K))
+        hp = bh._replace(neumann_K=jnp.int32(K), transform=tr.transform.default_params)
         theta = tr.policy.init(jax.random.key(0))
-        phi = barfi.init_blend_params(n)
         keys = jax.random.split(jax.random.key(1), bs.delta + bs.hess_batch)
         eps = jax.vmap(lambda k, tr=tr, th=theta: tr.collect(th, k, 0.1))(keys)
         new = jax.tree.map(lambda x: x[: bs.delta], eps)
         old = jax.tree.map(lambda x: x[bs.delta :], eps)
-        step = jax.jit(lambda t, ph, a, b, tr=tr, hp=hp: tr.outer_step(t, ph, a, b, hp)[0])
-        jax.block_until_ready(step(theta, phi, new, old))
+        step = jax.jit(lambda t, a, b, tr=tr, hp=hp: tr.outer_step(t, a, b, hp)[0])
+        jax.block_until_ready(step(theta, new, old))
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            jax.block_until_ready(step(theta, phi, new, old))
+            jax.block_until_ready(step(theta, new, old))
             times.append(time.perf_counter() - t0)
         out[name] = float(np.median(times))  # median: robust to a shared, busy CPU
     n_theta = sum(x.size for x in jax.tree.leaves(theta))
@@ -239,7 +240,3 @@ def main(argv=None):
             for family in ("baselines", "barfi"):
                 runs.append(run_family(env, aux, family, cfg, store))
     return runs
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -1,24 +1,20 @@
-"""The RLHF bandit program of ``experiments/rlhf_shaping.py``: a behaviour-cloned reference
+"""The RLHF bandit program of ``experiments.rlhf_shaping``: a behaviour-cloned reference
 policy, regularisation towards it (RLHF's per-token KL in the reward; an in-loss KL or √χ²
 estimator, papers.md §1.3) and the PPO program that trains every condition x seed in one vmap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from _rlhf_tasks import bandit_conditions, bandit_setup
 
+from experiments.rlhf_shaping.config import RLHFShaping
+from experiments.rlhf_shaping.tasks import bandit_conditions, bandit_setup
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams
 from jaxrl.experiment.sweep import broadcast_runs, grid_keys, per_seed
-
-if TYPE_CHECKING:
-    from rlhf_shaping import RLHFShaping
 
 LINEARISE_AT = 10.0
 

@@ -1,7 +1,7 @@
 """RLHF reward shaping (PAR and baselines), χ² vs KL regularisation, and PRM Clip/Delta.
 
-    python experiments/rlhf_shaping.py --profile quick     # a few minutes on a 2-core CPU
-    python experiments/rlhf_shaping.py --profile paper     # more seeds and steps (GPU)
+    python -m experiments.rlhf_shaping --profile quick     # a few minutes on a 2-core CPU
+    python -m experiments.rlhf_shaping --profile paper     # more seeds and steps (GPU)
 
 Two tasks, one results directory each under ``results/rlhf_shaping/`` (config key ``"task"``):
 
@@ -29,27 +29,30 @@ Two tasks, one results directory each under ``results/rlhf_shaping/`` (config ke
   success rate. Claim: raw PRM rewards make episodes grow to the horizon; Clip/Delta do not.
 
 Each run stores the per-update metrics with a leading ``[condition * seed]`` axis and
-``summary.json`` (peak/final values with 95% bootstrap CIs); ``paper_figures/rlhf_shaping.py``
-draws the figures. The tasks' setups are in ``experiments/_rlhf_tasks.py``, the bandit's
-reference policy and regularisers in ``_rlhf_bandit.py``, the summaries in ``_rlhf_report.py``.
+``summary.json`` (peak/final values with 95% bootstrap CIs);
+``python -m paper_figures.rlhf_shaping``
+draws the figures. The configuration is in ``config.py``, the tasks' setups in ``tasks.py``, the
+bandit's reference policy and regularisers in ``bandit.py``, the summaries in ``report.py``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.rlhf_shaping.bandit import bandit_program
+from experiments.rlhf_shaping.config import EXPERIMENT, PRESETS, RLHFShaping
+from experiments.rlhf_shaping.report import print_bandit, print_prm, summarise_bandit, summarise_prm
+from experiments.rlhf_shaping.schema import schema
+from experiments.rlhf_shaping.tasks import PRM_VARIANTS, prm_setup
 from jaxrl.agents.ppo import make_train
 from jaxrl.agents.ppo_config import PPOHParams
 from jaxrl.envs.rlhf_bandit import RLHFTestbedConfig, build_testbed, describe_testbed
 from jaxrl.experiment import ResultsStore
 from jaxrl.experiment.sweep import (
-    SeededSweep,
     broadcast_runs,
     grid_keys,
     open_run,
@@ -58,105 +61,23 @@ from jaxrl.experiment.sweep import (
     sweep_cli,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # siblings, also when loaded by path
-from _rlhf_bandit import bandit_program, divergence_estimates, exp_linearised  # noqa: E402
-from _rlhf_report import print_bandit, print_prm, summarise_bandit, summarise_prm  # noqa: E402
-from _rlhf_tasks import PRM_VARIANTS, SHAPINGS, prm_setup  # noqa: E402
-
-#: the experiment's names, also those of its sibling modules (for tests and notebooks)
-__all__ = [
-    "PRM_VARIANTS",
-    "SHAPINGS",
-    "TASKS",
-    "RLHFShaping",
-    "divergence_estimates",
-    "exp_linearised",
-    "main",
-]
-
-EXPERIMENT = "rlhf_shaping"
-TASKS = ("bandit", "prm")
-
-
-@dataclasses.dataclass(frozen=True)
-class RLHFShaping(SeededSweep):
-    seeds: int = 5
-    """training seeds per condition (conditions x seeds is one vmapped axis)"""
-    tasks: tuple[str, ...] = TASKS
-    """which tasks to run"""
-    testbed_seed: int = 0
-    """seed of the RLHF testbed (gold reward, reference policy, preference data, RM)"""
-    bandit_steps: int = 65_536
-    """environment steps (= sampled responses) per seed on the bandit"""
-    bandit_lr: float = 5e-4
-    reward_kl: float = 0.03
-    """per-token KL-in-reward coefficient of every shaping condition (RLHF's usual penalty)"""
-    kl_coefs: tuple[float, ...] = (0.1, 0.3, 1.0)
-    """in-loss KL estimator coefficients (papers.md §1.3), one condition each"""
-    chi2_coefs: tuple[float, ...] = (0.1, 0.3, 1.0)
-    """in-loss √χ² estimator coefficients, one condition each"""
-    par_k: float = 1.0
-    ceiling_sigmas: float = 1.0
-    """Ceil-c with c = (proxy mean + this many stds) of the reference policy's responses"""
-    prm_steps: int = 65_536
-    """environment steps per seed on the repeated-step MDP"""
-    prm_horizon: int = 30
-    prm_n_required: int = 3
-    clip_eta: float = 1.0
-    """Clip's threshold η: min(r − η, 0)"""
-    delta_keep_last: bool = False
-    num_chunks: int = 4
-    """checkpoint/progress points per run"""
-    extra_testbeds: int = 5
-    """also report reference/gold-optimal/proxy-optimal gold for this many other testbeds"""
-
-    def check(self) -> None:
-        super().check()
-        self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
-
-
-PRESETS = {
-    "quick": RLHFShaping(),
-    "paper": RLHFShaping(seeds=20, bandit_steps=262_144, prm_steps=262_144, num_chunks=16),
-}
-
 
 # ----------------------------------------------------------------------------- runs
-def looped_init(init):
-    """``init_fn(keys, hp)`` that initialises run by run (one jitted single-run init, stacked).
-
-    Workaround for a CPU deadlock: under ``vmap``, flax's orthogonal initialiser becomes batched
-    LAPACK QR custom calls (jaxlib's ``ParallelBatchMap``); when two run concurrently on a
-    2-thread XLA pool each blocks a pool thread waiting for sub-tasks queued behind the other,
-    and ``jit(vmap(trainer.init))`` hangs forever (seen with jax/jaxlib 0.10.2 on 2 cores).
-    """
-    single = jax.jit(init)
-
-    def init_fn(keys, hp):
-        states = [
-            single(keys[i], jax.tree.map(lambda x, i=i: x[i], hp)) for i in range(keys.shape[0])
-        ]
-        return jax.tree.map(lambda *xs: jnp.stack(xs), *states)
-
-    return init_fn
-
-
 def _run(task, program, hp, keys, run_config, cfg: RLHFShaping, store: ResultsStore):
-    """Open the task's run and train all conditions x seeds (init looped, chunk vmapped)."""
+    """Open the task's run and train all conditions x seeds (one vmapped run axis)."""
     steps = run_config["static"]["total_timesteps"]
     run = open_run(
         store, EXPERIMENT, run_config, cfg, f"{task}: {keys.shape[0]} runs x {steps} steps"
     )
-    init, chunk = program
     metrics = run_sweep(
         cfg,
         run,
-        (looped_init(init), chunk),
+        program,
         keys,
         hp,
         num_chunks=run_config["static"]["num_chunks"],
-        init_batched=True,
         postfix_metric="return_gold_reward" if task == "bandit" else "episode_length",
+        schema=schema(task),
     )
     return run, metrics
 
@@ -220,7 +141,3 @@ def main(argv=None):
     if "prm" in cfg.tasks:
         runs.append(run_prm(cfg, store))
     return runs
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
