@@ -26,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -146,13 +147,37 @@ def validate_types(cfg: Any) -> None:
     _validate(cfg, "")
 
 
+class CLIError(ValueError, SystemExit):
+    """A bad command-line value (:func:`cli`): a ``ValueError`` whose message names the flag or
+    field and the value, and a ``SystemExit`` carrying that message, so that a script prints it
+    and exits with status 1 instead of a traceback."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = message
+
+
+#: set while tyro builds a config in :func:`cli`, which then runs ``check`` itself: tyro would
+#: turn a ``check`` ValueError into a bare ``SystemExit(2)``.
+_DEFER_CHECKS: contextvars.ContextVar[bool] = contextvars.ContextVar("defer", default=False)
+
+
+def _check_tree(cfg: Any) -> None:
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, Config):
+            _check_tree(value)
+    cfg.check()
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Base class for frozen experiment configs: type-checked and value-checked on construction."""
 
     def __post_init__(self) -> None:
         validate_types(self)
-        self.check()
+        if not _DEFER_CHECKS.get():
+            self.check()
 
     def check(self) -> None:
         """Value constraints; override and call :meth:`require` for each (default: none)."""
@@ -256,6 +281,11 @@ def cli(
 
     Returns:
       The resolved, validated config.
+
+    Raises:
+      CLIError: an unknown profile, or a value the config's ``check`` refuses (a ``ValueError``
+        and a ``SystemExit``: the script prints the message and exits with status 1). Values
+        tyro cannot parse exit with its usage message (status 2).
     """
     names = list(presets)
     if not names:
@@ -269,12 +299,23 @@ def cli(
             f"all presets must share one class, got {sorted(c.__name__ for c in classes)}"
         )
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False, prog=prog)
-    pre.add_argument("--profile", choices=names, default=default_profile)
+    pre.add_argument("--profile", default=default_profile, metavar="{" + ",".join(names) + "}")
     known, rest = pre.parse_known_args(args)
+    if known.profile not in presets:
+        raise CLIError(f"--profile {known.profile!r} is not a profile; choose one of {names}")
     profile_help = (
         f"--profile {{{','.join(names)}}} picks a preset (default: {default_profile}; "
         f"now: {known.profile}); the flags below override its fields."
     )
     desc = f"{description.strip()}\n\n{profile_help}" if description else profile_help
     (cls,) = classes
-    return tyro.cli(cls, default=presets[known.profile], args=rest, description=desc, prog=prog)
+    token = _DEFER_CHECKS.set(True)
+    try:
+        cfg = tyro.cli(cls, default=presets[known.profile], args=rest, description=desc, prog=prog)
+    finally:
+        _DEFER_CHECKS.reset(token)
+    try:
+        _check_tree(cfg)
+    except ValueError as e:  # names the field and its value
+        raise CLIError(str(e)) from None
+    return cfg

@@ -38,7 +38,7 @@ COLORS = {
 
 def split(run, key):
     return plotting.split_conditions(
-        run.load_metrics(schema=schema(run.config["family"]))[key],
+        run.load_metrics(finite=True, schema=schema(run.config["family"]))[key],
         run.config["methods"],
         run.config["seeds"],
     )

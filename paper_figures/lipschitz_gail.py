@@ -41,7 +41,7 @@ def latest_groups(results) -> dict[str, dict[str, object]]:
 
 def split_lambdas(run, key: str) -> dict[float, np.ndarray]:
     """λ -> metric ``[seeds, T]`` (metrics are stored λ-major)."""
-    m = run.load_metrics(schema=SCHEMA)
+    m = run.load_metrics(finite=True, schema=SCHEMA)
     lam = np.asarray(run.read_json("sweep")["grad_pen_scale"])
     return {float(v): m[key][lam == v] for v in dict.fromkeys(lam.tolist())}
 
@@ -173,7 +173,7 @@ def env_row(ax_row, env_id: str, groups) -> str:
     exp_cfg = any_run.config["experiment"]
     default_lam = float(exp_cfg["default_lambda"])
     expert = float(any_run.read_json("sweep")["expert_return"])
-    m0 = any_run.load_metrics(schema=SCHEMA)
+    m0 = any_run.load_metrics(finite=True, schema=SCHEMA)
     ax_ret, ax_lam, ax_gn, ax_gnl = ax_row
     _penalty_panels(ax_ret, ax_gn, env_id, groups, default_lam, m0)
     _lambda_panels(ax_lam, ax_gnl, groups, m0)

@@ -21,7 +21,7 @@ from experiments.orpo_tomato.schema import curve_key, exact_schema, schema
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.envs.tomato import tomato_to_sparse_mdp
 from jaxrl.experiment import ResultsStore
-from jaxrl.experiment.plotting import figure_args, missing_runs, save_captioned
+from jaxrl.experiment.plotting import figure_args, missing_runs, save_captioned, usable_runs
 from jaxrl.mdp.sparse import evaluate_policy_sparse, finite_horizon_sparse
 
 EXPERIMENT = "orpo_tomato"
@@ -48,7 +48,7 @@ ROWS = ("final_true_return", "final_proxy_return")
 
 def latest_sweep(store: ResultsStore) -> dict[str, object]:
     """method -> finished run of the newest sweep (run ids ``<sweep>-<method>``)."""
-    done = store.finished_runs(EXPERIMENT)
+    done = usable_runs(store, EXPERIMENT)
     if not done:
         return {}
     newest = max(done, key=lambda r: r.done_time() or "")
@@ -62,12 +62,12 @@ def latest_sweep(store: ResultsStore) -> dict[str, object]:
 
 def _exact_metrics(run):
     """The exact run's curves, validated against the schema of its families (``grids``)."""
-    return run.load_metrics(schema=exact_schema(run.config["grids"]))
+    return run.load_metrics(finite=True, schema=exact_schema(run.config["grids"]))
 
 
 def per_lambda(run, key: str) -> tuple[np.ndarray, np.ndarray]:
     """(λ [L], scores [seeds, L]) of a sweep run."""
-    m = run.load_metrics(schema=schema(run.config["method"]))
+    m = run.load_metrics(finite=True, schema=schema(run.config["method"]))
     lams = np.asarray(run.config["lams"])
     return lams, m[key].reshape(len(lams), -1).T
 

@@ -264,7 +264,7 @@ def main(argv=None) -> Path:
     runs = latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
     data = {
         t: (
-            r.load_metrics(schema=schema(t, r.config["variants"])),
+            r.load_metrics(finite=True, schema=schema(t, r.config["variants"])),
             r.read_json("reference"),
             r.config["variants"],
             r,

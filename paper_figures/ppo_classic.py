@@ -16,6 +16,7 @@ import numpy as np
 from experiments.ppo_classic.schema import SCHEMA
 from jaxrl.experiment.plotting import (
     caption,
+    check_matches,
     curve_panel,
     figure_args,
     latest_runs,
@@ -25,10 +26,23 @@ from jaxrl.experiment.plotting import (
 EXPERIMENT = "ppo_classic"
 
 
+def check_data(run, env_id: str, m) -> None:
+    """Refuse a run whose metrics are not what its config.json describes (e.g. a run recorded as
+    Pendulum-v1 holding CartPole-v1 data): the panel's env, seeds, evaluation points and steps."""
+    cfg, static = run.config, run.config["static"]
+    check_matches(run, "env", env_id, cfg["env"])
+    check_matches(run, "seeds", m.sizes["seed"], cfg["experiment"]["seeds"])
+    check_matches(run, "evaluation points", m.sizes["eval"], static["num_chunks"])
+    batch = static["num_envs"] * static["num_steps"]
+    total = static["total_timesteps"] // batch * batch
+    check_matches(run, "final eval_env_steps", int(m["eval_env_steps"][0, -1]), total)
+
+
 def env_panel(ax, env_id: str, run) -> str:
     """One environment's evaluation-return curve; its caption line."""
-    m = run.load_metrics(schema=SCHEMA)
+    m = run.load_metrics(finite=True, schema=SCHEMA)
     steps = np.asarray(m["eval_env_steps"][0])
+    check_data(run, env_id, m)
     curve_panel(
         ax,
         steps,

@@ -45,7 +45,7 @@ def per_update(run, *keys: str) -> tuple[int, np.ndarray, list[dict[str, np.ndar
     ``[seeds, T]``); the metrics stack the conditions' seeds condition-major."""
     cfg = run.config
     seeds = cfg["experiment"]["seeds"]
-    m = run.load_metrics(schema=schema(cfg["task"]))
+    m = run.load_metrics(finite=True, schema=schema(cfg["task"]))
     batch = cfg["static"]["num_envs"] * cfg["static"]["num_steps"]
     steps = (np.arange(m[keys[0]].shape[1]) + 1) * batch
     return seeds, steps, [plotting.split_conditions(m[k], cfg["conditions"], seeds) for k in keys]

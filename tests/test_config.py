@@ -163,7 +163,8 @@ class ToySweep(SeededSweep):
 def test_sweep_config_inheritance_checks_json_and_recorded_fields():
     cfg = ToySweep()
     names = [f.name for f in dataclasses.fields(cfg)]
-    assert names == ["seeds", "results", "resume", "seed", "shard", "lambdas"]  # base fields first
+    base = ["seeds", "results", "resume", "resume_or_new", "seed", "shard"]
+    assert names == [*base, "lambdas"]  # base fields first
     assert (cfg.seeds, cfg.results, cfg.resume, cfg.seed, cfg.shard) == (
         4,
         "results",

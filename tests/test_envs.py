@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.envs import make, register, registered_names
+from jaxrl.envs import debug_actions, make, register, registered_names
 from jaxrl.envs import registry as registry_module
 from jaxrl.mdp import TabularMDP
 
@@ -251,3 +251,22 @@ def test_every_env_id_registered_on_package_import():
     expected = {"tomato", "gridworld", "tabular", "barfi_gridworld", "cartpole_aux"}
     expected |= {"mountaincar_sparse_aux", "halfcheetah_aux", "repeated_step", "rlhf_bandit"}
     assert expected <= names, sorted(expected - names)
+
+
+@pytest.mark.parametrize(
+    "name, bad, clipped", [("tomato", 9, 3), ("CartPole-v1", 7, 1), ("gridworld", -2, 0)]
+)
+def test_out_of_range_actions_are_clipped_and_an_error_in_debug_mode(name, bad, clipped):
+    env, params = make(name)
+    _, state = env.reset(jax.random.key(0), params)
+    key = jax.random.key(1)
+    # Outside debug mode an out-of-range discrete action is clipped (documented behaviour).
+    got = env.step(key, state, jnp.asarray(bad), params)
+    want = env.step(key, state, jnp.asarray(clipped), params)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with debug_actions():
+        env.step(key, state, jnp.asarray(clipped), params)  # valid: no error
+        with pytest.raises(ValueError, match=f"action {bad} is out of range"):
+            env.step(key, state, jnp.asarray(bad), params)
+    env.step(key, state, jnp.asarray(bad), params)  # the flag is part of the jit cache key

@@ -355,3 +355,73 @@ def test_expected_return_gradient_matches_finite_difference():
     e = jnp.zeros_like(logits).at[1, 0].set(1e-6)
     fd = (J(logits + e) - J(logits - e)) / 2e-6
     np.testing.assert_allclose(g[1, 0], fd, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------- issue 13
+def test_construction_validates_concrete_leaves_and_records_it():
+    f = _valid()
+    assert TabularMDP(**f).validated
+    bad = dict(f, P=f["P"] * 0.8)
+    with pytest.raises(ValueError, match="sums to 0.8"):
+        TabularMDP(**bad)
+    m = TabularMDP(**bad, validate=False)
+    assert not m.validated
+    assert not m.replace(R=f["R"]).validated  # replace does not validate unless asked
+    with pytest.raises(ValueError, match="sums to 0.8"):
+        m.replace(R=f["R"], validate=True)
+    # pytree round trips never validate (leaves may be tracers) and record validated=False
+    assert not jax.tree.map(lambda x: x, TabularMDP(**f)).validated
+    # built under jit (tracers): not validated, no error
+    out = jax.jit(lambda P: TabularMDP(P=P, **{k: v for k, v in f.items() if k != "P"}))(bad["P"])
+    assert not out.validated
+
+
+def test_solvers_refuse_invalid_mdps_outside_jit_and_stay_cheap_inside():
+    f = _valid()
+    bad = TabularMDP(**dict(f, P=f["P"] * 0.8), validate=False)
+    pi = np.full((6, 3), 1 / 3)
+    for fn, args in [
+        (value_iteration, ()),
+        (policy_iteration, ()),
+        (policy_evaluation, (pi,)),
+        (occupancy_measure, (pi,)),
+        (expected_return, (pi,)),
+        (discounted_visits, (pi,)),
+        (q_pi, (pi,)),
+    ]:
+        with pytest.raises(ValueError, match=f"{fn.__name__}: P.*sums to 0.8"):
+            fn(bad, *args)
+    # inside jit nothing is checked (and the jitted numbers are the same as the eager ones)
+    good = TabularMDP(**f)
+    np.testing.assert_array_equal(jax.jit(policy_evaluation)(good, pi), policy_evaluation(good, pi))
+    jax.jit(policy_evaluation)(bad, pi)
+
+
+def test_gamma_one_needs_terminals_and_proper_policies():
+    f = _valid()
+    no_term = TabularMDP(
+        **dict(f, gamma=np.float64(1.0), terminal_mask=np.zeros(6, bool)), validate=False
+    )
+    with pytest.raises(ValueError, match="value_iteration: gamma = 1 but the MDP has no terminal"):
+        value_iteration(no_term)
+    with pytest.raises(ValueError, match="policy_evaluation: gamma = 1 but the MDP has no term"):
+        policy_evaluation(no_term, np.full((6, 3), 1 / 3))
+    # one action loops in place on s=1: the policy that always takes it is improper
+    P = np.zeros((3, 2, 3))
+    P[:, 0] = np.eye(3)
+    P[:, 1, 2] = 1.0
+    mdp = TabularMDP.create(P, np.zeros_like(P), 1.0, terminal_mask=[False, False, True])
+    with pytest.raises(ValueError, match="improper: from state s=0"):
+        policy_evaluation(mdp, np.eye(2)[[0, 0, 0]])
+    np.testing.assert_allclose(policy_evaluation(mdp, np.eye(2)[[1, 1, 1]]), 0.0)
+
+
+def test_zero_sizes_and_shape_mismatch_are_clear():
+    with pytest.raises(ValueError, match="at least 1 action"):
+        TabularMDP.create(np.zeros((2, 0, 2)), np.zeros((2, 0, 2)), 0.9)
+    with pytest.raises(ValueError, match="at least 1 state"):
+        TabularMDP.create(np.zeros((0, 2, 0)), np.zeros((0, 2, 0)), 0.9)
+    with pytest.raises(ValueError, match=r"R has shape \(3, 2\).*\(2, 2, 2\)"):
+        TabularMDP.create(np.full((2, 2, 2), 0.5), np.zeros((3, 2)), 0.9)
+    with pytest.raises(ValueError, match=r"finite_horizon: R has shape \(2, 2, 3\)"):
+        finite_horizon(np.full((2, 2, 2), 0.5), np.zeros((2, 2, 3)), horizon=2)

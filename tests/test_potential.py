@@ -154,6 +154,33 @@ def test_ppo_trainer_check_rejects_gamma_mismatch():
     )
 
 
+def test_trainer_checks_gamma_on_first_call_unless_mismatch_is_allowed():
+    """init, trainer(key, hp) and jit(vmap(init)) check γ without an explicit ``check`` call;
+    ``allow_gamma_mismatch=True`` on the trainer is the escape hatch (issue 13)."""
+    import dataclasses
+
+    from jaxrl.agents.ppo import make_train
+    from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
+    from jaxrl.envs import make
+
+    env, env_params = make("CartPole-v1")
+    static = PPOStatic(num_envs=2, num_steps=8, total_timesteps=16, hidden_sizes=(8,))
+    transform = potential_based(cartpole_upright(), gamma=0.99)
+    trainer = make_train(static, env, transform, env_params)
+    hp = PPOHParams(gamma=0.9, transform=transform.default_params)
+    keys = jax.random.split(jax.random.key(0), 2)
+    with pytest.raises(ValueError, match="gamma"):
+        trainer.init(keys[0], hp)
+    with pytest.raises(jax.errors.JaxRuntimeError, match="allow_gamma_mismatch"):
+        jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(keys, hp.broadcast(2)))
+    allowed = dataclasses.replace(trainer, allow_gamma_mismatch=True)
+    assert not hasattr(allowed.init.unchecked, "unchecked")  # replace does not wrap twice
+    a = allowed.init(keys[0], hp)
+    b = jax.jit(jax.vmap(allowed.init))(keys, hp.broadcast(2))
+    np.testing.assert_array_equal(a.obs, b.obs[0])
+    trainer.init(keys[0], hp._replace(gamma=0.99))  # the transform's own γ passes
+
+
 # ----------------------------------------------------------------------------- table forms
 def _random_table(seed=0, S=5, A=3):
     rng = np.random.default_rng(seed)
@@ -386,3 +413,17 @@ def test_theory_unit_cases_flip_only_with_the_bug():
             pi = finite_horizon(P, R_t, gamma=0.9).pi
             V_pi, _ = finite_horizon_evaluation(P, R_H, pi, gamma=0.9)
             assert (float(jnp.max(V - V_pi)) > 0.5) == flips, route
+
+
+def test_potential_table_of_the_wrong_length_is_refused():
+    R = jnp.zeros((3, 2, 3))
+    for n in (2, 4):
+        with pytest.raises(ValueError, match=f"has {n} entries but the reward table has 3 states"):
+            apply_to_table(potential_based(potential_from_table(jnp.arange(float(n)))), R, 0.9)
+    with pytest.raises(ValueError, match="has 4 entries but n_states has 3 states"):
+        potential_from_table(jnp.arange(4.0), n_states=3)
+    with pytest.raises(ValueError, match="state index 3 is outside the potential table of 3"):
+        potential_from_table(jnp.arange(3.0))(jnp.array([0, 3]))
+    # the right length is unchanged
+    phi = potential_from_table(jnp.arange(3.0), n_states=3)
+    np.testing.assert_allclose(phi(jnp.array([2, 0])), [2.0, 0.0])

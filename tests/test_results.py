@@ -72,6 +72,7 @@ def test_metrics_round_trip_and_done_last(tmp_path):
     # No temporary files are left behind by the atomic writes.
     assert sorted(os.listdir(run.path)) == [
         "DONE",
+        "checksums.json",
         "config.json",
         "metrics.npz",
         "provenance.json",

@@ -202,3 +202,80 @@ def test_enable_compilation_cache(tmp_path):
         assert p.is_dir() and jax.config.jax_compilation_cache_dir == str(p)
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
+
+
+def _corrupt(step_dir):
+    """Overwrite every file of a checkpoint step with garbage (a torn or damaged write)."""
+    for f in step_dir.rglob("*"):
+        if f.is_file():
+            f.write_bytes(b"\x00garbage")
+
+
+def test_corrupt_latest_checkpoint_falls_back_to_older_with_warning(tmp_path):
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    store = ResultsStore(tmp_path)
+    ref = run_chunked(
+        init, chunk, keys, hp, num_chunks=CHUNKS, run=None, resume=False, progress=False
+    )
+    calls = {"n": 0}
+
+    def crashing_chunk(state, hparams):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return chunk(state, hparams)
+
+    run = store.create("toy", {"a": 1}, run_id="torn")
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(
+            init, crashing_chunk, keys, hp, num_chunks=CHUNKS, run=run, resume=False, progress=False
+        )
+    assert sorted(p.name for p in run.checkpoint_dir.iterdir()) == ["1", "2"]
+    _corrupt(run.checkpoint_dir / "2")
+    seen = []
+
+    def counting_chunk(state, hparams):
+        seen.append(int(state.step[0]))
+        return chunk(state, hparams)
+
+    with pytest.warns(UserWarning, match=r"checkpoints/2 is unreadable") as record:
+        out = run_chunked(
+            init, counting_chunk, keys, hp, num_chunks=CHUNKS, run=run, resume=True, progress=False
+        )
+    assert any("checkpoints/1 (chunk 1), the newest intact one" in str(w.message) for w in record)
+    assert seen == [2 * UPDATES, 3 * UPDATES]  # resumed after chunk 1, the intact checkpoint
+    for k in ref:
+        np.testing.assert_array_equal(out[k], ref[k])
+
+
+def test_all_checkpoints_corrupt_is_a_clear_error(tmp_path):
+    from jaxrl.experiment.runner import CheckpointError
+
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    run = ResultsStore(tmp_path).create("toy", {"a": 1}, run_id="r")
+    run_chunked(init, chunk, keys, hp, num_chunks=2, run=run, resume=False, progress=False)
+    for step in run.checkpoint_dir.iterdir():
+        _corrupt(step)
+    with pytest.warns(UserWarning), pytest.raises(CheckpointError, match="no checkpoint under"):
+        run_chunked(init, chunk, keys, hp, num_chunks=3, run=run, resume=True, progress=False)
+
+
+def test_mark_done_writes_checksums_that_loaders_verify(tmp_path):
+    import json
+
+    init, chunk = INIT, CHUNK
+    keys, hp = _inputs()
+    run = ResultsStore(tmp_path).create("toy", {"a": 1}, run_id="r")
+    run_chunked(
+        init, chunk, keys, hp, num_chunks=2, run=run, resume=False, progress=False, finalize=True
+    )
+    sums = json.loads((run.path / "checksums.json").read_text())["sha256"]
+    assert set(sums) == {"config.json", "provenance.json", "metrics.npz"}
+    assert run.verify("metrics.npz") and run.verify("config.json")
+    assert run.config == {"a": 1}
+    # a run written before checksums existed loads, unverified
+    (run.path / "checksums.json").unlink()
+    assert not run.verify("metrics.npz")
+    assert run.load_metrics()["loss"].shape == (SEEDS, 2 * UPDATES)

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxrl.envs.gridworld import approach_bonus_table, gridworld
 from jaxrl.shaping import (
@@ -112,3 +113,5 @@ def test_add_channel_restores_the_unshaped_part():
     # min(prm − 1, 0) + outcome
     t = chain(from_channel("prm"), prm_clip(1.0), add_channel("outcome"))
     np.testing.assert_allclose(_apply(t, tr), [0.5, 0.0])
+    with pytest.raises(KeyError, match=r"'bogus' not in the transition; available: \['outcome'"):
+        _apply(add_channel("bogus"), tr)

@@ -101,14 +101,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m theory_checks", description=__doc__)
     parser.add_argument("--thorough", action="store_true", help="10x cases per check")
     parser.add_argument("-k", dest="keyword", default="", help="only checks whose name contains it")
-    parser.add_argument("--cases", type=int, default=None, help="override accepted cases per check")
+    parser.add_argument(
+        "--cases", "--examples", type=int, default=None, help="override accepted cases per check"
+    )
     parser.add_argument("--json", dest="json_path", default=None, help="write the report as JSON")
     parser.add_argument(
         "--no-cache", action="store_true", help="don't keep XLA compiles on disk between runs"
     )
     args = parser.parse_args(argv)
     if args.cases is not None and args.cases < 1:
-        parser.error(f"--cases must be >= 1, got {args.cases}")
+        raise SystemExit(
+            f"python -m theory_checks: --cases/--examples = {args.cases} is invalid: the number "
+            "of accepted cases per check must be >= 1"
+        )
     if not args.no_cache:
         enable_compilation_cache()
 

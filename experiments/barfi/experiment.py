@@ -86,6 +86,7 @@ class BarfiExperiment(SweepConfig):
         super().check()
         self.require(set(self.envs) <= set(ENVS), "envs", f"must be a subset of {ENVS}")
         self.require(set(self.auxes) <= {"good", "bad"}, "auxes", "good and/or bad")
+        self.check_positive("num_chunks", "neumann_k", *(f"{e}_episodes" for e in ENVS))
 
     def episodes(self, env: str) -> int:
         return getattr(self, f"{env}_episodes")

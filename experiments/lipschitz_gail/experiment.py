@@ -92,6 +92,10 @@ class LipschitzGail(SeededSweep):
         self.require(set(self.gp_types) <= set(GP_TYPES), "gp_types", f"subset of {GP_TYPES}")
         self.require(all(x >= 0 for x in self.lambdas), "lambdas", "must be >= 0")
         self.require(self.expert_algo in ("sac", "td3"), "expert_algo", "sac or td3")
+        self.check_positive("total_timesteps", "num_chunks", "num_envs", "batch_size")
+        self.check_positive("hidden_sizes", "expert_steps", "expert_seeds", "expert_episodes")
+        self.check_nonnegative("default_lambda", "learning_starts")
+        self.require(0 <= self.gamma <= 1, "gamma", "must be in [0, 1]")
 
     def expert(self, env_id: str) -> ExpertConfig:
         return ExpertConfig(

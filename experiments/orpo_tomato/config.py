@@ -89,6 +89,11 @@ class ORPOTomato(SeededSweep):
         super().check()
         unknown = set(self.methods) - set(METHODS)
         self.require(not unknown, "methods", f"unknown {sorted(unknown)}; known {list(METHODS)}")
+        self.check_nonnegative("kl_coefs", "sqrt_chi2_coefs", "chi2_coefs", "reward_factor")
+        self.check_positive("base_steps", "total_timesteps", "num_envs", "num_steps", "num_chunks")
+        self.check_positive("hidden_sizes", "disc_hidden", "update_epochs", "num_minibatches")
+        for name in ("base_eps", "gamma", "gae_lambda"):
+            self.require(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
 
     def coefs(self, family: str) -> tuple[tuple[float, ...], float]:
         if family == "none":

@@ -186,8 +186,9 @@ def main(argv=None):
     env, env_params = tomato_env(cfg.reward_factor)
     h = config_hash(cfg.recorded())
     sweep = None
-    if cfg.resume:
-        pending = [r for r in store.runs(EXPERIMENT) if f"-{h}-" in r.run_id and not r.is_done]
+    if cfg.resuming:  # the newest unfinished sweep of this config, else the newest finished one
+        mine = [r for r in store.runs(EXPERIMENT) if f"-{h}-" in r.run_id]
+        pending = [r for r in mine if not r.is_done] or mine
         if pending:
             sweep = pending[-1].run_id.split(f"-{h}-")[0] + f"-{h}"
     sweep = sweep or f"{time.strftime('%Y%m%d-%H%M%S')}-{h}"

@@ -134,6 +134,10 @@ class PBRSConfig(SweepConfig):
         super().check()
         self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
         self.require(0 < self.grid_gamma < 1, "grid_gamma", "must be in (0, 1)")
+        self.check_positive("checkpoints", "q_evals", "ppo_evals", "grid_max_steps")
+        self.check_positive("q_steps", "pitfall_steps", "grid_ppo_steps", "mcar_ppo_steps")
+        for name in ("q_alpha", "q_epsilon"):
+            self.require(0 <= getattr(self, name) <= 1, name, "must be in [0, 1]")
         for name in ("q_evals", "ppo_evals"):
             self.require(
                 getattr(self, name) % self.checkpoints == 0,

@@ -52,6 +52,7 @@ class PPOClassic(SeededSweep):
         super().check()
         known = {"CartPole-v1", "Pendulum-v1"}
         self.require(set(self.envs) <= known, "envs", f"must be a subset of {sorted(known)}")
+        self.check_positive("cartpole_steps", "pendulum_steps", "num_chunks")
 
 
 PRESETS = {

@@ -170,8 +170,9 @@ def bandit_program(cfg: RLHFShaping):
     index = jnp.asarray(per_seed([c[1] for c in conds], cfg.seeds, np.int32))
     coefs = jnp.asarray(per_seed([c[2] for c in conds], cfg.seeds, np.float32))  # [n, 3]
     branch_params = broadcast_runs(transform.default_params[1], n)
-    hp = trainer.check(PPOHParams(learning_rate=cfg.bandit_lr, gamma=0.99, ent_coef=0.0))
+    hp = PPOHParams(learning_rate=cfg.bandit_lr, gamma=0.99, ent_coef=0.0)
     hp = hp.broadcast(n)._replace(aux_coef=coefs, transform=(index, branch_params))
+    hp = trainer.check(hp)  # every run's coefficients (aux_coef >= 0), before compiling
     keys = jax.random.key_data(grid_keys(cfg.seed, cfg.seeds, len(conds)))  # c reuses the seeds
     extra = {"reference_bc_kl": float(jnp.mean(kl_bc))}
     return init, chunk, hp, keys, conds, static, testbed, extra

@@ -46,6 +46,10 @@ class RLHFShaping(SeededSweep):
     def check(self) -> None:
         super().check()
         self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
+        self.check_nonnegative("kl_coefs", "chi2_coefs", "reward_kl", "extra_testbeds")
+        self.check_positive("bandit_steps", "prm_steps", "prm_horizon", "prm_n_required")
+        self.check_positive("num_chunks")
+        self.require(self.bandit_lr > 0, "bandit_lr", "must be > 0")
 
 
 PRESETS = {

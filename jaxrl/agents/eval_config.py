@@ -36,6 +36,11 @@ class EvalConfig(Config):
         for name in names:
             self.require(getattr(self, name) > 0, name, "must be positive")
 
+    def require_sizes(self, *names: str) -> None:
+        """:meth:`require` every layer width of each named ``tuple[int, ...]`` field ``> 0``."""
+        for name in names:
+            self.require(all(h > 0 for h in getattr(self, name)), name, "layer sizes must be > 0")
+
     def check(self) -> None:
         self.require_positive("num_chunks", "num_eval_envs")
         self.require(self.eval_steps >= 0, "eval_steps", "must be >= 0")

@@ -74,6 +74,7 @@ class OffPolicyStatic(EvalConfig):
             "log_interval",
         )
         super().check()  # num_chunks, num_eval_envs, eval_steps
+        self.require_sizes("hidden_sizes")
         self.require(self.learning_starts >= 0, "learning_starts", "must be >= 0")
         self.require(
             self.buffer_capacity >= self.num_envs,

@@ -76,6 +76,9 @@ class ORPOStatic(Config):
         self.require(self.divergence in PENALTIES, "divergence", f"expected one of {PENALTIES}")
         self.require(self.disc_epochs > 0, "disc_epochs", "must be positive")
         self.require(self.disc_minibatches > 0, "disc_minibatches", "must be positive")
+        self.require(all(h > 0 for h in self.disc_hidden), "disc_hidden", "sizes must be > 0")
+        self.require(self.disc_learning_rate > 0, "disc_learning_rate", "must be > 0")
+        self.require(self.penalty_clip > 0, "penalty_clip", "must be > 0")
 
 
 class ORPOState(NamedTuple):

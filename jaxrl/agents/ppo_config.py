@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from jaxrl.agents.eval_config import EvalConfig
-from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.hparams import (
+    BASE_BOUNDS,
+    NONNEGATIVE,
+    PROBABILITY,
+    broadcast_hparams,
+    check_hparams,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class PPOStatic(EvalConfig):
             "num_envs", "num_steps", "total_timesteps", "update_epochs", "num_minibatches"
         )
         super().check()  # num_chunks, num_eval_envs, eval_steps
+        self.require_sizes("hidden_sizes")
         self.require(
             self.batch_size % self.num_minibatches == 0,
             "num_minibatches",
@@ -86,10 +93,11 @@ class PPOHParams(NamedTuple):
         """Raise ``ValueError`` naming a bad value; call on concrete values before ``jit``."""
         bounds = {
             **BASE_BOUNDS,
-            "gae_lambda": (0.0, 1.0),
-            "clip_eps": (0.0, None),
-            "ent_coef": (None, None),
-            "vf_coef": (0.0, None),
+            "gae_lambda": PROBABILITY,
+            "clip_eps": PROBABILITY,
+            "ent_coef": NONNEGATIVE,
+            "vf_coef": NONNEGATIVE,
             "max_grad_norm": (0.0, None),
+            "aux_coef": NONNEGATIVE,  # ORPO's λ, the action-divergence β, RLHF's KL coefficients
         }
-        return check_hparams(self, bounds, positive=("learning_rate",))
+        return check_hparams(self, bounds, positive=("learning_rate", "max_grad_norm"))

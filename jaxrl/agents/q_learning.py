@@ -53,7 +53,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.hparams import (
+    BASE_BOUNDS,
+    NONNEGATIVE,
+    PROBABILITY,
+    broadcast_hparams,
+    check_hparams,
+)
 from jaxrl.agents.td_updates import (  # noqa: F401  (re-exported: the tabular learner's API)
     ALGORITHMS,
     Experience,
@@ -103,9 +109,17 @@ class QLearningStatic:
         return self.num_steps // self.eval_every
 
     def __post_init__(self):
-        for name in ("num_steps", "num_envs", "eval_every"):
+        self.check()
+
+    def check(self) -> None:
+        """Raise naming the field and its value (also run by ``make_train``)."""
+        for name in ("num_steps", "num_envs", "eval_every", "max_episode_steps"):
             v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+            if v is None and name == "max_episode_steps":
+                continue
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"QLearningStatic.{name} must be an int, got {v!r}")
+            if v <= 0:
                 raise ValueError(f"QLearningStatic.{name} must be a positive int, got {v!r}")
         if self.max_episode_steps is not None and self.max_episode_steps < 1:
             raise ValueError(
@@ -150,10 +164,10 @@ class QLearningHParams(NamedTuple):
 
     def check(self) -> QLearningHParams:
         """Raise ``ValueError`` naming a non-finite or out-of-range field; returns ``self``."""
-        bounds = {"alpha": (0.0, None), "epsilon": (0.0, 1.0), "alpha_decay": (0.0, None)}
+        bounds = {"alpha": (0.0, None), "epsilon": PROBABILITY, "alpha_decay": NONNEGATIVE}
         if self.gamma is not None:
             bounds["gamma"] = BASE_BOUNDS["gamma"]
-        return check_hparams(self, bounds)
+        return check_hparams(self, bounds, positive=("alpha",))
 
 
 class QLearningState(NamedTuple):

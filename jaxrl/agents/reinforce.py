@@ -42,7 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.hparams import BASE_BOUNDS, NONNEGATIVE, broadcast_hparams, check_hparams
 from jaxrl.agents.policy import FeaturePolicy
 from jaxrl.agents.trainer import TrainerBase
 from jaxrl.config import Config
@@ -213,6 +213,8 @@ class ReinforceStatic(Config):
     def check(self) -> None:
         self.require(self.episodes > 0, "episodes", "must be positive")
         self.require(self.num_eval_episodes > 0, "num_eval_episodes", "must be positive")
+        self.require(self.max_steps >= 0, "max_steps", "must be >= 0 (0: the env's limit)")
+        self.require(all(h > 0 for h in self.hidden_sizes), "hidden_sizes", "sizes must be > 0")
         self.require(
             self.num_chunks > 0 and self.episodes % self.num_chunks == 0,
             "num_chunks",
@@ -235,7 +237,12 @@ class ReinforceHParams(NamedTuple):
     broadcast = partialmethod(broadcast_hparams, dtype=jnp.float32)
 
     def check(self):
-        bounds = {"gamma": BASE_BOUNDS["gamma"], "actor_lr": (0.0, None), "critic_lr": (0.0, None)}
+        bounds = {
+            "gamma": BASE_BOUNDS["gamma"],
+            "actor_lr": NONNEGATIVE,  # 0: a frozen policy (a baseline)
+            "critic_lr": NONNEGATIVE,  # unused by REINFORCE
+            "entropy_coef": NONNEGATIVE,
+        }
         return check_hparams(self, bounds, positive=("gauss_std",))
 
 

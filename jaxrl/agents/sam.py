@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.agents import sac, td3
-from jaxrl.agents.hparams import broadcast_hparams
+from jaxrl.agents.hparams import broadcast_hparams, check_range
 from jaxrl.agents.offpolicy_common import (
     OffPolicyAgent,
     OffPolicyTrainer,
@@ -88,6 +88,8 @@ class SAMStatic(td3.TD3Static):
 
     def check(self) -> None:
         super().check()
+        self.require_sizes("disc_hidden_sizes")
+        self.require(self.disc_learning_rate > 0, "disc_learning_rate", "must be > 0")
         self.require(self.gp_type in GP_TYPES, "gp_type", f"must be one of {GP_TYPES}")
         self.require(self.expert_batch_size >= 0, "expert_batch_size", "must be >= 0")
         self.require(
@@ -139,9 +141,7 @@ class SAMHParams(NamedTuple):
     def check(self) -> SAMHParams:
         self.agent.check()
         for name in AdversarialHParams._fields:
-            v = np.asarray(getattr(self.disc, name), np.float64)
-            if not np.all(np.isfinite(v)) or np.any(v < 0):
-                raise ValueError(f"SAMHParams.disc.{name} must be finite and >= 0, got {v}")
+            check_range("SAMHParams.disc", name, getattr(self.disc, name), 0.0)
         return self
 
 

@@ -58,7 +58,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxrl.agents import replay_buffer
-from jaxrl.agents.hparams import BASE_BOUNDS, broadcast_hparams, check_hparams
+from jaxrl.agents.hparams import BASE_BOUNDS, NONNEGATIVE, broadcast_hparams, check_hparams
 from jaxrl.agents.policy import FeaturePolicy
 from jaxrl.agents.reinforce import (
     Episode,
@@ -141,6 +141,9 @@ class BarfiStatic(Config):
             self.require(getattr(self, name) > 0, name, "must be positive")
         self.require(self.num_eval_episodes > 0, "num_eval_episodes", "must be positive")
         self.require(self.inner_mul >= 0, "inner_mul", "must be >= 0")
+        self.require(self.power_iters >= 0, "power_iters", "must be >= 0")
+        self.require(self.max_steps >= 0, "max_steps", "must be >= 0 (0: the env's limit)")
+        self.require(all(h > 0 for h in self.hidden_sizes), "hidden_sizes", "sizes must be > 0")
         self.require(
             self.episodes % (self.delta * self.num_chunks) == 0,
             "episodes",
@@ -173,8 +176,9 @@ class BarfiHParams(NamedTuple):
     )
 
     def check(self):
-        lrs = ("actor_lr", "reward_lr", "gamma_lr", "neumann_alpha")
-        bounds = {k: (0.0, None) for k in (*lrs, "neumann_K")}
+        lrs = ("actor_lr", "reward_lr", "gamma_lr", "neumann_alpha")  # 0: that part stays fixed
+        coefs = ("entropy_coef", "reward_l2", "gamma_l2")
+        bounds = {k: NONNEGATIVE for k in (*lrs, *coefs, "neumann_K")}
         bounds["gamma"] = BASE_BOUNDS["gamma"]
         return check_hparams(self, bounds, positive=("gauss_std",))
 

@@ -85,7 +85,11 @@ def make_problem(mdp: TabularMDP, r_aux, l2=0.0, entropy=0.0, anchor=0.0) -> Tab
 
 
 def _mdp(prob: TabularBilevel, R, gamma) -> TabularMDP:
-    return TabularMDP(P=prob.P, R=R, gamma=gamma, init_dist=prob.d0, terminal_mask=prob.terminal)
+    # R is a learned reward, unmasked on terminal rows (the solvers mask them): not validated here;
+    # the solvers check what they depend on.
+    return TabularMDP(
+        P=prob.P, R=R, gamma=gamma, init_dist=prob.d0, terminal_mask=prob.terminal, validate=False
+    )
 
 
 def inner_mdp(phi: BlendParams, prob: TabularBilevel) -> TabularMDP:

@@ -3,6 +3,9 @@
 env, params = jaxrl.envs.make("CartPole-v1")
 obs, state = env.reset(key, params)
 obs, state, reward, terminated, truncated, info = env.step(key, state, action, params)
+
+``make`` validates params (call ``check_params(env, params)`` on params you build by hand).
+Discrete actions out of range are clipped; ``with debug_actions():`` makes them an error.
 """
 
 # Imported for their registration side effect, so every id works through ``make`` alone:
@@ -10,6 +13,7 @@ obs, state, reward, terminated, truncated, info = env.step(key, state, action, p
 # "repeated_step", "rlhf_bandit".
 from jaxrl.envs import barfi_envs, repeated_step, rlhf_bandit  # noqa: F401
 from jaxrl.envs.brax_adapter import BraxEnv, BraxEnvState, BraxParams, make_brax
+from jaxrl.envs.checks import actions_checked, check_params, debug_actions
 from jaxrl.envs.core import (
     REWARD_CHANNEL_SUFFIX,
     TRUE_REWARD,
@@ -54,6 +58,9 @@ __all__ = [
     "TomatoEnv",
     "TimeLimitState",
     "Wrapper",
+    "actions_checked",
+    "check_params",
+    "debug_actions",
     "make",
     "make_brax",
     "make_gridworld",

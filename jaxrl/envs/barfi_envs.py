@@ -49,6 +49,7 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import spaces
 
+from jaxrl.envs.checks import check_at_least, check_finite, check_positive, check_probability
 from jaxrl.envs.core import Array, Environment, PyTree
 from jaxrl.envs.gymnax_adapter import make_gymnax
 from jaxrl.envs.registry import make, register, registered_names
@@ -59,7 +60,7 @@ AUX_KINDS = ("good", "bad")
 
 
 def _check_aux(aux: str) -> None:
-    if aux not in AUX_KINDS:
+    if not isinstance(aux, str) or aux not in AUX_KINDS:
         raise ValueError(f"aux must be one of {AUX_KINDS}, got {aux!r}")
 
 
@@ -177,10 +178,26 @@ class BarfiGridworld(Environment):
     def is_terminated(self, state: GridState, params=None) -> Array:
         return in_goal(state.pos)
 
+    def check_params(self, params: GridParams) -> None:
+        """Raises on invalid params: ``random_action_prob`` in [0, 1], ``step_length`` > 0,
+        finite rewards, ``max_steps_in_episode`` >= 1. Run by ``make``."""
+        where = self.name
+        check_probability(where, "random_action_prob", params.random_action_prob)
+        check_positive(where, "step_length", params.step_length)
+        check_finite(where, "step_length", params.step_length)
+        for field in ("goal_reward", "step_reward", "box_bonus"):
+            check_finite(where, field, getattr(params, field))
+        check_at_least(where, "max_steps_in_episode (horizon)", params.max_steps_in_episode, 1)
+
 
 def make_barfi_gridworld(
     aux: str = "good", dist_quirk: bool = False, horizon: int = 50, random_action_prob=0.1
 ):
+    """``make("barfi_gridworld", aux=..., horizon=50, random_action_prob=0.1)``; actions outside
+    ``[0, 4)`` are clipped (debug mode: an error)."""
+    where = "make('barfi_gridworld')"
+    check_at_least(where, "horizon", horizon, 1)
+    check_probability(where, "random_action_prob", random_action_prob)
     env = BarfiGridworld(aux, dist_quirk)
     return env, GridParams(
         random_action_prob=float(random_action_prob), max_steps_in_episode=int(horizon)
@@ -243,6 +260,7 @@ def cartpole_aux(obs: Array, action: Array, aux: str) -> Array:
 
 def make_cartpole_aux(aux: str = "good", horizon: int = 500):
     _check_aux(aux)
+    check_at_least("make('cartpole_aux')", "horizon", horizon, 1)
     env, params = make_gymnax("CartPole-v1", max_steps_in_episode=int(horizon))
     return AuxReward(env, lambda o, a, i: cartpole_aux(o, a, aux)), params
 
@@ -262,6 +280,8 @@ def mountaincar_aux(obs: Array, action: Array, aux: str, scale: float = 1.0) -> 
 
 def make_mountaincar_sparse_aux(aux: str = "good", horizon: int = 2000, scale: float = 1.0):
     _check_aux(aux)
+    check_at_least("make('mountaincar_sparse_aux')", "horizon", horizon, 1)
+    check_finite("make('mountaincar_sparse_aux')", "scale", scale)
     env, params = make_gymnax("MountainCar-v0", max_steps_in_episode=int(horizon))
     sparse = lambda o, a, r, term, info: term.astype(jnp.float32)  # 1 at the goal, else 0
     return (

@@ -83,6 +83,25 @@ def terminated_wins(terminated: Array, truncated: Array) -> Array:
     return jnp.logical_and(jnp.asarray(truncated, bool), jnp.logical_not(terminated))
 
 
+def clip_action(action: Array, space: Any) -> Array:
+    """Clips a discrete action to ``[0, space.n - 1]`` (dtype kept; identity on valid actions);
+    other action spaces pass through unchanged (their envs clip to their own bounds)."""
+    n = getattr(space, "n", None)
+    return action if n is None else jnp.clip(action, 0, int(n) - 1)
+
+
+def debug_check(env: Any, action: Any, params: PyTree | None) -> None:
+    """In debug mode (:func:`jaxrl.envs.checks.actions_checked`): checks ``action`` against the
+    env's action space and concrete ``params``; does nothing otherwise."""
+    from jaxrl.envs import checks
+
+    if not checks.actions_checked():
+        return
+    params = env.default_params if params is None else params
+    checks.check_params(env, params)
+    checks.check_action(getattr(env, "name", type(env).__name__), action, env.action_space(params))
+
+
 def select_tree(pred: Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     """Leafwise ``where(pred, on_true, on_false)`` for a scalar ``pred`` (the auto-reset select)."""
     return jax.tree.map(lambda a, b: jax.lax.select(pred, a, b), on_true, on_false)
@@ -98,7 +117,6 @@ class Environment(environment.Environment):
     incremented.
     """
 
-    @partial(jax.jit, static_argnames=("self",))
     def step(
         self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
     ) -> tuple[PyTree, PyTree, Array, Array, Array, dict[str, Array]]:
@@ -107,14 +125,24 @@ class Environment(environment.Environment):
         Args:
           key: PRNG key; split into a step key and a reset key.
           state: the env state.
-          action: an element of ``action_space(params)``.
+          action: an element of ``action_space(params)``. A discrete action outside ``[0, n)`` is
+            clipped to that range; in debug mode (:func:`jaxrl.envs.debug_actions`,
+            ``JAXRL_CHECK_ACTIONS=1``) it raises instead, and params are checked too.
           params: env params; ``None`` means ``default_params``.
 
         Returns:
           ``(obs, state, reward, terminated, truncated, info)``; see the module docstring.
         """
+        debug_check(self, action, params)
+        return self._step(key, state, action, params)
+
+    @partial(jax.jit, static_argnames=("self",))
+    def _step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> tuple[PyTree, PyTree, Array, Array, Array, dict[str, Array]]:
         if params is None:
             params = self.default_params
+        action = clip_action(action, self.action_space(params))
         key_step, key_reset = jax.random.split(key)
         obs_st, state_st, reward, terminated, info = self.step_env(key_step, state, action, params)
         terminated = jnp.asarray(terminated, bool)

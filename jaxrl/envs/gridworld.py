@@ -29,6 +29,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.envs.checks import check_at_least, check_finite, check_probability
 from jaxrl.envs.registry import register, registered_names
 from jaxrl.envs.tabular import TabularEnv, TabularEnvParams, make_tabular
 from jaxrl.mdp import TabularMDP
@@ -191,7 +192,15 @@ def make_gridworld(
     max_steps: int = 100,
     obs_type: str = "one_hot",
 ) -> tuple[TabularEnv, TabularEnvParams]:
-    """The sampled :class:`TabularEnv` of :func:`gridworld` (the ``"gridworld"`` factory)."""
+    """The sampled :class:`TabularEnv` of :func:`gridworld` (the ``"gridworld"`` factory).
+
+    Actions outside ``[0, 4)`` are clipped (debug mode: an error; :mod:`jaxrl.envs.checks`)."""
+    where = "make('gridworld')"
+    check_probability(where, "slip", slip)
+    check_probability(where, "gamma", gamma, what="a discount")
+    check_at_least(where, "max_steps", max_steps, 1)
+    check_finite(where, "goal_reward", goal_reward)
+    check_finite(where, "lava_reward", lava_reward)
     grid = gridworld(layout, gamma, slip, goal_reward, lava_reward)
     return make_tabular(grid.mdp, max_steps=max_steps, obs_type=obs_type)
 

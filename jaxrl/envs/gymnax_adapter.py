@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import gymnax
 
-from jaxrl.envs.core import Array, PyTree, terminated_wins
+from jaxrl.envs.checks import check_at_least, check_finite
+from jaxrl.envs.core import Array, PyTree, clip_action, debug_check, terminated_wins
 from jaxrl.envs.wrappers import StepOut, Wrapper, _jit_method
 
 #: gymnax classic-control ids that ``jaxrl.envs.make`` registers.
@@ -26,12 +28,23 @@ class GymnaxEnv(Wrapper):
     ``params.max_steps_in_episode``, but reports ``terminated=truncated=True`` when an episode
     terminates on its last allowed step; here ``truncated`` (and ``info["truncated"]``) is False
     then. Observations, rewards and the auto-reset are gymnax's, untouched.
+
+    Actions: a discrete action outside ``[0, n)`` (e.g. 7 for CartPole, whose force gymnax
+    computes as ``force_mag·(2a − 1)``) is clipped to that range; in debug mode
+    (:func:`jaxrl.envs.debug_actions`) it raises. Continuous actions are clipped by gymnax itself.
     """
 
-    @_jit_method
     def step(
         self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
     ) -> StepOut:
+        debug_check(self, action, params)
+        return self._step(key, state, action, params)
+
+    @_jit_method
+    def _step(
+        self, key: Array, state: PyTree, action: Array, params: PyTree | None = None
+    ) -> StepOut:
+        action = clip_action(action, self.action_space(params))
         obs, state, reward, terminated, truncated, info = self._env.step(
             key, state, action, self._params(params)
         )
@@ -51,7 +64,8 @@ def make_gymnax(env_id: str, **param_overrides) -> tuple[GymnaxEnv, PyTree]:
       ``(env, env_params)``.
 
     Raises:
-      ValueError: on a field that the env's params do not have.
+      ValueError: on a field that the env's params do not have, or a non-finite value.
+      TypeError: on a value that is not a number (e.g. ``max_steps_in_episode="500"``).
     """
     env, params = gymnax.make(env_id)
     fields = [f.name for f in dataclasses.fields(params)]
@@ -61,4 +75,13 @@ def make_gymnax(env_id: str, **param_overrides) -> tuple[GymnaxEnv, PyTree]:
             f"make({env_id!r}): unknown keyword(s) {unknown}; {env_id} accepts overrides of its "
             f"params fields: {fields}"
         )
+    for field, value in param_overrides.items():
+        default = getattr(params, field)
+        if isinstance(default, (bool, str)):
+            continue
+        if isinstance(default, int):
+            low = 1 if field == "max_steps_in_episode" else -math.inf
+            check_at_least(f"make({env_id!r})", field, value, low)
+        elif isinstance(default, float):
+            check_finite(f"make({env_id!r})", field, value)
     return GymnaxEnv(env), params.replace(**param_overrides)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from jaxrl.envs.brax_adapter import make_brax
+from jaxrl.envs.checks import check_params
 from jaxrl.envs.core import PyTree
 from jaxrl.envs.gymnax_adapter import CLASSIC_CONTROL, make_gymnax
 from jaxrl.envs.tabular import make_tabular
@@ -63,20 +65,27 @@ def make(name: str, **kwargs: Any) -> tuple[Any, PyTree]:
       ``env_params.max_steps_in_episode`` is the time limit.
 
     Raises:
-      ValueError: unknown name (the message lists the valid ones) or bad kwargs.
+      ValueError: unknown name (the message lists close matches and the valid ones), an unknown
+        keyword, or a param out of range (:func:`jaxrl.envs.check_params`, run on the result).
+      TypeError: a keyword of the wrong type (e.g. ``horizon="100"``).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"make: the environment name must be a str, got {name!r}")
     if name.startswith(BRAX_PREFIX):
         factory: Factory = partial(make_brax, name[len(BRAX_PREFIX) :])
     elif name in _REGISTRY:
         factory = _REGISTRY[name]
     else:
+        close = difflib.get_close_matches(str(name), registered_names(), n=3, cutoff=0.5)
+        hint = f" Did you mean {close}?" if close else ""
         raise ValueError(
-            f"Unknown environment {name!r}. Valid names: {registered_names()}, or "
+            f"Unknown environment {name!r}.{hint} Valid names: {registered_names()}, or "
             f"'brax/<env_name>' for a Brax env (e.g. 'brax/inverted_pendulum', "
             f"make('brax/ant', backend='spring', episode_length=1000))."
         )
     _check_kwargs(name, factory, kwargs)
     env, params = factory(**kwargs)
+    check_params(env, params)
     return RewardChannels(env), params
 
 

@@ -35,6 +35,7 @@ import jax.numpy as jnp
 from flax import struct
 from gymnax.environments import spaces
 
+from jaxrl.envs.checks import check_at_least, check_finite
 from jaxrl.envs.core import Array, Environment
 from jaxrl.envs.registry import register, registered_names
 
@@ -63,8 +64,7 @@ class RepeatedStep(Environment):
 
     def __init__(self, n_required: int = 3):
         super().__init__()
-        if n_required < 1:
-            raise ValueError(f"n_required must be >= 1, got {n_required}")
+        check_at_least("repeated_step", "n_required", n_required, 1)
         self.n_required = int(n_required)
 
     @property
@@ -117,10 +117,27 @@ class RepeatedStep(Environment):
     def action_space(self, params=None):
         return spaces.Discrete(3)
 
+    def check_params(self, params: RepeatedStepParams) -> None:
+        """Raises on invalid params: ``prm_noise`` >= 0, finite rewards, ``max_steps_in_episode``
+        >= 1. Run by ``make``."""
+        for field in ("prm_correct", "prm_wrong", "success_reward"):
+            check_finite(self.name, field, getattr(params, field))
+        check_at_least(self.name, "prm_noise", params.prm_noise, 0.0, integer=False)
+        check_finite(self.name, "prm_noise", params.prm_noise)
+        check_at_least(self.name, "max_steps_in_episode", params.max_steps_in_episode, 1)
+
 
 def make_repeated_step(n_required: int = 3, **params: Any):
     """``make("repeated_step", n_required=3, horizon-and-reward overrides...)``; ``params`` are
-    :class:`RepeatedStepParams` fields (e.g. ``max_steps_in_episode=30``, ``prm_noise=0.05``)."""
+    :class:`RepeatedStepParams` fields (e.g. ``max_steps_in_episode=30``, ``prm_noise=0.05``).
+    Actions outside ``[0, 3)`` are clipped (debug mode: an error)."""
+    fields = list(RepeatedStepParams.__dataclass_fields__)
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise ValueError(
+            f"make('repeated_step'): unknown keyword(s) {unknown}; accepted: n_required and the "
+            f"params fields {fields}"
+        )
     env = RepeatedStep(n_required)
     return env, env.default_params.replace(**params)
 

@@ -48,6 +48,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 
+from jaxrl.envs.checks import check_at_least, check_finite, check_positive
 from jaxrl.envs.core import Array, Environment
 from jaxrl.envs.registry import register, registered_names
 from jaxrl.rewards.preference import (
@@ -276,10 +277,45 @@ class RLHFBandit(Environment):
     def action_space(self, params=None):
         return spaces.Discrete(self.num_responses)
 
+    def check_params(self, params: RLHFBanditParams) -> None:
+        """Raises if a table is not ``[C, K]`` (this env's sizes) or the episode is not 1 step."""
+        shape = (self.num_contexts, self.num_responses)
+        for field in ("gold", "proxy", "ref_logits"):
+            got = tuple(np.shape(getattr(params, field)))
+            if got != shape:
+                raise ValueError(f"rlhf_bandit: params.{field} has shape {got}, expected {shape}")
+        mx = params.max_steps_in_episode
+        if isinstance(mx, (int, np.integer)) and (isinstance(mx, bool) or mx != 1):
+            raise ValueError(f"rlhf_bandit: max_steps_in_episode must be 1 (a bandit), got {mx!r}")
+
+
+def _check_config(config: dict[str, Any]) -> RLHFTestbedConfig:
+    """``RLHFTestbedConfig(**config)``, refusing unknown fields and out-of-range values."""
+    where = "make('rlhf_bandit')"
+    fields = list(RLHFTestbedConfig.__dataclass_fields__)
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown keyword(s) {unknown}; accepted: {fields}")
+    cfg = RLHFTestbedConfig(**config)
+    check_at_least(where, "seed", cfg.seed, 0)
+    for field in ("num_contexts", "num_responses", "feature_dim", "num_pairs", "rm_steps"):
+        check_at_least(where, field, getattr(cfg, field), 1)
+    for field in ("length_peak", "bt_beta", "rm_learning_rate"):
+        check_positive(where, field, getattr(cfg, field))
+    for field in ("length_weight", "ref_quality_temp", "ref_length_penalty"):
+        check_finite(where, field, getattr(cfg, field))
+    check_at_least(where, "rm_weight_decay", cfg.rm_weight_decay, 0.0, integer=False)
+    if not all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in cfg.rm_hidden):
+        raise ValueError(f"{where}: rm_hidden must be layer widths >= 1, got {cfg.rm_hidden!r}")
+    return cfg
+
 
 def make_rlhf_bandit(**config: Any) -> tuple[RLHFBandit, RLHFBanditParams]:
-    """``make("rlhf_bandit", **RLHFTestbedConfig fields)``: builds the testbed (trains the RM)."""
-    cfg = RLHFTestbedConfig(**config)
+    """``make("rlhf_bandit", **RLHFTestbedConfig fields)``: builds the testbed (trains the RM).
+
+    Sizes must be >= 1 and ``bt_beta``/``length_peak`` > 0 (checked before the RM is trained).
+    Actions outside ``[0, num_responses)`` are clipped (debug mode: an error)."""
+    cfg = _check_config(config)
     env = RLHFBandit(build_testbed(cfg))
     return env, env.default_params
 

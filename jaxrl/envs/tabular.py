@@ -10,6 +10,7 @@ from flax import struct
 from gymnax.environments import spaces
 
 from jaxrl.envs.core import Array, Environment
+from jaxrl.mdp.core import check_mdp
 
 OBS_TYPES = ("one_hot", "index")
 
@@ -64,6 +65,10 @@ class TabularEnv(Environment):
             raise ValueError(f"TabularEnv: obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
         if int(max_steps) < 1:
             raise ValueError(f"TabularEnv: max_steps must be >= 1, got {max_steps}")
+        # Concrete, unvalidated MDPs are checked here (shapes, stochastic P, a distribution d0):
+        # the sampler would silently renormalise a row summing to 0.8.
+        if hasattr(mdp, "gamma"):
+            check_mdp(mdp, "TabularEnv", uses_init=True, gamma_one=False)
         self.num_states, self._num_actions = int(mdp.P.shape[0]), int(mdp.P.shape[1])
         self.obs_type = obs_type
         self._default_params = TabularEnvParams(mdp=mdp, max_steps_in_episode=int(max_steps))

@@ -45,6 +45,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 
+from jaxrl.envs.checks import check_at_least, check_finite, check_probability
 from jaxrl.envs.core import Array, Environment
 from jaxrl.envs.registry import register, registered_names
 from jaxrl.envs.tomato_boards import (  # noqa: F401  (re-exported)
@@ -136,6 +137,8 @@ class TomatoEnv(Environment):
       level: board (0–4, ``"toy"``/``-1``); default 4, the paper's.
       drying_quirk: replicate the original's drying-loop quirk (static).
       use_noop: add action 4 (NOOP).
+        Actions outside ``[0, num_actions)`` are clipped (debug mode: an error; see
+        :mod:`jaxrl.envs.checks`).
       reward_fun: ``"proxy"`` (default) or ``"true"``: which channel is the env's ``reward``.
     """
 
@@ -216,6 +219,17 @@ class TomatoEnv(Environment):
     def is_terminated(self, state: TomatoState, params: TomatoParams | None = None) -> Array:
         return jnp.all(state.watered, axis=-1)
 
+    def check_params(self, params: TomatoParams) -> None:
+        """Raises if ``params`` are invalid: ``random_action_eps`` in [0, 1],
+        ``max_steps_in_episode`` (the horizon) an int >= 1, ``dry_distance`` >= 0, finite
+        ``reward_factor``. Run by ``make``; call it (or :func:`jaxrl.envs.check_params`) on params
+        built by hand."""
+        where = self.name
+        check_probability(where, "random_action_eps", params.random_action_eps)
+        check_at_least(where, "max_steps_in_episode (horizon)", params.max_steps_in_episode, 1)
+        check_at_least(where, "dry_distance", params.dry_distance, 0.0, integer=False)
+        check_finite(where, "reward_factor", params.reward_factor)
+
     def state_index(self, state: TomatoState) -> Array:
         """Tabular index ``pos · 2^T + Σ_i watered[i] 2^i`` (int32; batched states work too)."""
         bits = 2 ** jnp.arange(self.board.n_tomatoes, dtype=jnp.int32)
@@ -246,7 +260,15 @@ def make_tomato(
     horizon: int = 100,
     reward_fun: str = "proxy",
 ) -> tuple[TomatoEnv, TomatoParams]:
-    """The ``"tomato"`` factory: ``(TomatoEnv, TomatoParams)`` (see :class:`TomatoEnv`)."""
+    """The ``"tomato"`` factory: ``(TomatoEnv, TomatoParams)`` (see :class:`TomatoEnv`).
+
+    Raises ``ValueError``/``TypeError`` on invalid values (``random_action_eps`` outside [0, 1],
+    ``horizon`` < 1, a bool or unknown ``level``, ...), naming the argument."""
+    where = "make('tomato')"
+    check_probability(where, "random_action_eps", random_action_eps)
+    check_at_least(where, "horizon", horizon, 1)
+    check_at_least(where, "dry_distance", dry_distance, 0.0, integer=False)
+    check_finite(where, "reward_factor", reward_factor)
     env = TomatoEnv(level, drying_quirk=drying_quirk, use_noop=use_noop, reward_fun=reward_fun)
     params = TomatoParams(
         reward_factor=float(reward_factor),

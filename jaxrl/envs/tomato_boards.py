@@ -85,7 +85,13 @@ BOARDS: dict[int | str, tuple[str, ...]] = {
 
 
 def get_board(level: int | str) -> tuple[str, ...]:
-    """The layout of ``level`` (0–4, ``"toy"`` or ``-1``); ``ValueError`` if unknown."""
+    """The layout of ``level`` (0–4, ``"toy"`` or ``-1``); ``ValueError`` if unknown, ``TypeError``
+    for a non-level type (a bool is refused, not read as 0/1)."""
+    if isinstance(level, bool) or not isinstance(level, (int, str, np.integer)):
+        raise TypeError(
+            f"tomato level must be an int 0-4, -1 or 'toy', got {level!r} "
+            f"(a {type(level).__name__}; a bool is not a level)"
+        )
     key = "toy" if level in (-1, "toy") else level
     if key not in BOARDS:
         raise ValueError(f"unknown tomato level {level!r}; valid: {list(BOARDS)} (or -1 for 'toy')")

@@ -138,12 +138,19 @@ def visitation(mdp: SparseMDP, pi: Array, *, horizon: int) -> Array:
     return acc / horizon
 
 
+def _check_horizon(fn: str, horizon) -> None:
+    """The time-averaged visitation divides by H: refuse H < 1 (it would give NaN)."""
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+        raise ValueError(f"{fn}: horizon = {horizon!r} must be an integer >= 1")
+
+
 def sparse_fns(mdp: SparseMDP, *, horizon: int, state_only: bool = False):
     """``(occupancy_fn, return_fn)`` for :func:`make_ascent` on a sparse finite-horizon MDP.
 
     ``occupancy_fn(logits [S, A])``: time-averaged ``μ_π [S, A]`` (or its state marginal ``[S]``
     with ``state_only``); ``return_fn(logits, reward [S, A])``: per-step average return.
     """
+    _check_horizon("sparse_fns", horizon)
 
     def occupancy_fn(logits):
         mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon=horizon)
@@ -184,6 +191,7 @@ def exact_curves(
       ``(divergence, state_only) -> {"lam", "true_return", "proxy_return", "divergence"}``,
       returns as episode sums (``H ×`` per-step).
     """
+    _check_horizon("exact_curves", horizon)
     proxy = mdp.expected_reward("proxy_reward")
     true = mdp.expected_reward("true_reward")
     pi_ref = jnp.asarray(pi_ref, proxy.dtype)

@@ -9,26 +9,48 @@ env cannot make the inner env reset. ``RewardChannels`` and ``EpisodeStatistics`
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
+from jaxrl.envs.checks import actions_checked
 from jaxrl.envs.core import (
     TRUE_REWARD,
     Array,
     Env,
     PyTree,
+    debug_check,
     reward_channels,
     select_tree,
     terminated_wins,
 )
 
 StepOut = tuple[PyTree, PyTree, Array, Array, Array, dict[str, Array]]
-_jit_method = partial(jax.jit, static_argnames=("self",))
+
+
+def _jit_method(fn: Callable) -> Callable:
+    """``jax.jit`` for an env method (``self`` static). The debug-mode flag
+    (:func:`jaxrl.envs.debug_actions`) is part of the cache key, so toggling it retraces; in debug
+    mode a ``step`` checks a concrete action and params eagerly, before tracing."""
+    jitted = jax.jit(
+        lambda self, _debug, *args, **kwargs: fn(self, *args, **kwargs), static_argnums=(0, 1)
+    )
+
+    @functools.wraps(fn)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        debug = actions_checked()
+        if debug and fn.__name__ in ("step", "_step"):
+            bound = inspect.signature(fn).bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            debug_check(self, bound.arguments["action"], bound.arguments["params"])
+        return jitted(self, debug, *args, **kwargs)
+
+    return method
 
 
 class Wrapper:

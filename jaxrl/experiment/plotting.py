@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from jaxrl.analysis.stats import Statistic, bootstrap_ci  # noqa: E402
-from jaxrl.experiment.results import ResultsStore, RunDir, atomic_write  # noqa: E402
+from jaxrl.experiment.results import ResultsError, ResultsStore, RunDir, atomic_write  # noqa: E402
 
 STAT_NAMES = {"iqm": "IQM", "mean": "mean"}
 
@@ -46,6 +47,35 @@ def missing_runs(experiment: str, results: str | os.PathLike) -> SystemExit:
         f"no finished {experiment} runs under {results}/; run `python -m experiments.{experiment}` "
         "first"
     )
+
+
+def usable_runs(store: ResultsStore, experiment: str) -> list[RunDir]:
+    """The finished runs of ``experiment`` that a figure can read: a directory with ``DONE`` but
+    no ``config.json`` or no ``*.npz`` metrics (a stray or half-copied directory) is skipped
+    with a warning naming it, rather than breaking the figure."""
+    usable = []
+    for run in store.finished_runs(experiment):
+        missing = [n for n in ("config.json",) if not (run.path / n).is_file()]
+        if not any(run.path.glob("*.npz")):
+            missing.append("metrics (*.npz)")
+        if missing:
+            warnings.warn(
+                f"skipping {run.path}: marked DONE but has no {' and no '.join(missing)}",
+                stacklevel=2,
+            )
+            continue
+        usable.append(run)
+    return usable
+
+
+def check_matches(run: RunDir, what: str, data: Any, config: Any) -> None:
+    """Raise :class:`~jaxrl.experiment.results.ResultsError` unless the metrics' ``data`` value
+    of ``what`` equals what the run's ``config`` says (a run holding another setting's data)."""
+    if data != config:
+        raise ResultsError(
+            f"run {run.run_id!r} ({run.path}): its metrics have {what} = {data!r}, but its "
+            f"config.json says {config!r}; the data do not match the config, refusing to plot it"
+        )
 
 
 def latest_runs(
@@ -68,7 +98,7 @@ def latest_runs(
       SystemExit: there is no finished run (see :func:`missing_runs`).
     """
     runs: dict[Hashable, RunDir] = {}
-    done = ResultsStore(results).finished_runs(experiment)
+    done = usable_runs(ResultsStore(results), experiment)
     for run in sorted(done, key=lambda r: r.done_time() or ""):
         runs[key(run.config)] = run
     if not runs:

@@ -8,6 +8,10 @@ Layout of one run directory::
     <name>.schema.json the metrics' declared schema (names, dtypes, named axes), if one was given
     <name>.json        any extra JSON (summaries, evaluation tables)
     checkpoints/       orbax checkpoints written by ``run_chunked`` (latest 1-2 only)
+    checksums.json     sha256 of config.json, provenance.json and every <name>.npz, written
+                       by ``mark_done`` just before DONE; the loaders verify each file they read
+                       against it (runs written before checksums existed have none and load
+                       unverified)
     DONE               written last; figure scripts read only runs that have it
 
 Every file is written atomically (temp file in the same directory, fsync, ``os.replace``), so a
@@ -24,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -40,6 +45,39 @@ from jaxrl.experiment.provenance import collect_provenance
 from jaxrl.experiment.schema import Metrics, Schema, SchemaError
 
 DONE = "DONE"
+CHECKSUMS = "checksums.json"
+
+
+class ResultsError(ValueError):
+    """A results file that cannot be trusted (checksum mismatch, unreadable, malformed); the
+    message names the file and its run."""
+
+
+class ResultsKeyError(KeyError):
+    """A key missing from a run's JSON file; the message names the key, the file and the run."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class RunJSON(dict):
+    """A dict read from a run's JSON file: a missing key raises :class:`ResultsKeyError` naming
+    the file (so a figure script's ``run.config["env"]`` says which run lacks it)."""
+
+    where: str = ""
+
+    def __missing__(self, key: Any) -> Any:
+        raise ResultsKeyError(f"{self.where} has no key {key!r} (keys: {sorted(self)})")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -160,29 +198,107 @@ class RunDir:
         """The schema recorded with ``<name>.npz``, or ``None`` if it was written without one."""
         if not (self.path / f"{name}.schema.json").exists():
             return None
-        return Schema.from_json(self.read_json(f"{name}.schema"))
+        obj = self.read_json(f"{name}.schema")
+        try:
+            return Schema.from_json(obj)
+        except (KeyError, TypeError) as e:
+            raise ResultsError(f"{self._where(name + '.schema.json')} is malformed: {e}") from None
 
-    def load_metrics(
-        self, name: str = "metrics", *, schema: Schema | None = None
-    ) -> dict[str, np.ndarray] | Metrics:
-        """Read ``<name>.npz``: a dict of numpy arrays, or with a ``schema`` validated
-        :class:`Metrics` (named arrays and axis sizes).
+    def _where(self, filename: str) -> str:
+        return f"{self.path / filename} (run {self.run_id!r} of {self.experiment!r})"
+
+    def write_checksums(self) -> Path:
+        """Write ``checksums.json``: sha256 of config.json, provenance.json and every ``*.npz``
+        (``mark_done`` calls it just before writing ``DONE``)."""
+        files = [self.path / "config.json", self.path / "provenance.json"]
+        files += sorted(self.path.glob("*.npz"))
+        sums = {p.name: _sha256(p) for p in files if p.is_file()}
+        return atomic_write_json(self.path / CHECKSUMS, {"sha256": sums})
+
+    def verify(self, filename: str) -> bool:
+        """Check ``filename`` against ``checksums.json``; ``False`` if there is nothing to check
+        it against (an unfinished run, or one written before checksums existed).
 
         Raises:
-          SchemaError: the arrays do not match ``schema``, or the run recorded a different one.
+          ResultsError: the file's sha256 differs from the recorded one, or checksums.json is
+            unreadable.
+        """
+        sums_path = self.path / CHECKSUMS
+        if not sums_path.is_file():
+            return False
+        try:
+            sums = json.loads(sums_path.read_text())["sha256"]
+        except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise ResultsError(f"{self._where(CHECKSUMS)} is unreadable: {e}") from None
+        expected = sums.get(filename)
+        if expected is None or not (self.path / filename).is_file():
+            return False
+        actual = _sha256(self.path / filename)
+        if actual != expected:
+            raise ResultsError(
+                f"checksum mismatch: {self._where(filename)} has sha256 {actual[:12]}..., but "
+                f"{CHECKSUMS} recorded {expected[:12]}... when the run finished; the file was "
+                "modified or corrupted after it was written"
+            )
+        return True
+
+    def load_metrics(
+        self, name: str = "metrics", *, schema: Schema | None = None, finite: bool = False
+    ) -> dict[str, np.ndarray] | Metrics:
+        """Read ``<name>.npz``: a dict of numpy arrays, or with a ``schema`` validated
+        :class:`Metrics` (named arrays and axis sizes). The file is first verified against
+        ``checksums.json`` when the run has one (:meth:`verify`).
+
+        Args:
+          finite: (with a ``schema``) refuse NaN/inf in a float metric unless its
+            :class:`~jaxrl.experiment.schema.MetricSpec` has ``allow_nonfinite`` (figure scripts).
+
+        Raises:
+          FileNotFoundError: there is no ``<name>.npz`` (names the run).
+          ResultsError: a checksum mismatch, or the file is not a readable ``.npz``.
+          SchemaError: the arrays do not match ``schema``, the run recorded a different one, or
+            (``finite``) a metric is non-finite; names the file, the run and the metric.
         """
         _check_name(name)
-        with np.load(self.path / f"{name}.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        filename = f"{name}.npz"
+        path = self.path / filename
+        if not path.is_file():
+            raise FileNotFoundError(f"{self._where(filename)} does not exist")
+        self.verify(filename)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except Exception as e:  # BadZipFile, EOFError, OSError, ValueError, zlib.error, ...
+            raise ResultsError(
+                f"{self._where(filename)} is not a readable .npz ({type(e).__name__}: {e}); "
+                "it is truncated or corrupted"
+            ) from None
         if schema is None:
             return arrays
         recorded = self.load_schema(name)
         if recorded is not None and recorded != schema:
             raise SchemaError(
-                f"{self.path}/{name}.npz was written with schema {recorded.to_json()}, "
+                f"{self._where(filename)} was written with schema {recorded.to_json()}, "
                 f"not the expected {schema.to_json()}"
             )
-        return Metrics.validated(schema, arrays)
+        try:
+            metrics = Metrics.validated(schema, arrays)
+        except SchemaError as e:
+            raise SchemaError(f"{self._where(filename)}: {e}") from None
+        if finite:
+            for spec in schema.metrics:
+                arr = metrics[spec.name]
+                if spec.allow_nonfinite or not np.issubdtype(arr.dtype, np.inexact):
+                    continue
+                bad = ~np.isfinite(arr)
+                if bad.any():
+                    raise SchemaError(
+                        f"metric {spec.name!r} of {self._where(filename)} has {int(bad.sum())} "
+                        f"non-finite entries of {arr.size} (first at index "
+                        f"{tuple(int(i) for i in np.argwhere(bad)[0])}); refusing to plot it "
+                        "(the schema does not mark it allow_nonfinite)"
+                    )
+        return metrics
 
     def write_json(self, name: str, obj: Any) -> Path:
         """Atomically write ``obj`` to ``<name>.json``."""
@@ -190,11 +306,44 @@ class RunDir:
         return atomic_write_json(self.path / f"{name}.json", obj)
 
     def read_json(self, name: str) -> Any:
+        """Read ``<name>.json`` (verified against ``checksums.json`` when listed there); its
+        objects are :class:`RunJSON` dicts, whose missing keys raise an error naming the file.
+
+        Raises:
+          FileNotFoundError: no such file (names the run).
+          ResultsError: a checksum mismatch, or the file is not valid JSON.
+        """
         _check_name(name)
-        return json.loads((self.path / f"{name}.json").read_text())
+        filename = f"{name}.json"
+        path = self.path / filename
+        where = self._where(filename)
+        if not path.is_file():
+            raise FileNotFoundError(f"{where} does not exist")
+        self.verify(filename)
+
+        def hook(d: dict[str, Any]) -> RunJSON:
+            out = RunJSON(d)
+            out.where = where
+            return out
+
+        try:
+            return json.loads(path.read_text(), object_hook=hook)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ResultsError(f"{where} is not valid JSON: {e}") from None
 
     def mark_done(self) -> None:
-        """Write the ``DONE`` marker; call last, after every other file of the run."""
+        """Write ``checksums.json`` and then the ``DONE`` marker; call last, after every other
+        file of the run. On a run that is already finished (a ``--resume`` of it) this only
+        verifies its files against ``checksums.json``: a finished run stays as it finished.
+
+        Raises:
+          ResultsError: (already finished) a file no longer matches its checksum.
+        """
+        if self.is_done and (self.path / CHECKSUMS).is_file():
+            for name in json.loads((self.path / CHECKSUMS).read_text()).get("sha256", {}):
+                self.verify(name)
+            return
+        self.write_checksums()
         stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
         atomic_write_bytes(self.path / DONE, (stamp + "\n").encode())
 

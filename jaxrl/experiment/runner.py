@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -223,7 +224,7 @@ def run_chunked(
             manager.close()
 
     result = _concat(chunks)
-    if run is not None:
+    if run is not None and not run.is_done:  # a finished run's files stay as they finished
         run.write_metrics(metrics_name, result, schema=schema)
         if finalize:
             run.mark_done()
@@ -253,11 +254,62 @@ def _save(manager: ocp.CheckpointManager, chunk: int, state: Any, history: Metri
     manager.save(chunk, args=ocp.args.Composite(**items))
 
 
+class CheckpointError(ValueError):
+    """No checkpoint of a run could be restored; the message names the directory and why."""
+
+
 def _restore(
     manager: ocp.CheckpointManager, init_fn: Callable, keys: Any, hparams: Any, shard: bool
 ) -> tuple[Any, Metrics, int]:
-    """Restore ``(state, metrics so far, next chunk)`` from the latest checkpoint."""
-    step = manager.latest_step()
+    """Restore ``(state, metrics so far, next chunk)`` from the newest intact checkpoint.
+
+    A checkpoint that fails to restore (corrupt or truncated files) is skipped with a warning
+    naming it, and deleted so that the resumed run can write that chunk again; the next older
+    one is tried (orbax keeps ``max_to_keep`` of them).
+
+    Raises:
+      CheckpointError: none of the checkpoints could be restored.
+    """
+    steps = sorted(manager.all_steps(), reverse=True)
+    errors = []
+    for step in steps:
+        try:
+            restored = _restore_step(manager, step, init_fn, keys, hparams, shard)
+        except Exception as e:  # tensorstore / orbax / json errors of a damaged checkpoint
+            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+            errors.append(f"{step}: {type(e).__name__}: {msg}")
+            warnings.warn(
+                f"checkpoint {manager.directory / str(step)} is unreadable ({type(e).__name__}: "
+                f"{msg}); skipping it and falling back to an older checkpoint",
+                stacklevel=3,
+            )
+            continue
+        for bad in (s for s in steps if s > step):
+            shutil.rmtree(manager.directory / str(bad), ignore_errors=True)
+        if step != steps[0]:
+            manager.reload()
+            warnings.warn(
+                f"resuming from checkpoint {manager.directory / str(step)} (chunk {step}), the "
+                f"newest intact one; newer unreadable checkpoints were deleted: "
+                f"{[s for s in steps if s > step]}",
+                stacklevel=3,
+            )
+        return restored
+    raise CheckpointError(
+        f"no checkpoint under {manager.directory} could be restored: {errors}; delete the "
+        "directory (or run without --resume) to start again"
+    )
+
+
+def _restore_step(
+    manager: ocp.CheckpointManager,
+    step: int,
+    init_fn: Callable,
+    keys: Any,
+    hparams: Any,
+    shard: bool,
+) -> tuple[Any, Metrics, int]:
+    """Restore ``(state, metrics so far, next chunk)`` from checkpoint ``step``."""
     meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     # Restore into the exact structure/dtypes init_fn produces, without running it.
     abstract = jax.eval_shape(_keys_to_data, jax.eval_shape(init_fn, keys, hparams))

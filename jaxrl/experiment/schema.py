@@ -44,12 +44,16 @@ class MetricSpec:
         kind (float, signed int, unsigned int, bool), any width.
       axes: one name per dimension, e.g. ``("seed", "update")`` for ``[seeds, updates]``.
       doc: what the metric is, in words.
+      allow_nonfinite: NaN/inf are legitimate values (e.g. a return with no finished episode);
+        otherwise figure scripts (``load_metrics(..., finite=True)``) refuse them. Not part of
+        equality, so a schema recorded before this field existed still matches.
     """
 
     name: str
     dtype: str
     axes: tuple[str, ...]
     doc: str = ""
+    allow_nonfinite: bool = dataclasses.field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dtype", np.dtype(self.dtype).name)

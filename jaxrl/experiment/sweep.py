@@ -28,14 +28,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.config import Config, cli
+from jaxrl.config import Config, cli, config_hash
 from jaxrl.experiment.results import ResultsStore, RunDir, _config_dict
 from jaxrl.experiment.runner import enable_compilation_cache, run_chunked
 
 S = TypeVar("S", bound="SweepConfig")
 
 #: config fields that say where results go or how a run starts, not what it computes.
-NOT_RECORDED = ("resume", "results")
+NOT_RECORDED = ("resume", "resume_or_new", "results")
+
+
+class NothingToResume(FileNotFoundError):
+    """``--resume`` found no run of this config to continue (and ``--resume-or-new`` was not
+    given); the message names the experiment directory and the unfinished runs that are there."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,16 +59,42 @@ class SweepConfig(Config):
     results: str = "results"
     """results root directory"""
     resume: bool = False
-    """continue the newest unfinished run with the same config from its last checkpoint"""
+    """continue the newest unfinished run with the same config from its last checkpoint; an
+    error if this config has no run to continue (a changed flag changes the config)"""
+    resume_or_new: bool = False
+    """like --resume, but start a new run when there is nothing to continue"""
 
     def check(self) -> None:
         self.require(self.seeds > 0, "seeds", "must be positive")
+        for f in dataclasses.fields(self):  # every PRNG seed field: `seed`, `testbed_seed`, ...
+            if f.name == "seed" or f.name.endswith("_seed"):
+                value = getattr(self, f.name)
+                self.require(isinstance(value, bool) or value >= 0, f.name, "seeds must be >= 0")
+
+    @property
+    def resuming(self) -> bool:
+        """``resume`` or ``resume_or_new``."""
+        return self.resume or self.resume_or_new
 
     def recorded(self, *exclude: str) -> dict[str, Any]:
         """The fields that determine the numbers (``config.json``'s ``"experiment"``): all but
         ``results``, ``resume`` and ``exclude``."""
         drop = (*NOT_RECORDED, *exclude)
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in drop}
+
+    def check_positive(self, *fields: str) -> None:
+        """Require each named int/float field (or each element of a tuple field) to be >= 1."""
+        for name in fields:
+            value = getattr(self, name)
+            ok = all(v >= 1 for v in value) if isinstance(value, tuple) else value >= 1
+            self.require(ok, name, "must be >= 1")
+
+    def check_nonnegative(self, *fields: str) -> None:
+        """Require each named number field (or each element of a tuple field) to be >= 0."""
+        for name in fields:
+            value = getattr(self, name)
+            ok = all(v >= 0 for v in value) if isinstance(value, tuple) else value >= 0
+            self.require(ok, name, "must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,23 +152,74 @@ def open_run(
     **create: Any,
 ) -> RunDir:
     """Create the run directory, or with ``cfg.resume`` reopen the newest unfinished one with
-    the same config; print ``[experiment] label -> path`` unless the run is already done.
-    ``create`` goes to :meth:`ResultsStore.create` (``run_id``, ``provenance_extra``). Resuming a
-    sweep whose member ``run_id`` already finished returns that run (same config required)
-    instead of raising, so the sweep picks up at its first unfinished member."""
-    if cfg.resume and create.get("run_id") is not None:
-        try:
-            finished = store.open(experiment, create["run_id"])
-        except FileNotFoundError:
-            finished = None
-        if finished is not None and finished.is_done:
-            if finished.config != _config_dict(run_config):
-                raise ValueError(f"cannot resume {finished.path}: its config.json differs")
-            return finished
-    run = store.create(experiment, run_config, resume=cfg.resume, **create)
-    if label is not None and not run.is_done:
-        print(f"[{experiment}] {label} -> {run.path}", flush=True)
+    the same config, and print what it does: ``[experiment] label -> path`` for a new run,
+    ``resuming`` for a reopened one, ``already finished`` for a finished one (returned as it is;
+    :func:`run_sweep` then loads its metrics instead of training).
+
+    With ``cfg.resume``, a run of this config that does not exist yet is started only if another
+    run of the same sweep (same ``run_config["experiment"]``) exists (the sweep was interrupted
+    before reaching it) or with ``cfg.resume_or_new``; otherwise :class:`NothingToResume` is
+    raised. ``create`` goes to :meth:`ResultsStore.create` (``run_id``, ``provenance_extra``).
+
+    Raises:
+      NothingToResume: ``--resume`` and no run of this config or sweep to continue.
+      ValueError: resuming a run id whose saved config differs.
+    """
+    tag = f"[{experiment}] {label}" if label is not None else f"[{experiment}]"
+    if not cfg.resuming:
+        run = store.create(experiment, run_config, **create)
+        if label is not None:
+            print(f"{tag} -> {run.path}", flush=True)
+        return run
+    cfg_dict = _config_dict(run_config)
+    h = config_hash(cfg_dict)
+    same = [
+        r
+        for r in store.runs(experiment)
+        if (r.run_id == create["run_id"] if create.get("run_id") else r.run_id.endswith(f"-{h}"))
+    ]
+    unfinished = [r for r in same if not r.is_done]
+    finished = [r for r in same if r.is_done]
+    if not unfinished and finished:
+        run = finished[-1]
+        if run.config != cfg_dict:
+            raise ValueError(f"cannot resume {run.path}: its config.json differs")
+        print(f"{tag}: already finished at {run.path} (DONE {run.done_time()}); not rerun")
+        return run
+    if unfinished:
+        run = store.create(
+            experiment,
+            run_config,
+            resume=True,
+            run_id=unfinished[-1].run_id,
+            **{k: v for k, v in create.items() if k != "run_id"},
+        )
+        print(f"{tag}: resuming {run.path} from its last checkpoint", flush=True)
+        return run
+    siblings = [r for r in store.runs(experiment) if _same_sweep(r, cfg_dict)]
+    if not siblings and not cfg.resume_or_new:
+        pending = [r.run_id for r in store.runs(experiment) if not r.is_done]
+        rid = f" (run id {create['run_id']!r})" if create.get("run_id") else ""
+        raise NothingToResume(
+            f"--resume: no run of {experiment!r} under {store.root / experiment} has this config "
+            f"(hash {h}){rid}; unfinished runs there: {pending or 'none'} (a changed flag "
+            "changes the config). "
+            "Pass --resume-or-new to start a new run instead."
+        )
+    run = store.create(experiment, run_config, **create)
+    why = "part of a resumed sweep, not started before" if siblings else "nothing to resume"
+    print(f"{tag}: {why}; new run -> {run.path}", flush=True)
     return run
+
+
+def _same_sweep(run: RunDir, cfg_dict: Mapping[str, Any]) -> bool:
+    """Whether ``run`` belongs to the same sweep (same recorded ``"experiment"`` config)."""
+    if "experiment" not in cfg_dict:
+        return False
+    try:
+        return run.config.get("experiment") == cfg_dict["experiment"]
+    except (OSError, ValueError):
+        return False
 
 
 def run_sweep(
@@ -173,7 +255,10 @@ def run_sweep(
         init, chunk = program
     if num_chunks is None:
         num_chunks = program.static.num_chunks
-    kwargs.setdefault("resume", cfg is not None and cfg.resume)
+    kwargs.setdefault("resume", cfg is not None and cfg.resuming)
+    if run is not None and run.is_done and not kwargs.get("return_state"):
+        # a finished run (open_run under --resume): its stored metrics, nothing retrained
+        return run.load_metrics(kwargs.get("metrics_name", "metrics"))
     kwargs.setdefault("shard", bool(getattr(cfg, "shard", False)))
     init_fn = init if init_batched else jax.jit(jax.vmap(init))
     return run_chunked(

@@ -12,12 +12,15 @@ Everything is jittable (``horizon`` static) and vmappable.
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
+from jaxrl.mdp.core import _fmt, _is_concrete
 from jaxrl.mdp.solvers import Solution, greedy_policy
 
 Array = Any
@@ -34,6 +37,78 @@ def _horizon(horizon: int | None, *arrays: tuple[Array, int]) -> int:
             "or give P / R / pi a leading time axis of the same length)"
         )
     return found.pop()
+
+
+def _check_inputs(fn, P, R, horizon, gamma, terminal_value, terminal_mask, pi=None) -> None:
+    """Boundary checks on concrete inputs (skipped under ``jit`` / ``vmap``): shapes, ``P``
+    stochastic on non-terminal states, finite ``R``, ``γ ∈ [0, 1]``, ``horizon >= 0``."""
+    if horizon is not None and (
+        isinstance(horizon, bool) or int(horizon) != horizon or horizon < 0
+    ):
+        raise ValueError(f"{fn}: horizon = {horizon!r} must be an integer >= 0")
+    if not _is_concrete(P, R, gamma, terminal_value, terminal_mask, pi):
+        return
+    P, R, g = np.asarray(P), np.asarray(R), np.asarray(gamma)
+    if P.ndim not in (3, 4) or P.shape[-3] != P.shape[-1]:
+        raise ValueError(f"{fn}: P must have shape [S, A, S] or [H, S, A, S], got shape {P.shape}")
+    S, A = P.shape[-3:-1]
+    if S < 1 or A < 1:
+        raise ValueError(f"{fn}: P has shape {P.shape}: an MDP needs at least 1 state and 1 action")
+    try:
+        fits = R.ndim <= 4 and np.broadcast_shapes(R.shape[-3:], P.shape[-3:]) == P.shape[-3:]
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"{fn}: R has shape {R.shape}, which does not match P's shape {P.shape}")
+    if g.shape != () or not (np.isfinite(g) and 0 <= g <= 1):
+        raise ValueError(f"{fn}: gamma = {g} must be a scalar in [0, 1]")
+    term = np.zeros(S, bool) if terminal_mask is None else np.asarray(terminal_mask)
+    if term.shape != (S,):
+        raise ValueError(f"{fn}: terminal_mask has shape {term.shape}, expected ({S},)")
+    if terminal_value is not None and np.shape(terminal_value) != (S,):
+        raise ValueError(
+            f"{fn}: terminal_value has shape {np.shape(terminal_value)}, expected ({S},)"
+        )
+    if pi is not None:
+        pi = np.asarray(pi)
+        if pi.shape[-2:] != (S, A) or pi.ndim not in (2, 3):
+            raise ValueError(f"{fn}: pi has shape {pi.shape}, expected [S, A] or [H, S, A]")
+    live = ~term.astype(bool)
+    Pl = P[..., live, :, :]
+    if (~np.isfinite(Pl) | (Pl < 0)).any():
+        raise ValueError(f"{fn}: P has a negative or non-finite probability")
+    sums = Pl.sum(-1)
+    atol = max(1e-6, 64 * float(np.finfo(P.dtype).eps)) if P.dtype.kind == "f" else 1e-6
+    if (np.abs(sums - 1) > atol).any():
+        bad = sums.ravel()[np.argmax(np.abs(sums - 1).ravel())]
+        raise ValueError(f"{fn}: a row of P sums to {_fmt(bad)}, expected 1")
+    if not np.isfinite(R).all():
+        raise ValueError(f"{fn}: R has a non-finite entry")
+
+
+def _checked(with_pi: bool):
+    """Run :func:`_check_inputs` on concrete inputs, then the jitted solver."""
+
+    def wrap(jitted):
+        @functools.wraps(jitted)
+        def solver(P, R, *args, horizon=None, gamma=1.0, terminal_value=None, terminal_mask=None):
+            pi = (args[0] if args else None) if with_pi else None
+            name = jitted.__name__
+            _check_inputs(name, P, R, horizon, gamma, terminal_value, terminal_mask, pi)
+            return jitted(
+                P,
+                R,
+                *args,
+                horizon=horizon,
+                gamma=gamma,
+                terminal_value=terminal_value,
+                terminal_mask=terminal_mask,
+            )
+
+        solver.jitted = jitted
+        return solver
+
+    return wrap
 
 
 def _prepare(P, R, horizon, terminal_value, terminal_mask, extra=None):
@@ -60,6 +135,7 @@ def _backup(P, R, V_next, gamma, live):
     return Q * live[:, None]
 
 
+@_checked(with_pi=False)
 @partial(jax.jit, static_argnames=("horizon",))
 def finite_horizon(
     P: Array,
@@ -95,6 +171,7 @@ def finite_horizon(
     return Solution(V=jnp.concatenate([V, V_H[None]], axis=0), Q=Q, pi=greedy_policy(Q))
 
 
+@_checked(with_pi=True)
 @partial(jax.jit, static_argnames=("horizon",))
 def finite_horizon_evaluation(
     P: Array,

@@ -1,7 +1,10 @@
 """Exact infinite-horizon solvers: evaluation, control, occupancy measures, returns.
 
 All functions are pure ``jnp`` (jit- and vmap-compatible; vmap over a batch of
-:class:`TabularMDP`); nothing here validates its input (see :func:`validate_mdp`). The solvers
+:class:`TabularMDP`). Each public solver checks the invariants it depends on at its Python
+boundary when its inputs are concrete (:func:`~jaxrl.mdp.core.check_mdp`: shapes, stochastic ``P``,
+``γ ∈ [0, 1]``, a terminal structure at ``γ = 1``) and raises ``ValueError`` naming the bad entry;
+inside a caller's ``jit`` / ``vmap`` nothing is checked. The solvers
 are wrapped in ``jax.jit`` so eager callers (tests, theory checks) compile once per shape and
 dtype and reuse the executable; inside a caller's ``jit`` they are simply inlined. Policies are
 stochastic arrays ``pi [S, A]`` whose rows sum to 1 (deterministic = one-hot).
@@ -19,13 +22,14 @@ unnormalised ``ν_π = μ_π / (1 − γ)`` on non-terminal states, with ``J = �
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 
-from jaxrl.mdp.core import TabularMDP
+from jaxrl.mdp.core import TabularMDP, check_mdp
 
 Array = Any
 
@@ -47,6 +51,28 @@ class Solution(NamedTuple):
     V: Array
     Q: Array
     pi: Array
+
+
+def _checked(**opts):
+    """Wrap a jitted solver ``f(mdp, pi?, ...)`` with :func:`check_mdp` on concrete inputs."""
+
+    def wrap(jitted):
+        @functools.wraps(jitted)
+        def solver(mdp, *args, **kwargs):
+            policy = (args[0] if args else kwargs.get("pi")) if opts.get("policy") else None
+            check_mdp(
+                mdp,
+                jitted.__name__,
+                policy=policy,
+                uses_init=opts.get("uses_init", False),
+                control=opts.get("control", False),
+            )
+            return jitted(mdp, *args, **kwargs)
+
+        solver.jitted = jitted
+        return solver
+
+    return wrap
 
 
 # ----------------------------------------------------------------------------- policy helpers
@@ -85,6 +111,7 @@ def _live(mdp: TabularMDP) -> Array:
 
 
 # ----------------------------------------------------------------------------- evaluation
+@_checked(policy=True)
 @jax.jit
 def policy_evaluation(mdp: TabularMDP, pi: Array) -> Array:
     """``V^π [S]`` by the linear solve ``(I − γ P̃_π) V = r̃_π`` (terminal rows masked, V = 0)."""
@@ -102,12 +129,14 @@ def q_values(mdp: TabularMDP, V: Array) -> Array:
     return mdp.expected_reward + mdp.gamma * cont * _live(mdp)[:, None]
 
 
+@_checked(policy=True)
 @jax.jit
 def q_pi(mdp: TabularMDP, pi: Array) -> Array:
     """``Q^π [S, A]`` = ``q_values(mdp, policy_evaluation(mdp, pi))``."""
     return q_values(mdp, policy_evaluation(mdp, pi))
 
 
+@_checked(policy=True, uses_init=True)
 @jax.jit
 def expected_return(mdp: TabularMDP, pi: Array, R: Array | None = None) -> Array:
     """Unnormalised return ``J(π) = Σ_s d0(s) V^π(s)`` (scalar).
@@ -136,6 +165,7 @@ def _arrival_visits(mdp: TabularMDP, pi: Array) -> Array:
     return _solve(eye - mdp.gamma * P_pi.T, mdp.init_dist)
 
 
+@_checked(policy=True, uses_init=True)
 @jax.jit
 def discounted_visits(mdp: TabularMDP, pi: Array) -> Array:
     """Unnormalised ``ν_π(s, a) = Σ_t γ^t Pr(s_t = s, a_t = a)`` on non-terminal states ``[S, A]``.
@@ -147,6 +177,7 @@ def discounted_visits(mdp: TabularMDP, pi: Array) -> Array:
     return nu[:, None] * pi
 
 
+@_checked(policy=True, uses_init=True)
 @jax.jit
 def occupancy_measure(mdp: TabularMDP, pi: Array) -> Array:
     """``[S, A]`` normalised discounted occupancy ``μ_π(s, a) = (1 − γ) Σ_t γ^t Pr(s_t=s, a_t=a)``.
@@ -178,6 +209,7 @@ def _eps(dtype) -> Array:
     return jnp.finfo(dtype).eps
 
 
+@_checked(control=True)
 @jax.jit
 def value_iteration(mdp: TabularMDP, tol: float = 1e-12, max_iters: int = 100_000) -> Solution:
     """Optimal ``Solution(V* [S], Q* [S, A], pi [S, A])`` by value iteration (``lax.while_loop``),
@@ -210,6 +242,7 @@ def value_iteration(mdp: TabularMDP, tol: float = 1e-12, max_iters: int = 100_00
     return Solution(V=V, Q=Q, pi=greedy_policy(Q))
 
 
+@_checked(control=True)
 @jax.jit
 def policy_iteration(mdp: TabularMDP, max_iters: int = 1_000, pi0: Array | None = None) -> Solution:
     """Exact optimal ``Solution(V* [S], Q* [S, A], pi* [S, A] one-hot)`` by Howard policy iteration

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl.mdp import TabularMDP, expected_return, occupancy_measure
+from jaxrl.mdp.core import _is_concrete, check_mdp
 from jaxrl.regularizers.occupancy import divergence as get_divergence
 
 Array = Any
@@ -70,7 +71,13 @@ def tabular_fns(mdp: TabularMDP) -> tuple[OccupancyFn, ReturnFn]:
     ``occupancy_fn(logits [S, A])`` is the normalised ``μ_π [S, A]`` (sums to 1).
     ``return_fn(logits, reward)`` is the normalised ``J = (1 − γ) · expected_return`` for a reward
     ``[S, A]`` (paid on ``(s, a)``) or ``[S, A, S']`` (on transitions); ``= Σ μ_π r``.
+
+    A concrete MDP is checked here (:func:`jaxrl.mdp.core.check_mdp`), and ``γ = 1`` is refused
+    (the ``(1 − γ)`` normalisation would make every return 0).
     """
+    check_mdp(mdp, "tabular_fns", uses_init=True)
+    if _is_concrete(mdp.gamma) and float(mdp.gamma) >= 1:
+        raise ValueError(f"tabular_fns: gamma = {float(mdp.gamma)} must be < 1 (discounted MDP)")
 
     def occupancy_fn(logits):
         return occupancy_measure(mdp, jax.nn.softmax(logits, axis=-1))

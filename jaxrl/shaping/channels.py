@@ -44,8 +44,16 @@ def add_channel(name: str) -> RewardTransform:
     """``r + channels[name]`` (as float32), e.g. the outcome reward added back after shaping the
     PRM part of a reward."""
 
+    if not isinstance(name, str):
+        raise TypeError(f"add_channel: channel name must be a str, got {name!r}")
+
     def apply(params, state, tr: Transition):
         del params
+        if name not in tr.channels:
+            raise KeyError(
+                f"add_channel: reward channel {name!r} not in the transition; "
+                f"available: {sorted(tr.channels)}"
+            )
         return tr.reward + jnp.asarray(tr.channels[name], jnp.float32), state
 
     return RewardTransform(_no_state, apply, ())

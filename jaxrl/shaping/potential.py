@@ -26,11 +26,13 @@ only with the biased action choice argmax(Q_adv + Φ)), and :func:`lookback_advi
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.mdp.core import TabularMDP
 from jaxrl.shaping.transform import RewardTransform, Transition
@@ -200,17 +202,56 @@ def _state_lookup(values: Array, obs: Array) -> Array:
     return jnp.einsum("...s,s->...", obs, values)
 
 
-def potential_from_table(values: Array) -> PhiFn:
+#: The number of states of the ``[S, A, S']`` table :func:`apply_to_table` is running a transform
+#: on (``None`` outside it): table potentials check their length against it at trace time.
+_TABLE_STATES: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "_TABLE_STATES", default=None
+)
+
+
+def _check_table_length(fn: str, n_values: int, n_states: int | None, what: str) -> None:
+    if n_states is not None and n_values != n_states:
+        raise ValueError(
+            f"{fn}: the potential table has {n_values} entries but {what} has {n_states} states "
+            "(a longer table would be silently truncated, a shorter one gives NaN)"
+        )
+
+
+def potential_from_table(values: Array, n_states: int | None = None) -> PhiFn:
     """``Φ(obs) = values[s]`` for a tabular state: e.g. Φ = V* from ``value_iteration``.
 
     ``obs`` is an integer state index ``[*B]`` (``TabularEnv(obs_type="index")``, or the exact
     layer's ``[S, A, S']`` batch) or a one-hot float vector ``[*B, S]`` (the default tabular
     observation; any distribution over states gives the expected potential).
+
+    The table's length must be the number of states: checked against ``n_states`` if given,
+    against ``S`` inside :func:`apply_to_table`, against the one-hot width of float observations,
+    and against concrete integer observations (an index ``>= len(values)`` is refused; traced
+    out-of-range indices give NaN).
     """
     values = jnp.asarray(values)
     if values.ndim != 1:
-        raise ValueError(f"values must have shape [S], got {values.shape}")
-    return lambda obs: _state_lookup(values, obs)
+        raise ValueError(f"potential_from_table: values must have shape [S], got {values.shape}")
+    n = int(values.shape[0])
+    _check_table_length("potential_from_table", n, n_states, "n_states")
+
+    def phi(obs):
+        _check_table_length("potential_from_table", n, _TABLE_STATES.get(), "the reward table")
+        if (
+            not isinstance(obs, jax.core.Tracer)
+            and (jnp.issubdtype(jnp.asarray(obs).dtype, jnp.integer))
+            and jnp.size(obs)
+        ):
+            o = np.asarray(obs)
+            if o.max() >= n or o.min() < 0:
+                bad = int(o.max()) if o.max() >= n else int(o.min())
+                raise ValueError(
+                    f"potential_from_table: state index {bad} is outside the potential table "
+                    f"of {n} entries"
+                )
+        return _state_lookup(values, obs)
+
+    return phi
 
 
 def time_potential_from_table(values: Array) -> PhiFnT:
@@ -299,7 +340,11 @@ def apply_to_table(
     """
     params = transform.default_params if params is None else params
     tr = table_transitions(R, gamma, terminal_mask, time)
-    out, _ = transform.apply(params, transform.init(params), tr)
+    token = _TABLE_STATES.set(int(tr.obs.shape[0]))
+    try:
+        out, _ = transform.apply(params, transform.init(params), tr)
+    finally:
+        _TABLE_STATES.reset(token)
     return zero_terminal_rows(out, terminal_mask)
 
 

@@ -73,15 +73,21 @@ class RewardTransform(NamedTuple):
 
 
 def check_gamma(transform: RewardTransform, learner_gamma, allow_mismatch: bool = False) -> None:
-    """Raise ``ValueError`` if the transform's γ differs from the learner's (all sweep values)."""
+    """Raise ``ValueError`` if the transform's γ differs from the learner's (all sweep values),
+    naming the first differing value (and its sweep index)."""
     if transform.gamma is None or allow_mismatch:
         return
     learner = np.asarray(learner_gamma, dtype=np.float64)
-    if not np.allclose(learner, transform.gamma, rtol=0, atol=1e-6):  # float32 γ
+    bad = ~np.isclose(learner, transform.gamma, rtol=0, atol=1e-6)  # float32 γ
+    if np.any(bad):
+        index = np.unravel_index(int(np.argmax(bad)), learner.shape) if learner.ndim else ()
+        at = f"[{', '.join(str(int(i)) for i in index)}] (of a sweep)" if index else ""
         raise ValueError(
-            f"reward transform was built for gamma={transform.gamma} but the learner uses "
-            f"gamma={learner}; potential-based shaping is only policy-invariant with the learner's "
-            "gamma (pass allow_gamma_mismatch=True to override)"
+            f"reward transform was built for gamma={transform.gamma} but the learner's "
+            f"hparams.gamma{at} = {float(learner[index]):.7g}; potential-based shaping is only "
+            "policy-invariant with the learner's gamma (to mismatch deliberately, build the "
+            "trainer with allow_gamma_mismatch=True, e.g. "
+            "dataclasses.replace(trainer, allow_gamma_mismatch=True))"
         )
 
 
