@@ -8,10 +8,14 @@ JSON says) and hands its parsed arguments to :func:`main`:
   fresh subprocess, so that each configuration's peak memory (CPU: ``ru_maxrss``, process-wide
   and monotone; GPU: ``peak_bytes_in_use``) is its own, and reads back one tagged JSON row;
 * the subprocess (:func:`run_single`) builds ``jax.jit(jax.vmap(train))`` over the seeds
-  (:func:`build`), times ``jit(...).lower(...).compile()`` and the best of ``--repeats`` calls of
-  the compiled function (``block_until_ready``);
-* the parent prints the table with throughput ratios against the peer (rejax) and the script's
-  footer, and writes the rows with device, versions and git revision to ``--out`` (atomically).
+  (:func:`build`), times ``jit(...).lower(...).compile()`` apart from the best of ``--repeats``
+  calls of the compiled function (``block_until_ready``);
+* the parent runs ``--rounds`` interleaved rounds: every configuration once per round, the order of
+  the implementations rotated by one each round (per seed count);
+* it prints, per configuration, the median and the spread (min-max) over rounds of env-steps/s,
+  compile s and peak memory, and the ratios the :class:`Bench` names (paired within a round, then
+  median and spread), then the script's footer; and writes only measured numbers (every round's
+  rows and their summary) with device, versions and git revision to ``--out`` (atomically).
 
 Not part of the ``jaxrl`` package: it only exists to benchmark against peers.
 """
@@ -57,12 +61,17 @@ class Bench:
       config: the JSON ``"config"``: the fixed settings, followed there by ``total_timesteps``,
         ``repeats`` and ``hparams``.
       hparams: the hyperparameters both implementations share.
-      reference: reference figures and targets, stored in the JSON.
+      reference: figures stored under ``"reference"`` in the JSON (``None``: no such field). Only
+        for numbers measured elsewhere and labelled so; prefer measuring them in the run.
       header: JSON fields between ``"benchmark"`` and ``"env"`` (e.g. the algorithm).
       widths: progress-line widths of the impl, the seed count and the env-steps/s columns.
       show_x64: whether the platform line states the x64 flag.
-      annotate: extra row fields from ``(row, rows_by_(impl, seeds))``, stored after the ratio.
       env_id: the gymnax environment (``gymnax.make(env_id)``).
+      peers: further implementations, ``name -> (num_seeds, total_timesteps) -> (jitted_fn,
+        args)`` (e.g. PureJaxRL, built by its own ``make_train``).
+      rejax_eval: ``True``: rejax evaluates once, at the end (128 episodes); ``False``: its
+        ``eval_callback`` is a no-op, so the timed call does no evaluation work.
+      ratios: ``(label, a, b)``: ``a``'s env-steps/s over ``b``'s at the same seed count and round.
     """
 
     name: str
@@ -73,12 +82,14 @@ class Bench:
     steps_per_seed: Callable[[int], int]
     config: Mapping[str, Any]
     hparams: Mapping[str, Any]
-    reference: Mapping[str, Any]
+    reference: Mapping[str, Any] | None = None
     header: Mapping[str, Any] = field(default_factory=dict)
     widths: tuple[int, int, int] = (9, 5, 12)
     show_x64: bool = True
-    annotate: Callable[[Row, Mapping[tuple[str, int], Row]], Row] | None = field(default=None)
     env_id: str = "CartPole-v1"
+    peers: Mapping[str, Callable[[int, int], tuple[Callable, tuple]]] = field(default_factory=dict)
+    rejax_eval: bool = True
+    ratios: tuple[tuple[str, str, str], ...] = (("ours / rejax", "ours", PEER),)
 
     @property
     def tag(self) -> str:
@@ -98,6 +109,7 @@ def arg_parser(
     total_timesteps: int,
     timesteps_help: str = "env steps per seed",
     single_help: str = "one configuration, here",
+    rounds: int = 1,
 ) -> argparse.ArgumentParser:
     """The flags every throughput benchmark takes (defaults and help texts per benchmark)."""
     ap = argparse.ArgumentParser(
@@ -106,6 +118,12 @@ def arg_parser(
     ap.add_argument("--seeds", type=int, nargs="+", default=seeds)
     ap.add_argument("--total-timesteps", type=int, default=total_timesteps, help=timesteps_help)
     ap.add_argument("--repeats", type=int, default=1, help="timed calls of each compiled function")
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=rounds,
+        help="interleaved rounds (order rotated each round), each configuration in a fresh process",
+    )
     ap.add_argument("--impls", nargs="+", default=list(bench.impls), choices=bench.impls)
     ap.add_argument("--out", type=Path, default=Path(f"results/benchmarks/{bench.name}.json"))
     ap.add_argument("--timeout", type=float, default=None, help="seconds per configuration")
@@ -149,8 +167,12 @@ def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
     Ours: ``train(key, hparams)`` from ``bench.ours``, one key per seed, shared hparams. rejax:
     ``bench.rejax``'s class created on the gymnax-1.0 env through
     :class:`_rejax_compat.FiveTupleEnv` for exactly ``steps_per_seed`` env steps, evaluating
-    once, at the end (``eval_freq = total_timesteps``, no initial evaluation).
+    once, at the end (``eval_freq = total_timesteps``, no initial evaluation), or not at all when
+    ``bench.rejax_eval`` is false. ``bench.peers``: their own builder.
     """
+    if impl in bench.peers:
+        return bench.peers[impl](num_seeds, total_timesteps)
+
     import gymnax
     import jax
 
@@ -170,6 +192,8 @@ def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
             skip_initial_evaluation=True,
             **kwargs,
         )
+        if not bench.rejax_eval:
+            algo = algo.replace(eval_callback=_no_eval)
         return jax.jit(jax.vmap(type(algo).train, in_axes=(None, 0))), (algo, keys)
 
     if impl in bench.impls:
@@ -177,6 +201,12 @@ def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
         return jax.jit(jax.vmap(train, in_axes=(0, None))), (keys, hparams)
 
     raise ValueError(f"unknown impl {impl!r}; expected one of {bench.impls}")
+
+
+def _no_eval(algo, train_state, rng):
+    """rejax ``eval_callback`` that evaluates nothing (an empty pytree per evaluation point)."""
+    del algo, train_state, rng
+    return ()
 
 
 def run_single(bench: Bench, impl: str, num_seeds: int, total_timesteps: int, repeats: int) -> Row:
@@ -247,7 +277,7 @@ def spawn(bench: Bench, impl: str, seeds: int, args) -> Row:
 
 def versions() -> dict:
     out = {"python": platform.python_version()}
-    for pkg in ("jax", "jaxlib", "flax", "optax", "gymnax", "rejax", "numpy", "chex"):
+    for pkg in ("jax", "jaxlib", "flax", "optax", "gymnax", "rejax", "distrax", "numpy", "chex"):
         try:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -293,46 +323,95 @@ def git_rev():
         return None
 
 
-def annotate(rows: list[Row], extra=None) -> list[Row]:
-    """Add ``ratio_vs_rejax`` (same seed count), then ``extra(row, by)``'s fields, then
-    ``peak_mb`` (device peak where the backend reports one, else the subprocess's RSS)."""
-    by = {(r["impl"], r["seeds"]): r for r in rows}
+def _stats(values) -> dict:
+    """``{"median", "min", "max", "n"}`` of the non-missing values (``None`` fields when none)."""
+    vals = sorted(v for v in values if v is not None)
+    if not vals:
+        return {"median": None, "min": None, "max": None, "n": 0}
+    n = len(vals)
+    med = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+    return {"median": med, "min": vals[0], "max": vals[-1], "n": n}
+
+
+def peak_mb(row: Row) -> float:
+    """Device peak where the backend reports one, else the subprocess's RSS."""
+    dev = row.get("device_peak_mb")
+    return dev if dev is not None else row["peak_rss_mb"]
+
+
+def summarize(rows: list[Row], ratios) -> tuple[list[Row], list[Row]]:
+    """Per (impl, seeds), in first-appearance order: median and spread over rounds of env-steps/s,
+    run s, compile s and peak MB; per (ratio, seeds): the ratio within each round, then its median
+    and spread. Only rounds where both sides ran count for a ratio."""
+    groups: dict[tuple[str, int], list[Row]] = {}
     for r in rows:
-        peer = by.get((PEER, r["seeds"]))
-        r["ratio_vs_rejax"] = r["env_steps_per_s"] / peer["env_steps_per_s"] if peer else None
-        if extra is not None:
-            r.update(extra(r, by))
-        r["peak_mb"] = (
-            r["device_peak_mb"] if r.get("device_peak_mb") is not None else r["peak_rss_mb"]
+        groups.setdefault((r["impl"], r["seeds"]), []).append(r)
+    configs = []
+    for (impl, seeds), rs in groups.items():
+        configs.append(
+            {
+                "impl": impl,
+                "seeds": seeds,
+                "rounds": len(rs),
+                "env_steps_per_s": _stats(r["env_steps_per_s"] for r in rs),
+                "run_s": _stats(r["run_s"] for r in rs),
+                "compile_s": _stats(r["compile_s"] for r in rs),
+                "peak_mb": _stats(peak_mb(r) for r in rs),
+            }
         )
-    return rows
-
-
-def table(rows: list[Row], device: Mapping[str, Any]) -> str:
-    mem = "peak MB (device)" if device["backend"] != "cpu" else "peak MB (RSS)"
-    hdr = ["impl", "seeds", "compile s", "run s", "env-steps/s", mem, "ratio vs rejax"]
-    body = []
-    for r in rows:
-        ratio = "-" if r["ratio_vs_rejax"] is None else f"{r['ratio_vs_rejax']:.2f}x"
-        body.append(
-            [
-                r["impl"],
-                str(r["seeds"]),
-                f"{r['compile_s']:.2f}",
-                f"{r['run_s']:.2f}",
-                f"{r['env_steps_per_s']:,.0f}",
-                f"{r['peak_mb']:.0f}",
-                ratio,
+    by = {(r["round"], r["impl"], r["seeds"]): r for r in rows}
+    out = []
+    for seeds in dict.fromkeys(r["seeds"] for r in rows):
+        for label, a, b in ratios:
+            per_round = [
+                by[(rnd, a, seeds)]["env_steps_per_s"] / by[(rnd, b, seeds)]["env_steps_per_s"]
+                for rnd in sorted({r["round"] for r in rows})
+                if (rnd, a, seeds) in by and (rnd, b, seeds) in by
             ]
-        )
+            if per_round:
+                out.append(
+                    {"ratio": label, "seeds": seeds, "per_round": per_round, **_stats(per_round)}
+                )
+    return configs, out
+
+
+def _fmt(st: Mapping[str, Any], spec: str) -> str:
+    if st["median"] is None:
+        return "-"
+    med, lo, hi = (format(st[k], spec) for k in ("median", "min", "max"))
+    return med if st["n"] == 1 else f"{med} [{lo}-{hi}]"
+
+
+def _md(hdr: list[str], body: list[list[str]]) -> str:
     widths = [max(len(h), *(len(b[i]) for b in body)) for i, h in enumerate(hdr)]
 
     def fmt(cells):
         return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     lines = [fmt(hdr), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += [fmt(b) for b in body]
-    return "\n".join(lines)
+    return "\n".join(lines + [fmt(b) for b in body])
+
+
+def table(configs: list[Row], ratios: list[Row], device: Mapping[str, Any]) -> str:
+    """Markdown tables: per configuration and per ratio, ``median [min-max]`` over rounds."""
+    mem = "peak MB (device)" if device["backend"] != "cpu" else "peak MB (RSS)"
+    hdr = ["impl", "seeds", "rounds", "env-steps/s", "compile s", mem]
+    body = [
+        [
+            c["impl"],
+            str(c["seeds"]),
+            str(c["rounds"]),
+            _fmt(c["env_steps_per_s"], ",.0f"),
+            _fmt(c["compile_s"], ".2f"),
+            _fmt(c["peak_mb"], ".0f"),
+        ]
+        for c in configs
+    ]
+    out = _md(hdr, body)
+    if ratios:
+        rbody = [[r["ratio"], str(r["seeds"]), str(r["n"]), _fmt(r, ".2f")] for r in ratios]
+        out += "\n\n" + _md(["ratio (env-steps/s, same round)", "seeds", "rounds", "x"], rbody)
+    return out
 
 
 def atomic_write_json(path: Path, payload) -> None:
@@ -349,19 +428,33 @@ def atomic_write_json(path: Path, payload) -> None:
         raise
 
 
+def schedule(impls: list[str], seeds: list[int], rounds: int) -> list[tuple[int, int, str]]:
+    """``(round, seeds, impl)`` in run order: per round, every seed count in turn, its
+    implementations rotated left by the round index (round 0: the given order)."""
+    out = []
+    for rnd in range(rounds):
+        k = rnd % len(impls)
+        order = impls[k:] + impls[:k]
+        out += [(rnd, s, impl) for s in seeds for impl in order]
+    return out
+
+
 def main(
     bench: Bench,
     args: argparse.Namespace,
     footer: Callable[[list[Row]], str],
 ) -> int:
-    """``--single``: run one configuration here and print its tagged row. Otherwise: every
-    (seeds, impl) in a subprocess, then the table, ``footer(rows)`` and the JSON at ``--out``."""
+    """``--single``: run one configuration here and print its tagged row. Otherwise: ``--rounds``
+    interleaved rounds of every (seeds, impl), each in a fresh subprocess, then the tables,
+    ``footer(rows)`` and the JSON at ``--out``."""
     if args.single:
         cfg = parse_single(args.single, bench.impls)
         row = run_single(bench, cfg["impl"], cfg["seeds"], args.total_timesteps, args.repeats)
         print(bench.tag + json.dumps(row), flush=True)
         return 0
 
+    if not args.impls:
+        raise SystemExit("no implementation left to run")
     import jax
 
     device = device_info()
@@ -369,23 +462,27 @@ def main(
     print(
         f"platform: jax.devices() = {jax.devices()}{x64}; cpus: {device['cpu_count']}", flush=True
     )
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     w_impl, w_seeds, w_rate = bench.widths
     rows = []
-    for seeds in args.seeds:
-        for impl in args.impls:
-            t = time.perf_counter()
-            row = spawn(bench, impl, seeds, args)
-            rows.append(row)
-            print(
-                f"  {impl:>{w_impl}} seeds={seeds:<{w_seeds}} compile {row['compile_s']:6.2f}s  "
-                f"run {row['run_s']:7.2f}s  {row['env_steps_per_s']:{w_rate},.0f} steps/s  "
-                f"(subprocess {time.perf_counter() - t:.0f}s)",
-                flush=True,
-            )
-    annotate(rows, bench.annotate)
+    rounds = max(1, getattr(args, "rounds", 1))
+    for rnd, seeds, impl in schedule(list(args.impls), list(args.seeds), rounds):
+        t = time.perf_counter()
+        row = spawn(bench, impl, seeds, args)
+        row["round"] = rnd
+        row["peak_mb"] = peak_mb(row)
+        rows.append(row)
+        print(
+            f"  round {rnd + 1}/{rounds} {impl:>{w_impl}} seeds={seeds:<{w_seeds}} "
+            f"compile {row['compile_s']:6.2f}s  run {row['run_s']:7.2f}s  "
+            f"{row['env_steps_per_s']:{w_rate},.0f} steps/s  peak {row['peak_mb']:.0f} MB  "
+            f"(subprocess {time.perf_counter() - t:.0f}s)",
+            flush=True,
+        )
+    configs, ratios = summarize(rows, bench.ratios)
 
     print()
-    print(table(rows, device))
+    print(table(configs, ratios, device))
     print()
     print(footer(rows))
 
@@ -401,11 +498,17 @@ def main(
             **bench.config,
             "total_timesteps": args.total_timesteps,
             "repeats": args.repeats,
+            "rounds": rounds,
+            "impls": list(args.impls),
             **bench.hparams,
         },
         "device": device,
+        "load_avg_start": load_start,
+        "load_avg_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "versions": versions(),
-        "reference": dict(bench.reference),
+        **({"reference": dict(bench.reference)} if bench.reference is not None else {}),
+        "summary": configs,
+        "ratios": ratios,
         "rows": rows,
     }
     atomic_write_json(out, payload)

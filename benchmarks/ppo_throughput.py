@@ -1,32 +1,41 @@
-"""PPO throughput on gymnax CartPole-v1: ours (identity and PBRS transforms) vs rejax.
+"""PPO throughput on gymnax CartPole-v1: ours (identity and PBRS transforms), rejax and PureJaxRL.
 
-PureJaxRL's default CartPole hyperparameters: 4 envs x 128 steps, 4 epochs x 4 minibatches,
-lr 2.5e-4 (annealed in ours), tanh MLP 64x64 (separate actor and critic), gamma 0.99, lambda 0.95,
-clip 0.2, ent 0.01, vf 0.5, grad norm 0.5, 5e5 env steps per seed. Seeds are ``jax.vmap``-ed inside
-one ``jax.jit``.
+PureJaxRL's default CartPole hyperparameters, for all four: 4 envs x 128 steps, 4 epochs x 4
+minibatches, lr 2.5e-4 (annealed, except rejax, which has no annealing), tanh MLP 64x64 (separate
+actor and critic), gamma 0.99, lambda 0.95, clip 0.2, ent 0.01, vf 0.5, grad norm 0.5, 5e5 env
+steps per seed. Seeds are ``jax.vmap``-ed inside one ``jax.jit``.
 
-Each (impl, seeds) configuration runs in a fresh subprocess of this script so that its peak memory
-(CPU: ``ru_maxrss``, which is process-wide and monotone; GPU: ``peak_bytes_in_use``) is its own.
+PureJaxRL is its own ``purejaxrl/ppo.py`` (``make_train(config)`` -> ``train(rng)``), imported from
+a folder outside this repository: ``--purejaxrl-dir`` or ``$PUREJAXRL_DIR`` (see
+``_purejaxrl_compat.py``). Without either it is skipped, with one printed line.
 
-    .venv/bin/python benchmarks/ppo_throughput.py --seeds 1 8 32 --total-timesteps 500000 \
-        --repeats 1
+``--rounds`` interleaved rounds; in each, every (impl, seeds) configuration runs once in a fresh
+subprocess of this script (``--single``), the implementations' order rotated by one per round.
+
+    .venv/bin/python benchmarks/ppo_throughput.py --seeds 1 8 32 --purejaxrl-dir ~/purejaxrl
     .venv/bin/python benchmarks/ppo_throughput.py --seeds 256 2048  # on a GPU
     .venv/bin/python benchmarks/ppo_throughput.py --single impl=ours seeds=8  # one config
 
-Measured per configuration: compile time (``jit(...).lower(...).compile()`` wall time), run time of
-the compiled call (``block_until_ready``; best of ``--repeats``), env-steps/s
-(= seeds x executed env steps per seed / run time) and peak memory.
+Measured per configuration and round: compile time (``jit(...).lower(...).compile()`` wall time),
+run time of the compiled call (``block_until_ready``; best of ``--repeats``), env-steps/s
+(= seeds x executed env steps per seed / run time) and peak memory. No evaluation runs inside any
+timed call: ours runs ``init`` then ``num_updates`` x ``update`` (the trainer's ``chunk`` minus its
+evaluation pass), rejax's ``eval_callback`` is a no-op, PureJaxRL never evaluates.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # _harness, _rejax_compat
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _harness, _*_compat
 import _harness  # noqa: E402  (it puts the repository root on sys.path, for jaxrl)
+import _purejaxrl_compat  # noqa: E402
 
-IMPLS = ("ours", "ours_pbrs", "rejax")
+PUREJAXRL = "purejaxrl"
+IMPLS = ("ours", "ours_pbrs", "rejax", PUREJAXRL)
 
 # PureJaxRL defaults for CartPole-v1.
 NUM_ENVS, NUM_STEPS, EPOCHS, MINIBATCHES = 4, 128, 4, 4
@@ -39,16 +48,6 @@ HP = dict(
     vf_coef=0.5,
     max_grad_norm=0.5,
 )
-
-# Reference figures measured on a 2-core CPU of the kind this project develops on.
-REFERENCE = {
-    "purejaxrl": {"1": 250e3, "32": 288e3, "compile_s": 4.0},
-    "rejax": {"1": 231e3, "32": 239e3},
-    "targets": (
-        "ours >= 1.2x rejax throughput at 32 seeds; compile <= 5 s; PBRS <= 1.3x identity time"
-    ),
-}
-
 
 # --------------------------------------------------------------------------------------------
 # the implementations (built inside each configuration's subprocess, see _harness.py)
@@ -86,7 +85,11 @@ def _steps_per_seed(total_timesteps: int) -> int:
 
 def _ours(impl: str, env, env_params, total_timesteps: int):
     """Our PPO with the identity (``ours``) or the PBRS (``ours_pbrs``) transform:
-    ``(train, hparams)``."""
+    ``(train, hparams)``. ``train`` is the trainer's ``init`` followed by ``num_updates`` x
+    ``update`` in one ``lax.scan``: what ``trainer(key, hp)`` runs with one chunk, minus the
+    chunk's evaluation pass (so the timed call does no evaluation, like PureJaxRL's)."""
+    import jax
+
     from jaxrl.agents.ppo import make_train
     from jaxrl.agents.ppo_config import PPOHParams, PPOStatic
     from jaxrl.shaping.transform import identity
@@ -104,7 +107,12 @@ def _ours(impl: str, env, env_params, total_timesteps: int):
         eval_channel="env_reward",
     )
     transform = identity() if impl == "ours" else pole_angle_pbrs()
-    train = make_train(static, env, transform=transform, env_params=env_params)
+    trainer = make_train(static, env, transform=transform, env_params=env_params)
+
+    def train(key, hp):
+        rs = trainer.init(key, hp)
+        return jax.lax.scan(lambda s, _: trainer.update(s, hp), rs, None, static.num_updates)
+
     return train, PPOHParams(**HP, transform=transform.default_params)
 
 
@@ -123,40 +131,37 @@ def _rejax():
     )
 
 
+def _purejaxrl(num_seeds: int, total_timesteps: int):
+    """PureJaxRL's ``make_train(config)`` at its CartPole config, ``jax.jit(jax.vmap(train))``."""
+    folder = _purejaxrl_compat.resolve_dir(None)  # the parent passes it on in $PUREJAXRL_DIR
+    if folder is None:
+        raise SystemExit(f"impl={PUREJAXRL} needs --purejaxrl-dir or ${_purejaxrl_compat.ENV_VAR}")
+    return _purejaxrl_compat.build(num_seeds, _steps_per_seed(total_timesteps), folder)
+
+
 def _footer(rows, args) -> str:
-    lines = []
-    for r in rows:
-        if r["pbrs_overhead"] is not None:
-            lines.append(
-                f"PBRS overhead at {r['seeds']} seeds: pbrs run / identity run = "
-                f"{r['pbrs_overhead']:.2f}x (target <= 1.3x)"
-            )
-    steps = rows[0]["env_steps_per_seed"] if rows else _num_updates(args.total_timesteps) * 512
-    lines += [
-        f"env-steps/s = seeds x {steps:,} executed env steps per seed "
-        f"({steps // (NUM_ENVS * NUM_STEPS)} updates x {NUM_ENVS} envs x {NUM_STEPS} steps)"
-        " / run s;"
-        f" run s = best of {args.repeats} call(s) of the compiled function; compile s = "
-        "jit(...).lower(...).compile() wall time.",
-        "ours / ours_pbrs: num_chunks=1, one evaluation at the end (8 envs x 500 steps).",
-        "rejax 0.1.3: eval_freq = total_timesteps and skip_initial_evaluation=True, so it "
-        "evaluates once, at the end (128 episodes, <= 500 steps each); gymnax-1.0 env via a "
-        "5-tuple shim "
-        "(done = terminated | truncated). rejax has no LR annealing and clips gradients "
-        "element-wise (optax.clip), not by global norm.",
-        "peak MB: CPU = ru_maxrss of the configuration's own subprocess (includes JAX/XLA runtime "
-        "and compilation); GPU = peak_bytes_in_use.",
-        "Reference, 2-core CPU of this kind: PureJaxRL 250k env-steps/s at 1 seed, 288k at 32 "
-        "seeds (compile ~4 s); rejax 231k and 239k.",
-        "Targets: ours >= 1.2x rejax at 32 seeds; compile <= 5 s; PBRS <= 1.3x identity time.",
-    ]
-    return "\n".join(lines)
-
-
-def _pbrs_overhead(row, by) -> dict:
-    base = by.get(("ours", row["seeds"]))
-    overhead = row["run_s"] / base["run_s"] if row["impl"] == "ours_pbrs" and base else None
-    return {"pbrs_overhead": overhead}
+    steps = rows[0]["env_steps_per_seed"] if rows else _steps_per_seed(args.total_timesteps)
+    return "\n".join(
+        [
+            f"env-steps/s = seeds x {steps:,} executed env steps per seed "
+            f"({steps // (NUM_ENVS * NUM_STEPS)} updates x {NUM_ENVS} envs x {NUM_STEPS} steps)"
+            f" / run s; run s = best of {args.repeats} call(s) of the compiled function in the "
+            "configuration's subprocess; compile s = jit(...).lower(...).compile() wall time; "
+            "median [min-max] over rounds; ratios are paired within a round.",
+            "No evaluation in any timed call: ours = init + num_updates x update (the chunk's "
+            "evaluation pass left out); rejax 0.1.3 with a no-op eval_callback; PureJaxRL's "
+            "train(rng) never evaluates.",
+            "Outputs of the timed call: ours, per-update metrics; rejax, the train state; "
+            "PureJaxRL, its per-step info (returned_episode_returns etc.) of every update.",
+            "rejax and PureJaxRL see gymnax 1.0 through a 5-tuple shim (done = terminated | "
+            "truncated). rejax has no LR annealing and clips gradients element-wise "
+            "(optax.clip), not by global norm.",
+            "PBRS/identity run time = ours env-steps/s / ours_pbrs env-steps/s (Phi = -|pole "
+            "angle|).",
+            "peak MB: CPU = ru_maxrss of the configuration's own subprocess (includes JAX/XLA "
+            "runtime and compilation); GPU = peak_bytes_in_use.",
+        ]
+    )
 
 
 BENCH = _harness.Bench(
@@ -173,23 +178,55 @@ BENCH = _harness.Bench(
         "num_minibatches": MINIBATCHES,
         "hidden_sizes": [64, 64],
         "activation": "tanh",
+        "evaluation_in_timed_call": "none (ours, rejax, PureJaxRL)",
     },
     hparams=HP,
-    reference=REFERENCE,
-    annotate=_pbrs_overhead,
+    peers={PUREJAXRL: _purejaxrl},
+    rejax_eval=False,
+    ratios=(
+        ("ours / PureJaxRL", "ours", PUREJAXRL),
+        ("ours / rejax", "ours", "rejax"),
+        ("ours_pbrs / PureJaxRL", "ours_pbrs", PUREJAXRL),
+        ("PBRS / identity run time", "ours", "ours_pbrs"),
+    ),
 )
 
 
 def main(argv=None) -> int:
-    args = _harness.arg_parser(
+    ap = _harness.arg_parser(
         BENCH,
         __doc__,
         seeds=[1, 8, 32],
         total_timesteps=500_000,
         timesteps_help="env steps per seed (rounded down to whole 512-step updates)",
         single_help="run one configuration in this process and print its JSON row",
-    ).parse_args(argv)
-    return _harness.main(BENCH, args, lambda rows: _footer(rows, args))
+        rounds=3,
+    )
+    ap.add_argument(
+        "--purejaxrl-dir",
+        default=None,
+        help=f"folder of a PureJaxRL clone (default ${_purejaxrl_compat.ENV_VAR}); "
+        "without one, PureJaxRL is skipped",
+    )
+    args = ap.parse_args(argv)
+    bench = BENCH
+    if not args.single:
+        folder = _purejaxrl_compat.resolve_dir(args.purejaxrl_dir)
+        if folder is None:
+            if PUREJAXRL in args.impls:
+                print(
+                    f"PureJaxRL skipped: no --purejaxrl-dir and ${_purejaxrl_compat.ENV_VAR} "
+                    "unset (point it at a clone of luchris429/purejaxrl).",
+                    flush=True,
+                )
+            args.impls = [i for i in args.impls if i != PUREJAXRL]
+        else:
+            os.environ[_purejaxrl_compat.ENV_VAR] = str(folder)  # for the subprocesses
+            header = {"purejaxrl_dir": str(folder)}
+            bench = dataclasses.replace(BENCH, header=header)
+    elif args.purejaxrl_dir is not None:
+        os.environ[_purejaxrl_compat.ENV_VAR] = args.purejaxrl_dir
+    return _harness.main(bench, args, lambda rows: _footer(rows, args))
 
 
 if __name__ == "__main__":
