@@ -222,11 +222,12 @@ def run_single(bench: Bench, impl: str, num_seeds: int, total_timesteps: int, re
     compiled = lowered.compile()
     t2 = time.perf_counter()
 
-    run_times = []
+    run_times, cpu_times = [], []
     for _ in range(max(1, repeats)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         jax.block_until_ready(compiled(*args))
         run_times.append(time.perf_counter() - t)
+        cpu_times.append(time.process_time() - c)
 
     steps_per_seed = bench.steps_per_seed(total_timesteps)
     run_s = min(run_times)
@@ -241,6 +242,9 @@ def run_single(bench: Bench, impl: str, num_seeds: int, total_timesteps: int, re
         "compile_s": t2 - t0,
         "run_s": run_s,
         "run_s_all": run_times,
+        # CPU seconds of all this process's threads during the best call: less sensitive than
+        # wall time to other jobs on a shared machine (but counts XLA's idle-spinning threads)
+        "cpu_s": cpu_times[run_times.index(run_s)],
         "env_steps_per_s": num_seeds * steps_per_seed / run_s,
         "peak_rss_mb": rss_mb,
         "rss_after_import_mb": rss_import_mb,

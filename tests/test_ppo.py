@@ -204,3 +204,30 @@ def test_epoch_permutations_follow_the_key_chain():
         key, k_perm = jax.random.split(key)
         want.append(jax.random.permutation(k_perm, 64))
     np.testing.assert_array_equal(epoch_permutations(jax.random.key(7), 3, 64), np.stack(want))
+
+
+@pytest.mark.parametrize("normalize_obs", [False, True])
+def test_next_values_equal_a_critic_pass_over_every_next_observation(normalize_obs):
+    # V(s'_t) from the shifted rollout values, with V(final_observation) recomputed only on
+    # truncated steps, must equal the critic on every stored next observation. A 5-step time limit
+    # within a 32-step rollout gives several truncations per env (the loop runs more than once).
+    import gymnax
+
+    env, params = gymnax.make("CartPole-v1")
+    params = params.replace(max_steps_in_episode=5)
+    static = PPOStatic(num_envs=3, num_steps=32, total_timesteps=96, normalize_obs=normalize_obs)
+    trainer = make_train(static, env, env_params=params)
+    hp = PPOHParams()
+
+    def go(key):
+        rs, traj = trainer.rollout(trainer.init(key, hp), hp)
+        full = trainer.network.apply(rs.train_state.params, traj.next_obs)[2]
+        return trainer.next_values(rs, traj), full, traj
+
+    fast, full, traj = jax.jit(jax.vmap(go))(jax.random.split(jax.random.PRNGKey(3), 2))
+    assert int(traj.truncated.sum(axis=1).max()) >= 3  # several truncations in one env
+    np.testing.assert_allclose(fast, full, rtol=1e-5, atol=1e-6)
+    # and it is not the reset observation's value: truncated steps really were recomputed
+    shifted = np.concatenate([np.asarray(traj.value)[:, 1:], np.asarray(fast)[:, -1:]], axis=1)
+    trunc = np.asarray(traj.truncated)
+    assert np.abs(shifted[trunc] - np.asarray(full)[trunc]).max() > 1e-3
