@@ -1,45 +1,45 @@
-"""Figures for BARFI (reads results/barfi/): learning curves, φ₂(s) heatmaps, γ_φ trajectories.
+"""Figures for BARFI (reads results/barfi/, the report runs of the paper's protocol).
 
     python -m paper_figures.barfi [--results results] [--out paper_figures/out]
 
 * ``barfi_curves.png``: primary return vs episodes, one panel per environment × aux kind, one
-  line per method (REINFORCE primary / naive / PBRS variants, BARFI first-order / Neumann).
-  Per-seed returns are averaged in 20 consecutive-episode bins, then IQM over seeds with a 95%
-  stratified-bootstrap CI.
-* ``barfi_phi.png``: the learned aux weight φ₂(s) over the gridworld (mean over seeds of the final
-  φ, BARFI Neumann), for the good and the bad aux, with the goal region and the central box drawn;
-  and γ_φ against outer steps for every env × aux (IQM, 95% CI).
+  line per method at its selected setting (IQM over the fresh report seeds, 95% CI; per-seed
+  returns averaged in 20 bins).
+* ``barfi_phi.png``: the learned f₃ = φ₂(s) (aux weight) and f₁ = φ₁(s) (additive term) over
+  the gridworld (mean over seeds of the final φ, BARFI Neumann) for the good and the bad aux, and
+  γ_φ against outer steps for every env × aux (IQM, 95% CI).
+* ``barfi_table.png`` (+ ``barfi_claims.json``): the paper's Table 1 form, the final return of
+  each method × task normalised by primary-only (experiments/barfi/claims.py), with the verdicts
+  of claims (a)-(d) in the caption.
 
-Uses the newest finished run per (env, aux, family).
+Captions of a run that is not the ``paper`` profile list what it cuts (budgets, seeds, grids).
+Uses the newest finished report run per (env, aux, kind, methods).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
+from experiments.barfi import claims as claims_mod
+from experiments.barfi.experiment import PRESETS
 from experiments.barfi.schema import schema
 from jaxrl.agents.reinforce import fourier_basis
-from jaxrl.envs.barfi_envs import BOX_HIGH, BOX_LOW, GOAL_HIGH, GOAL_LOW, START, GridParams
+from jaxrl.envs.barfi_envs import BOX_HIGH, BOX_LOW, GOAL_HIGH, GOAL_LOW, START
 from jaxrl.experiment import plotting
+from jaxrl.experiment.results import atomic_write
 
 EXPERIMENT = "barfi"
 BINS = 20
-COLORS = {
-    "primary": "tab:gray",
-    "naive": "tab:orange",
-    "pbrs": "tab:purple",
-    "pbrs_state": "tab:pink",
-    "barfi_fo": "tab:blue",
-    "barfi_neumann": "tab:green",
-}
+HEAT_METHOD = "barfi_neumann"
 
 
 def split(run, key):
     return plotting.split_conditions(
-        run.load_metrics(finite=True, schema=schema(run.config["family"]))[key],
-        run.config["methods"],
+        run.load_metrics(finite=True, schema=schema(run.config["kind"]))[key],
+        [r["method"] for r in run.config["rows"]],
         run.config["seeds"],
     )
 
@@ -51,133 +51,169 @@ def binned(r: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
     return (np.arange(n) + 1) * b, r[:, : n * b].reshape(S, n, b).mean(-1)
 
 
+def cuts(runs) -> str:
+    """What the runs' profile cuts relative to the ``paper`` profile (empty when nothing)."""
+    paper = PRESETS["paper"].recorded()
+    exp = next(iter(runs.values())).config["experiment"]
+    diffs = [
+        f"{k} {exp[k]} (paper {paper[k]})"
+        for k in ("seeds", "tune_seeds", *(f"{e}_episodes" for e in exp["envs"]), "grid")
+        if exp.get(k) != paper.get(k)
+    ]
+    return ("Cuts vs the paper profile: " + "; ".join(diffs) + ".") if diffs else ""
+
+
 def _curve_panel(ax, env: str, aux: str, runs) -> str | None:
-    """Binned primary-return curves of every method of one (env, aux); its budget, or ``None``
-    (panel hidden) without runs."""
     curves, x = {}, None
-    for family in ("baselines", "barfi"):
-        run = runs.get((env, aux, family))
-        if run is not None:
+    for (e, a, *_), run in runs.items():
+        if (e, a) == (env, aux):
             for meth, r in split(run, "primary_return").items():
                 x, curves[meth] = binned(r, BINS)
     if not curves:
         ax.set_visible(False)
         return None
-    plotting.curve_panel(
-        ax,
-        x,
-        curves,
-        "iqm",
-        title=f"{env}, {aux} aux",
-        xlabel="episodes",
-        ylabel="primary return",
-        colors=COLORS,
-    )
+    title = f"{env}, {aux} aux"
+    plotting.curve_panel(ax, x, curves, "iqm", title=title, xlabel="episodes",
+                         ylabel="primary return")  # fmt: skip
     return f"{env}: {int(x[-1])} episodes"
 
 
 def curves_figure(runs, out: Path) -> Path:
-    """``barfi_curves.png``: one panel per environment × aux kind."""
     import matplotlib.pyplot as plt
 
-    envs = sorted({e for e, _, _ in runs})
+    envs = list(dict.fromkeys(k[0] for k in runs))
     fig, axes = plt.subplots(len(envs), 2, figsize=(10, 3.3 * len(envs)), squeeze=False)
     budgets = [
         _curve_panel(axes[i, j], env, aux, runs)
         for i, env in enumerate(envs)
         for j, aux in enumerate(("good", "bad"))
     ]
-    axes[0, -1].legend(fontsize=7, loc="best")
+    next(a for a in axes.flat if a.get_visible()).legend(fontsize=6, loc="best")
     seeds = sorted({r.config["seeds"] for r in runs.values()})
     text = (
-        plotting.caption(seeds, "; ".join(sorted({b for b in budgets if b})))
-        + f"\nTraining-episode primary return, averaged in {BINS} bins per seed."
+        plotting.caption(seeds, "; ".join(b for b in budgets if b))
+        + f"\nTraining-episode primary return at each method's setting selected on separate "
+        f"tuning seeds, averaged in {BINS} bins per seed. {cuts(runs)}"
     )
     path = plotting.save_captioned(fig, out / f"{EXPERIMENT}_curves.png", text)
     plt.close(fig)
     return path
 
 
-def phi2_grid(weight: np.ndarray, bias: np.ndarray, n: int = 41) -> np.ndarray:
-    """The learned aux weight φ₂ on an ``n × n`` grid of [0, 1]², averaged over seeds.
-
-    Args:
-      weight: ``[seeds, F, 2]`` final φ weights on the coupled Fourier basis of the gridworld
-        position (F = (order + 1)², so the order is read from F).
-      bias: ``[seeds, 2]``.
-
-    Returns:
-      ``[n, n]`` (rows: y, columns: x).
-    """
+def phi_grid(weight: np.ndarray, bias: np.ndarray, output: int, n: int = 41) -> np.ndarray:
+    """Blend output ``output`` (0: f₁ = φ₁(s), 1: f₃ = φ₂(s)) on an ``n × n`` grid of [0, 1]²,
+    averaged over seeds. ``weight [seeds, F, 2]`` on the coupled Fourier basis of the position
+    (F = (order + 1)²), ``bias [seeds, 2]``. Returns ``[n, n]`` (rows: y, columns: x)."""
     order = round(np.sqrt(weight.shape[1])) - 1
     if (order + 1) ** 2 != weight.shape[1]:
         raise ValueError(f"{weight.shape[1]} features is not a coupled 2-d Fourier basis")
     features, _ = fourier_basis([0.0, 0.0], [1.0, 1.0], order)
     g = np.linspace(0, 1, n)
     feats = np.asarray(features(np.stack(np.meshgrid(g, g), -1)))  # [n, n, F]
-    return (feats @ weight[..., 1].T + bias[:, 1]).mean(-1)
+    return (feats @ weight[..., output].T + bias[:, output]).mean(-1)
 
 
-def _phi_panel(fig, ax, run, aux: str) -> None:
-    """Heatmap of φ₂(s) (BARFI Neumann) with the goal region, the bad aux's box and the start."""
+def _phi_panel(fig, ax, run, aux: str, output: int) -> None:
     import matplotlib.pyplot as plt
 
-    w = split(run, "phi_weight")["barfi_neumann"][:, -1]  # [S, F, 2]
-    b = split(run, "phi_bias")["barfi_neumann"][:, -1]  # [S, 2]
-    phi2 = phi2_grid(w, b)
-    vmax = np.abs(phi2).max()
-    im = ax.imshow(phi2, origin="lower", extent=(0, 1, 0, 1), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
+    w = split(run, "phi_weight")[HEAT_METHOD][:, -1]  # [S, F, 2]
+    b = split(run, "phi_bias")[HEAT_METHOD][:, -1]  # [S, 2]
+    phi = phi_grid(w, b, output)
+    vmax = max(np.abs(phi).max(), 1e-6)
+    im = ax.imshow(phi, origin="lower", extent=(0, 1, 0, 1), cmap="RdBu_r", vmin=-vmax, vmax=vmax)
     fig.colorbar(im, ax=ax, fraction=0.046)
     for low, high, ls in ((GOAL_LOW, GOAL_HIGH, "-"), (BOX_LOW, BOX_HIGH, "--")):
         side = high - low
         ax.add_patch(plt.Rectangle((low, low), side, side, fill=False, ec="k", ls=ls, lw=1.5))
     ax.plot([START[0]], [START[1]], "k^")
-    ax.set_title(
-        f"gridworld {aux} aux: learned φ₂(s)\n(BARFI Neumann, mean of {w.shape[0]} seeds)",
-        fontsize=9,
-    )
+    name = ("f₁ = φ₁(s)", "f₃ = φ₂(s)")[output]
+    ax.set_title(f"gridworld {aux} aux: {name}\n({HEAT_METHOD}, {w.shape[0]} seeds)", fontsize=8)
 
 
 def _gamma_panel(ax, barfi_runs) -> None:
-    """γ_φ against outer steps for every env × aux (IQM, 95% CI)."""
-    gam = {f"{e}/{a}": split(r, "gamma_phi")["barfi_neumann"] for (e, a), r in barfi_runs.items()}
-    for k, v in sorted(gam.items()):
-        plotting.plot_curves(ax, np.arange(1, v.shape[1] + 1), {k: v}, "iqm")
-    if gam:
-        ax.set_xlabel("outer steps")
-        ax.set_ylabel("γ_φ (BARFI Neumann)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3)
+    for (e, a), r in sorted(barfi_runs.items()):
+        g = split(r, "gamma_phi").get(HEAT_METHOD)
+        if g is not None:
+            plotting.plot_curves(ax, np.arange(1, g.shape[1] + 1), {f"{e}/{a}": g}, "iqm")
+    ax.set_xlabel("outer steps")
+    ax.set_ylabel(f"γ_φ ({HEAT_METHOD})")
+    ax.legend(fontsize=6)
+    ax.grid(alpha=0.3)
 
 
 def phi_figure(runs, out: Path) -> Path:
-    """``barfi_phi.png``: φ₂ heatmaps (gridworld, good and bad aux) and γ_φ trajectories."""
     import matplotlib.pyplot as plt
 
-    barfi_runs = {(e, a): r for (e, a, f), r in runs.items() if f == "barfi"}
+    barfi_runs = {(e, a): r for (e, a, k, _), r in runs.items() if k == "barfi"}
     heat = [a for a in ("good", "bad") if ("gridworld", a) in barfi_runs]
-    fig, axes = plt.subplots(1, len(heat) + 1, figsize=(4.2 * (len(heat) + 1), 3.6), squeeze=False)
-    for ax, aux in zip(axes[0], heat, strict=False):
-        _phi_panel(fig, ax, barfi_runs[("gridworld", aux)], aux)
+    ncol = 2 * len(heat) + 1
+    fig, axes = plt.subplots(1, ncol, figsize=(3.8 * ncol, 3.6), squeeze=False)
+    for i, aux in enumerate(heat):
+        for output in (1, 0):
+            _phi_panel(fig, axes[0, 2 * i + (1 - output)], barfi_runs[("gridworld", aux)], aux,
+                       output)  # fmt: skip
     _gamma_panel(axes[0, -1], barfi_runs)
     text = (
-        f"Solid box: goal region G1; dashed: the bad aux's +{GridParams().box_bonus:g} box; "
-        "triangle: start. γ_φ: IQM over seeds, 95% bootstrap CI."
+        "Solid box: goal region G1; dashed: the bad aux's box; triangle: start. r_φ = r_p + f₁(s) "
+        "+ f₃(s)·r_aux, starting at f₁ = 0, f₃ = 1. γ_φ: IQM over seeds, 95% bootstrap CI. "
+        + cuts(runs)
     )
-    path = plotting.save_captioned(fig, out / f"{EXPERIMENT}_phi.png", text, y=-0.03)
+    path = plotting.save_captioned(fig, out / f"{EXPERIMENT}_phi.png", text, y=-0.03, wrap=True)
     plt.close(fig)
     return path
+
+
+def table_figure(runs, out: Path) -> tuple[Path, Path]:
+    """Normalised final return, methods × (env, aux), and the claims (claims.py)."""
+    import matplotlib.pyplot as plt
+
+    scores: dict = {}
+    for (e, a, *_), run in runs.items():
+        final = run.read_json("summary")["final_primary_return"]
+        scores.setdefault((e, a), {}).update({m: np.asarray(v) for m, v in final.items()})
+    tab = claims_mod.table(scores)
+    cl = claims_mod.claims(tab)
+    cols = list(tab)
+    methods = list(dict.fromkeys(m for v in tab.values() for m in v["raw"]))
+    val = np.array([[tab[c]["normalised"].get(m, {}).get("point", np.nan) for c in cols]
+                    for m in methods])  # fmt: skip
+    fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 2, 0.45 * len(methods) + 1.5))
+    ax.imshow(np.clip(val, 0, 1.5), cmap="RdYlGn", vmin=0, vmax=1.5, aspect="auto")
+    for i, m in enumerate(methods):
+        for j, c in enumerate(cols):
+            s = tab[c]["normalised"].get(m)
+            txt = claims_mod.fmt(s) if s and np.isfinite(s["point"]) else "-"
+            ax.text(j, i, txt.replace(" [", "\n["), ha="center", va="center", fontsize=6)
+    ax.set_xticks(range(len(cols)), [c + ("" if tab[c]["informative"] else "*") for c in cols],
+                  fontsize=7, rotation=20)  # fmt: skip
+    ax.set_yticks(range(len(methods)), methods, fontsize=7)
+    verdicts = "\n".join(f"({n}) {c['verdict'].upper()}" for n, c in cl.items())
+    text = (
+        "Final primary return (last 10% of episodes) normalised by primary-only, (IQM − floor) / "
+        "(IQM_primary − floor), 95% bootstrap CI over both methods' seeds. *: primary-only did not"
+        f" learn (left out of the claims). Rules: experiments/barfi/claims.py.\n{verdicts}\n"
+        + cuts(runs)
+    )
+    path = plotting.save_captioned(fig, out / f"{EXPERIMENT}_table.png", text, y=-0.05)
+    plt.close(fig)
+    payload = json.dumps({"table": tab, "claims": cl}, indent=1, default=float)
+    jpath = atomic_write(out / f"{EXPERIMENT}_claims.json", lambda f: f.write(payload.encode()))
+    return path, jpath
 
 
 def main(argv=None) -> list[Path]:
     args = plotting.figure_args(__doc__, argv)
     runs = plotting.latest_runs(
-        args.results, EXPERIMENT, lambda c: (c["env"], c["aux"], c["family"])
+        args.results,
+        EXPERIMENT,
+        lambda c: (c["env"], c["aux"], c["kind"], tuple(c.get("methods", ())), c.get("phase")),
     )
-    out = [curves_figure(runs, Path(args.out)), phi_figure(runs, Path(args.out))]
-    for p in out:
+    runs = {k[:4]: r for k, r in runs.items() if k[4] == "report"}
+    out = Path(args.out)
+    paths = [curves_figure(runs, out), phi_figure(runs, out), *table_figure(runs, out)]
+    for p in paths:
         print(f"wrote {p}")
-    return out
+    return paths
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ def _negated(original):
 def _neumann_without_step(original):
     """Neumann series ``Σ (I − H)^k v`` (α = 1 in both places)."""
 
-    def neumann_inverse_vp(v, inner_grad_fn, theta_star, phi, K, alpha, args=(), symmetric=False):
-        return original(v, inner_grad_fn, theta_star, phi, K, 1.0, args, symmetric)
+    def neumann_inverse_vp(v, inner_grad_fn, theta_star, phi, K, alpha, *rest, **kw):
+        return original(v, inner_grad_fn, theta_star, phi, K, 1.0, *rest, **kw)
 
     return neumann_inverse_vp
 

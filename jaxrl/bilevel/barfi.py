@@ -21,7 +21,10 @@ seeds and hyperparameters:
      :mod:`jaxrl.bilevel.hypergradient` (inner map ``g = −∇_θ J_in``, loss convention):
      ``neumann_hypergradient`` with ``K = neumann_K`` terms and step ``α_N`` (``K = 0`` is the
      first-order variant, H⁻¹ ≈ α_N I), or the dense ``ift_hypergradient`` (``hypergrad="ift"``,
-     small policies only);
+     small policies only). H is indefinite when the returns have both signs and the plain
+     series then diverges (issue 15): ``hp.neumann_damping`` = d runs it on ``H + δI``,
+     δ = d·|λ|max (hypergradient.py (2.5)), and ``curvature="gauss_newton"`` on the PSD
+     return-weighted Fisher (curvature.py (C.1)); d = 0 with "hessian" is the plain series;
    * minus ``reward_l2·∇‖φ_r‖² + gamma_l2·∇γ_φ`` (:func:`jaxrl.shaping.blend.blend_penalty`), then
      one RMSprop *ascent* step on φ (``reward_lr`` for the linear layer, ``gamma_lr`` for θ_γ);
 3. add the new episodes to the circular buffer;
@@ -64,6 +67,7 @@ from jaxrl.agents.reinforce import (
     Episode,
     FeaturesFn,
     collect_episode,
+    discounted_returns,
     episode_metrics,
     episode_window,
     evaluate_policy,
@@ -74,6 +78,7 @@ from jaxrl.agents.reinforce import (
     transform_params,
 )
 from jaxrl.agents.trainer import TrainerBase
+from jaxrl.bilevel.curvature import reinforce_gauss_newton_vp
 from jaxrl.bilevel.hypergradient import ift_hypergradient, neumann_hypergradient
 from jaxrl.config import Config
 from jaxrl.shaping.aux_reward import AUX_CHANNEL
@@ -115,6 +120,9 @@ class BarfiStatic(Config):
     (0: use α_N as given, as the authors' code does)"""
     hypergrad: Literal["neumann", "ift"] = "neumann"
     """"neumann" (K = hp.neumann_K, K = 0 is first order) or "ift" (dense solve; small θ only)"""
+    curvature: Literal["hessian", "gauss_newton"] = "hessian"
+    """the matrix the Neumann series inverts: "hessian" (H = −∇²J_in, indefinite in general) or
+    "gauss_newton" (the PSD return-weighted Fisher, curvature.py (C.1)); "ift" ignores it"""
     num_eval_episodes: int = 8
     """episodes per ``evaluate`` (sampled from the policy)"""
     eval_seed: int = 12345
@@ -166,6 +174,8 @@ class BarfiHParams(NamedTuple):
     gamma_l2: Any = 0.0
     neumann_K: Any = 5
     neumann_alpha: Any = 5e-4
+    neumann_damping: Any = 0.0
+    """d ≥ 0: the Neumann series inverts ``M + δI``, δ = d·|λ|max(M) (δ = d if power_iters = 0)"""
     gauss_std: Any = 0.1
     transform: Any = None
     """the blend's initial params φ₀ (:class:`BlendParams`); None means its ``default_params``
@@ -177,7 +187,7 @@ class BarfiHParams(NamedTuple):
 
     def check(self):
         lrs = ("actor_lr", "reward_lr", "gamma_lr", "neumann_alpha")  # 0: that part stays fixed
-        coefs = ("entropy_coef", "reward_l2", "gamma_l2")
+        coefs = ("entropy_coef", "reward_l2", "gamma_l2", "neumann_damping")
         bounds = {k: NONNEGATIVE for k in (*lrs, *coefs, "neumann_K")}
         bounds["gamma"] = BASE_BOUNDS["gamma"]
         return check_hparams(self, bounds, positive=("gauss_std",))
@@ -241,10 +251,32 @@ class BarfiTrainer(TrainerBase):
         """Loss-convention inner map ``g = −∇_θ J_in`` (hypergradient.py)."""
         return jax.tree.map(jnp.negative, jax.grad(self.inner_objective)(theta, phi, eps, hp))
 
+    def curvature_vp(self, u, theta, phi: BlendParams, eps: Episode, hp: BarfiHParams):
+        """``C u``, the Gauss–Newton surrogate of ``H`` (curvature.py (C.1)) on ``eps [N, T]``:
+        step weights ``|w_t G_t|/N`` from the same ``r_φ``, ``γ_φ`` as :meth:`episode_objective`."""
+        gamma_phi = blend_discount(phi)
+
+        def weights(ep):
+            r = learner_rewards(self.transform, phi, ep, gamma_phi)
+            G = discounted_returns(r, ep.mask, gamma_phi)
+            if self.static.gamma_t_weight:
+                G = G * gamma_phi ** jnp.arange(G.shape[0], dtype=G.dtype)
+            return ep.mask * jnp.abs(G), ep.mask * hp.entropy_coef
+
+        n = eps.mask.shape[0]
+        w, c = jax.tree.map(lambda x: x / n, jax.vmap(weights)(eps))
+        return reinforce_gauss_newton_vp(
+            self.policy, theta, self.features(eps.obs), eps.action, w, c, hp.gauss_std, u
+        )
+
     # ------------------------------------------------------------------ outer step
     def spectral_radius(self, theta, phi, eps, hp):
-        """``|λ|max`` of ``H = ∂_θ g`` by ``power_iters`` steps of power iteration (jvps)."""
-        _, hvp = jax.linearize(lambda t: self.inner_grad_fn(t, phi, eps, hp), theta)
+        """``|λ|max`` of the Neumann matrix (``H = ∂_θ g``, or ``C`` for "gauss_newton") by
+        ``power_iters`` steps of power iteration (jvps)."""
+        if self.static.curvature == "gauss_newton":
+            hvp = lambda u: self.curvature_vp(u, theta, phi, eps, hp)
+        else:
+            _, hvp = jax.linearize(lambda t: self.inner_grad_fn(t, phi, eps, hp), theta)
         flat, unravel = ravel_pytree(theta)
         v = jnp.ones_like(flat) / jnp.sqrt(flat.size)
 
@@ -266,12 +298,15 @@ class BarfiTrainer(TrainerBase):
         if self.static.hypergrad == "ift":
             d = ift_hypergradient(g_out, self.inner_grad_fn, theta, phi, (old_eps, hp))
         else:
-            alpha = hp.neumann_alpha
-            if self.static.power_iters > 0:  # keep α·|λ|max(H) ≤ 1 so the series cannot blow up
-                alpha = jnp.minimum(alpha, 1.0 / self.spectral_radius(theta, phi, old_eps, hp))
+            alpha, damping = hp.neumann_alpha, hp.neumann_damping
+            if self.static.power_iters > 0:  # keep α·(|λ|max + δ) ≤ 1 so α is not the problem
+                rho = self.spectral_radius(theta, phi, old_eps, hp)
+                damping = damping * rho  # δ relative to |λ|max: a scale-free hyperparameter
+                alpha = jnp.minimum(alpha, 1.0 / (rho + damping))
+            curv = self.curvature_vp if self.static.curvature == "gauss_newton" else None
             d = neumann_hypergradient(
                 g_out, self.inner_grad_fn, theta, phi, hp.neumann_K, alpha, (old_eps, hp),
-                symmetric=True,
+                symmetric=True, damping=damping, curvature_fn=curv,
             )  # fmt: skip
         pen = jax.grad(lambda p: blend_penalty(p, hp.reward_l2, hp.gamma_l2))(phi)
         return jax.tree.map(jnp.subtract, d, pen), d

@@ -26,6 +26,31 @@ convergent iff the spectral radius of ``I − αH`` is < 1; for symmetric ``H �
 ``0 < α < 2/λ_max(H)``. (BARFI writes the same series for ``H = ∇²J_φ ≺ 0`` as
 ``−H⁻¹ ≈ α Σ (I + αH)^j``; with our loss convention ``g = −∇J_φ`` the two coincide.)
 
+Damped series and curvature surrogates (issue 15). BARFI's REINFORCE surrogate is not maximised at
+the θ where the outer step is taken, and with returns of both signs its ``H`` is *indefinite*: an
+eigenvalue ``λ < 0`` makes ``1 − αλ > 1`` and (2.3) diverges for every α. Two remedies, both
+replacing ``H`` in (2.3) by a matrix ``M`` whose spectrum is positive:
+
+* **Levenberg–Marquardt damping** (``damping = δ ≥ 0``): ``M = H + δI`` (in BARFI's reward
+  convention ``∇²J_φ − δI``). The series converges iff ``λ_min(H) + δ > 0`` and
+  ``α < 2/(λ_max(H) + δ)`` (symmetric H), to the *damped* inverse, not ``H⁻¹``. With
+  ``H = Σ_i λ_i q_i q_iᵀ``:
+
+      (2.5)  (H + δI)⁻¹ v = Σ_i q_i (q_iᵀ v) / (λ_i + δ),
+             (H + δI)⁻¹ − H⁻¹ = −δ H⁻¹ (H + δI)⁻¹,
+
+  so each eigen-component of the IFT solution is scaled by ``λ_i/(λ_i + δ)``: shrunk by a factor in
+  (0, 1) where ``λ_i > 0``, and *sign-flipped* where ``−δ < λ_i < 0`` (a negative-curvature
+  direction is treated as positive curvature of size ``λ_i + δ``, as in saddle-free Newton). As
+  ``δ → ∞``, ``δ(H + δI)⁻¹ → I``: the damped hypergradient tends to the first-order one (2.4) with
+  ``α = 1/δ``; as ``δ → 0`` it tends to the IFT (2.2) where that series converges.
+* **A PSD curvature product** (``curvature_fn``): ``M = C`` with ``C ⪰ 0`` symmetric, e.g. a
+  generalised Gauss–Newton matrix (:mod:`jaxrl.bilevel.curvature`), optionally damped, ``C + δI``.
+  The series then converges for ``0 < α < 2/(λ_max(C) + δ)`` (and ``C + δI ≻ 0``) to
+  ``(C + δI)⁻¹ v``; the bias is ``C⁻¹ − H⁻¹``, zero where ``C = H``.
+
+The exact product ``∂_φ g`` is kept in both: only the inverse is approximated.
+
 First-order variant (BARFI's ``Barfi.py``, ``Neumann_loops = 0``): the K = 0 term,
 ``H⁻ᵀ ≈ α I``,
 
@@ -54,6 +79,9 @@ from jax.flatten_util import ravel_pytree
 Array = Any
 PyTree = Any
 InnerGradFn = Callable[..., PyTree]
+#: ``curvature_fn(u, θ, φ, *args) -> M u``: a symmetric PSD matrix-vector product on θ-shaped
+#: pytrees, used in place of ``Hᵀ u`` by the Neumann series (same ``args`` as ``inner_grad_fn``).
+CurvatureFn = Callable[..., PyTree]
 
 
 def _tree_add(a, b):
@@ -105,6 +133,7 @@ def ift_hypergradient(
     phi: PyTree,
     args: tuple = (),
     outer_grad_phi: PyTree | None = None,
+    damping: float | Array | None = None,
 ) -> PyTree:
     """Exact implicit hypergradient (2.2) by a dense linear solve ``Hᵀ w = ∇_θ F``.
 
@@ -116,6 +145,8 @@ def ift_hypergradient(
       phi: outer parameters (any pytree).
       args: extra (traced) arguments of ``inner_grad_fn``.
       outer_grad_phi: optional direct term ``∂_φ F`` (e.g. a regulariser on φ), added as is.
+      damping: ``δ`` (traced); solves ``(H + δI)ᵀ w = ∇_θ F`` instead, the exact limit of the
+        damped Neumann series (2.5). None (default) is the undamped IFT.
 
     Returns:
       ``dF(θ*(φ), φ)/dφ``, a pytree shaped like ``φ``. A singular ``H`` gives non-finite or
@@ -125,12 +156,14 @@ def ift_hypergradient(
     thousand; use :func:`neumann_hypergradient` beyond that.
     """
     H = dense_jacobian(inner_grad_fn, theta_star, phi, args)
+    if damping is not None:
+        H = H + damping * jnp.eye(H.shape[0], dtype=H.dtype)
     v_flat, unravel = ravel_pytree(outer_grad_theta)
     w = unravel(jnp.linalg.solve(H.T, v_flat.astype(H.dtype)))
     return _finish(inner_grad_fn, theta_star, phi, args, w, outer_grad_phi)
 
 
-@partial(jax.jit, static_argnames=("inner_grad_fn", "symmetric"))
+@partial(jax.jit, static_argnames=("inner_grad_fn", "symmetric", "curvature_fn"))
 def neumann_inverse_vp(
     v: PyTree,
     inner_grad_fn: InnerGradFn,
@@ -140,25 +173,36 @@ def neumann_inverse_vp(
     alpha: float | Array,
     args: tuple = (),
     symmetric: bool = False,
+    damping: float | Array | None = None,
+    curvature_fn: CurvatureFn | None = None,
 ) -> PyTree:
-    """``H⁻ᵀ v ≈ α Σ_{k=0}^{K} (I − αHᵀ)^k v`` (2.3) with ``K`` Hessian(-transpose)-vector products.
+    """``M⁻ᵀ v ≈ α Σ_{k=0}^{K} (I − αMᵀ)^k v`` (2.3) with ``K`` curvature-vector products.
 
-    ``K`` and ``alpha`` are traced (one compile serves every K; the loop is a ``fori_loop`` with
-    a dynamic trip count, so this is not reverse-differentiable in its inputs). ``symmetric=True``
-    uses forward-mode products ``H u`` (valid only when ``H = Hᵀ``, i.e. ``g`` is a gradient).
+    ``M = H`` (default), ``H + δI`` (``damping = δ``), ``C`` (``curvature_fn``) or ``C + δI``; see
+    (2.5) for what the damped and surrogate series converge to. ``K``, ``alpha`` and ``damping``
+    are traced (one compile serves every K; the loop is a ``fori_loop`` with a dynamic trip count,
+    so this is not reverse-differentiable in its inputs). ``symmetric=True`` uses forward-mode
+    products ``H u`` (valid only when ``H = Hᵀ``, i.e. ``g`` is a gradient); it is moot with a
+    ``curvature_fn`` (``C`` is symmetric). ``damping=None`` runs exactly the undamped program.
     """
-    Ht = _transpose_hvp(inner_grad_fn, theta_star, phi, args, symmetric)
+    if curvature_fn is None:
+        Mt = _transpose_hvp(inner_grad_fn, theta_star, phi, args, symmetric)
+    else:
+        Mt = lambda u: curvature_fn(u, theta_star, phi, *args)
+    if damping is not None:  # (M + δI)ᵀ u = Mᵀu + δu
+        undamped = Mt
+        Mt = lambda u: _tree_axpy(damping, u, undamped(u))
 
     def body(_, carry):
         term, acc = carry
-        term = _tree_axpy(-alpha, Ht(term), term)  # (I − αHᵀ) term
+        term = _tree_axpy(-alpha, Mt(term), term)  # (I − αMᵀ) term
         return term, _tree_add(acc, term)
 
     _, acc = jax.lax.fori_loop(0, K, body, (v, v))
     return _tree_scale(alpha, acc)
 
 
-@partial(jax.jit, static_argnames=("inner_grad_fn", "symmetric"))
+@partial(jax.jit, static_argnames=("inner_grad_fn", "symmetric", "curvature_fn"))
 def neumann_hypergradient(
     outer_grad_theta: PyTree,
     inner_grad_fn: InnerGradFn,
@@ -169,18 +213,23 @@ def neumann_hypergradient(
     args: tuple = (),
     outer_grad_phi: PyTree | None = None,
     symmetric: bool = False,
+    damping: float | Array | None = None,
+    curvature_fn: CurvatureFn | None = None,
 ) -> PyTree:
     """Hypergradient (2.2) with ``H⁻ᵀ`` replaced by the K-term Neumann series (2.3).
 
     Same arguments as :func:`ift_hypergradient`, plus ``K`` (number of Hessian-vector products;
     BARFI's ``Neumann_loops``), ``alpha`` (BARFI's ``Neumann_alpha``; converges for
     ``0 < α < 2/λ_max(H)`` when ``H = Hᵀ ≻ 0``, and diverges for ``α > 2/λ_max``) and
-    ``symmetric`` (see :func:`neumann_inverse_vp`). ``K = 0`` is :func:`first_order_hypergradient`.
-    Cost: ``K + 1`` vjps, no ``[n, n]`` matrix.
+    ``symmetric``, ``damping`` (δ ≥ 0; converges for ``α < 2/(λ_max + δ)`` once
+    ``δ > −λ_min(H)``, to the biased (2.5)) and ``curvature_fn`` (a PSD product replacing ``H``);
+    see :func:`neumann_inverse_vp`. ``K = 0`` is :func:`first_order_hypergradient` (whatever the
+    damping or curvature). Cost: ``K + 1`` vjps, no ``[n, n]`` matrix.
     """
     w = neumann_inverse_vp(
-        outer_grad_theta, inner_grad_fn, theta_star, phi, K, alpha, args, symmetric
-    )
+        outer_grad_theta, inner_grad_fn, theta_star, phi, K, alpha, args, symmetric, damping,
+        curvature_fn,
+    )  # fmt: skip
     return _finish(inner_grad_fn, theta_star, phi, args, w, outer_grad_phi)
 
 
@@ -219,11 +268,14 @@ def hypergradient(
 
     Convenience wrapper: takes both ``∇_θ F`` and the direct ``∂_φ F`` of ``outer_fn`` by
     autodiff, then calls the matching function above (``kwargs``: ``K``, ``alpha``,
-    ``symmetric``). Not jitted itself (``outer_fn`` may be any callable); jit the caller.
+    ``symmetric``, ``damping``, ``curvature_fn``; "ift" takes ``damping``). Not jitted itself
+    (``outer_fn`` may be any callable); jit the caller.
     """
     gt, gp = jax.grad(outer_fn, argnums=(0, 1))(theta_star, phi, *outer_args)
     if method == "ift":
-        return ift_hypergradient(gt, inner_grad_fn, theta_star, phi, args, gp)
+        return ift_hypergradient(
+            gt, inner_grad_fn, theta_star, phi, args, gp, kwargs.get("damping")
+        )
     if method == "neumann":
         return neumann_hypergradient(
             gt,
@@ -235,6 +287,8 @@ def hypergradient(
             args,
             gp,
             kwargs.get("symmetric", False),
+            kwargs.get("damping"),
+            kwargs.get("curvature_fn"),
         )
     if method == "first_order":
         return first_order_hypergradient(

@@ -1,0 +1,159 @@
+"""The paper's claims (papers.md §2.4, issue 15), computed from the reported runs' data.
+
+**Normalised score** (the paper's Table 1 form): for method ``m`` on task ``t`` (env × aux),
+
+    s = (IQM_m − floor_t) / (IQM_primary − floor_t)
+
+with the IQMs over the report seeds of the final-window primary return and ``floor_t`` the
+return of never succeeding (tasks.FLOOR), so 1 is primary-only's level and 0 is failure. Its
+95% CI resamples the seeds of ``m`` and of primary-only independently (2000 bootstrap
+resamples, seed 0; percentile interval). A task is *informative* when primary-only learned:
+its IQM CI lies above the floor by at least ``MIN_LEARNED`` (otherwise the ratio has no
+meaning: MountainCar's sparse reward is rarely reached in budget) and is left out of the claims.
+
+**Verdict rules** (declared here; the numbers come from the data):
+
+* (a) naive fails with bad aux on every informative task: CI upper bound of ``s`` < ``FAIL``;
+* (b) the paper's PBRS form (``pbrs``) fails with bad aux on at least one task: same rule;
+* (c) BARFI with bad aux reaches ≥ ``RECOVER`` of primary-only on every informative task: CI
+  lower bound ≥ ``RECOVER`` (checked for each BARFI variant);
+* (d) with good aux, BARFI ≥ primary-only on at least two tasks: CI upper bound of ``s`` ≥ 1
+  (not significantly below primary-only), for each BARFI variant.
+
+A claim is "reproduced" or "not reproduced"; with no informative task it is "not testable".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from experiments.barfi.methods import PRIMARY, barfi_methods
+from experiments.barfi.tasks import FLOOR
+from jaxrl.analysis.stats import iqm
+
+FAIL = 0.5
+RECOVER = 0.8
+#: primary-only must beat the floor by this fraction of the floor's scale (or 1 return unit)
+MIN_LEARNED = 1.0
+N_BOOT = 2000
+
+
+def normalised(x: np.ndarray, ref: np.ndarray, floor: float, seed: int = 0) -> dict[str, float]:
+    """``(IQM(x) − floor) / (IQM(ref) − floor)`` with a bootstrap CI over both samples' seeds."""
+    x, ref = np.asarray(x, np.float64), np.asarray(ref, np.float64)
+    rng = np.random.default_rng(seed)
+    bx = iqm(x[rng.integers(0, len(x), (N_BOOT, len(x)))], 1)
+    br = iqm(ref[rng.integers(0, len(ref), (N_BOOT, len(ref)))], 1)
+    den = br - floor
+    ratio = np.where(np.abs(den) > 1e-12, (bx - floor) / np.where(den == 0, 1, den), np.nan)
+    lo, hi = np.nanpercentile(ratio, [2.5, 97.5]) if np.isfinite(ratio).any() else (np.nan,) * 2
+    point = (iqm(x) - floor) / (iqm(ref) - floor) if iqm(ref) != floor else np.nan
+    return {"point": float(point), "lo": float(lo), "hi": float(hi)}
+
+
+def iqm_ci(x: np.ndarray, seed: int = 0) -> dict[str, float]:
+    x = np.asarray(x, np.float64)
+    rng = np.random.default_rng(seed)
+    b = iqm(x[rng.integers(0, len(x), (N_BOOT, len(x)))], 1)
+    lo, hi = np.percentile(b, [2.5, 97.5])
+    return {"point": float(iqm(x)), "lo": float(lo), "hi": float(hi)}
+
+
+def table(scores: dict[tuple[str, str], dict[str, np.ndarray]]) -> dict[str, Any]:
+    """``scores[(env, aux)][method] = final returns [seeds]`` -> per (env, aux): the raw IQM [CI]
+    and normalised score [CI] of each method, and whether the task is informative."""
+    out = {}
+    for (env, aux), by_method in scores.items():
+        ref = by_method.get(PRIMARY)
+        floor = FLOOR[env]
+        row: dict[str, Any] = {"raw": {m: iqm_ci(v) for m, v in by_method.items()}}
+        if ref is not None:
+            r = row["raw"][PRIMARY]
+            row["informative"] = bool(r["lo"] - floor >= MIN_LEARNED)
+            row["normalised"] = {m: normalised(v, ref, floor) for m, v in by_method.items()}
+        else:
+            row["informative"], row["normalised"] = False, {}
+        out[f"{env}/{aux}"] = row
+    return out
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not testable" if ok is None else "reproduced" if ok else "not reproduced"
+
+
+def claims(tab: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Claims (a)-(d) from :func:`table`: per claim its rule, evidence per task and verdict."""
+
+    def tasks(aux):
+        return {k: v for k, v in tab.items() if k.endswith(f"/{aux}") and v["informative"]}
+
+    bad, good = tasks("bad"), tasks("good")
+    skipped = sorted(k for k, v in tab.items() if not v["informative"])
+    methods = sorted({m for v in tab.values() for m in v["normalised"]})
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(name, rule, method, ts, test, quant):
+        ev = {k: v["normalised"][method] for k, v in ts.items() if method in v["normalised"]}
+        passed = {k: bool(test(s)) for k, s in ev.items()}
+        n = sum(passed.values())
+        ok = None if not ev else (n == len(ev) if quant == "all" else n >= quant)
+        out[name] = {"rule": rule, "method": method, "evidence": ev, "passed": passed,
+                     "skipped_tasks": skipped, "verdict": _verdict(ok)}  # fmt: skip
+
+    if "naive" in methods:
+        add(
+            "a: naive fails with bad aux (every task)",
+            f"CI hi of normalised < {FAIL}",
+            "naive",
+            bad,
+            lambda s: s["hi"] < FAIL,
+            "all",
+        )
+    if "pbrs" in methods:
+        add(
+            "b: PBRS (code form) fails with bad aux (>= 1 task)",
+            f"CI hi of normalised < {FAIL}",
+            "pbrs",
+            bad,
+            lambda s: s["hi"] < FAIL,
+            1,
+        )
+    for m in barfi_methods(methods):
+        add(
+            f"c: {m} recovers with bad aux (every task)",
+            f"CI lo of normalised >= {RECOVER}",
+            m,
+            bad,
+            lambda s: s["lo"] >= RECOVER,
+            "all",
+        )
+        add(
+            f"d: {m} >= primary-only with good aux (>= 2 tasks)",
+            "CI hi of normalised >= 1",
+            m,
+            good,
+            lambda s: s["hi"] >= 1.0,
+            2,
+        )
+    return out
+
+
+def fmt(s: dict[str, float], digits: int = 2) -> str:
+    return f"{s['point']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
+
+
+def report_lines(tab: dict[str, Any], cl: dict[str, Any]) -> list[str]:
+    """Console lines: the table (raw IQM [CI] and normalised) and the claims."""
+    lines = []
+    for task, row in tab.items():
+        flag = "" if row["informative"] else "  (primary-only did not learn: not in the claims)"
+        lines.append(f"  {task}{flag}")
+        for m, r in row["raw"].items():
+            n = row["normalised"].get(m)
+            lines.append(f"    {m:>20}: IQM {fmt(r, 1):>28}   normalised {fmt(n) if n else '-'}")
+    for name, c in cl.items():
+        ev = ", ".join(f"{k} {fmt(v)}" for k, v in c["evidence"].items())
+        lines.append(f"  claim {name}: {c['verdict'].upper()} ({c['rule']}; {ev})")
+    return lines
