@@ -9,13 +9,13 @@ each figure is the median of ``--calls`` timed calls (``block_until_ready``) on 
   ``EpisodeTracker`` swapped for a stand-in whose ``step``/``reset_window`` do nothing),
   ``bare rollout`` (network, sample, ``vmap(env.step)``, in a ``lax.scan`` written here: roughly
   PureJaxRL's ``_env_step`` without its ``LogWrapper``; no ``step_envs``);
-- ``advantages`` (GAE incl. the critic pass over all ``next_obs``) and the same GAE with the
-  critic pass replaced by PureJaxRL's scheme (values shifted by one step, one critic pass on the
-  last observation; not truncation-correct, timed only to price the pass);
+- ``advantages`` (GAE on the rollout values shifted by one step, V(final_observation) recomputed
+  on truncated steps only) and, as it was before issue 14, GAE with a second critic pass over
+  all ``next_obs`` (timed here only to price that pass);
 - ``learn``, and ``learn`` with ``epoch_permutations`` monkeypatched (in this process only) to
   ``jax.random.permutation`` per epoch (XLA's comparator sort instead of the bitonic network);
-- ``epoch permutations`` alone, both ways; 16 optimiser steps with ``inject_hyperparams`` vs the
-  plain optax chain (the same gradients);
+- ``epoch permutations`` alone, both ways; 16 optimiser steps with ``inject_hyperparams`` (as
+  PPO was before issue 14) vs the plain optax chain (the same gradients);
 - PureJaxRL per update: its whole ``train`` with 21 updates minus with 1 update, / 20.
 
 HLO op counts: ``train`` = init + a ``lax.scan`` of 1 update, for ours (as ``ppo_throughput.py``
@@ -170,11 +170,10 @@ def main(argv=None) -> int:
             c = (rs.key, rs.obs, rs.env_state, rs.train_state.params)
             return jax.lax.scan(step, c, None, static.num_steps)
 
-        def gae_shifted(rs, traj, hp):  # PureJaxRL's scheme: V(s_{t+1}) from the next value
+        def gae_full_pass(rs, traj, hp):  # before issue 14: the critic on all [T, N] next_obs
             from jaxrl.agents.gae import gae_advantages
 
-            _, _, last = tr_id.network.apply(rs.train_state.params, traj.next_obs[-1])
-            v_next = jnp.concatenate([traj.value[1:], last[None]])
+            _, _, v_next = tr_id.network.apply(rs.train_state.params, traj.next_obs)
             discount = hp.gamma * (1.0 - traj.terminated)
             done = traj.terminated | traj.truncated
             return gae_advantages(traj.reward, discount, traj.value, v_next, done, hp.gae_lambda)
@@ -206,10 +205,15 @@ def main(argv=None) -> int:
 
             return f
 
-        inj = lambda: optax.inject_hyperparams(ppo_mod._make_tx)(  # noqa: E731
+        def chain(learning_rate, max_grad_norm):
+            return optax.chain(
+                optax.clip_by_global_norm(max_grad_norm), optax.adam(learning_rate, eps=1e-5)
+            )
+
+        inj = lambda: optax.inject_hyperparams(chain)(  # noqa: E731
             learning_rate=2.5e-4, max_grad_norm=0.5
         )
-        plain = lambda: ppo_mod._make_tx(2.5e-4, 0.5)  # noqa: E731
+        plain = lambda: chain(2.5e-4, 0.5)  # noqa: E731
 
         pieces = [
             ("update", V(tr_id.update, (0, None)), (rs, hp)),
@@ -218,13 +222,13 @@ def main(argv=None) -> int:
             ("rollout, no tracker", V(tr_id.rollout, (0, None)), (rs_nt, hp)),
             ("bare rollout", V(bare_rollout, (0, None)), (rs, hp)),
             (
-                "advantages (GAE + critic on next_obs)",
+                "advantages (shifted values, V(final_obs) on truncated steps)",
                 V(tr_id.advantages, (0, 0, None)),
                 (rs, traj, hp),
             ),
             (
-                "GAE, shifted values (no 2nd critic pass)",
-                V(gae_shifted, (0, 0, None)),
+                "advantages, critic on all next_obs (before)",
+                V(gae_full_pass, (0, 0, None)),
                 (rs, traj, hp),
             ),
             ("learn", V(tr_id.learn, (0, 0, 0, 0, None)), (rs, traj, adv, targets, hp)),
