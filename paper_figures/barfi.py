@@ -144,7 +144,11 @@ def _gamma_panel(ax, barfi_runs) -> None:
 def phi_figure(runs, out: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    barfi_runs = {(e, a): r for (e, a, k, _), r in runs.items() if k == "barfi"}
+    barfi_runs = {  # the BARFI run (compiled group) that holds HEAT_METHOD, per env × aux
+        (e, a): r
+        for (e, a, k, _), r in runs.items()
+        if k == "barfi" and HEAT_METHOD in {row["method"] for row in r.config["rows"]}
+    }
     heat = [a for a in ("good", "bad") if ("gridworld", a) in barfi_runs]
     ncol = 2 * len(heat) + 1
     fig, axes = plt.subplots(1, ncol, figsize=(3.8 * ncol, 3.6), squeeze=False)

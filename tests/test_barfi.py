@@ -92,11 +92,12 @@ def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
 def test_barfi_experiment_and_figure_smoke(tmp_path):
     flags = (
         "--envs gridworld --auxes bad --gridworld-episodes 12 --num-chunks 2 --tune-seeds 2 "
-        "--methods primary naive barfi_fo barfi_neumann"
+        "--methods primary naive barfi_fo barfi_neumann barfi_gn"
     )
-    runs = run_quick("barfi", tmp_path, flags)
-    assert len(runs) == 2 and all(r.is_done for r in runs)
-    base, bar = runs
+    runs = run_quick("barfi", tmp_path, flags)  # barfi_gn: its own compiled group and run
+    assert len(runs) == 3 and all(r.is_done for r in runs)
+    base, bar, gn = runs
+    assert [r["method"] for r in gn.config["rows"]] == ["barfi_gn"]
     assert base.config["phase"] == bar.config["phase"] == "report"
     assert load_declared(base, schema("baselines"))["primary_return"].shape == (2 * 2, 12)
     m = load_declared(bar, schema("barfi"))
