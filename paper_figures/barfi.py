@@ -91,7 +91,7 @@ def curves_figure(runs, out: Path) -> Path:
     next(a for a in axes.flat if a.get_visible()).legend(fontsize=6, loc="best")
     seeds = sorted({r.config["seeds"] for r in runs.values()})
     text = (
-        plotting.caption(seeds, "; ".join(b for b in budgets if b))
+        plotting.caption(seeds, "; ".join(dict.fromkeys(b for b in budgets if b)))
         + f"\nTraining-episode primary return at each method's setting selected on separate "
         f"tuning seeds, averaged in {BINS} bins per seed. {cuts(runs)}"
     )

@@ -141,6 +141,12 @@ def test_claim_verdicts_follow_the_data():
     flat = {k: 0 * prim - 5 for k in good}
     cl = claims.claims(claims.table({("gridworld", "bad"): flat}))
     assert cl["a: naive fails with bad aux (every task)"]["verdict"] == "not testable"
+    # MountainCar's 0/1 success counts once primary-only succeeds on most seeds (a fixed one
+    # return unit above the floor never could), and not when it never succeeds
+    mc = {"primary": (rng.random(20) < 0.8).astype(float), "naive": np.zeros(20)}
+    assert claims.table({("mountaincar", "bad"): mc})["mountaincar/bad"]["informative"]
+    mc["primary"] = np.zeros(20)
+    assert not claims.table({("mountaincar", "bad"): mc})["mountaincar/bad"]["informative"]
 
 
 def _protocol_trainers(transform=None):

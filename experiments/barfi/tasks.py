@@ -34,6 +34,10 @@ ENV_IDS = {
 #: the primary return of an episode that never succeeds (gridworld: 50 steps of −0.1; CartPole
 #: counts steps; MountainCar's sparse reward): the zero of the normalised score (claims.py)
 FLOOR = {"gridworld": -5.0, "cartpole": 0.0, "mountaincar": 0.0, "halfcheetah": 0.0}
+#: the return range above the floor that a solved episode reaches (gridworld: the +100 goal
+#: minus a few −0.1 steps; CartPole: the 500-step limit; MountainCar: the sparse success 1);
+#: None where there is no natural ceiling (HalfCheetah's forward velocity)
+SCALE = {"gridworld": 105.0, "cartpole": 500.0, "mountaincar": 1.0, "halfcheetah": None}
 
 Grid = dict[str, tuple[float, ...]]
 
