@@ -345,3 +345,74 @@ def test_precondition_and_transform_chain():
 
 def test_unused_module_import_guard():
     assert isinstance(spectral_dense(4), nn.Module)
+
+
+# ----------------------------------------------------------------------------- SAM's loss options
+def test_leaky_relu_slope_matches_hand_forward_and_changes_the_loss():
+    """The SAM discriminator's hidden activation is LeakyReLU(slope) (paper: 0.1); slope 0 is
+    ReLU. Same init, so the logits differ only through the negative pre-activations."""
+    x = jax.random.normal(jax.random.PRNGKey(3), (16, 3))
+    expert, agent = _clouds(jax.random.PRNGKey(4), n=8)
+    losses = {}
+    for slope in (0.1, 0.0):
+        cfg = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False, negative_slope=slope)
+        state = init_discriminator(jax.random.PRNGKey(0), cfg)
+        p = state.params
+        h = np.asarray(x) @ np.asarray(p["Dense_0"]["kernel"]) + np.asarray(p["Dense_0"]["bias"])
+        assert (h < 0).any() and (h > 0).any()
+        h = np.where(h > 0, h, slope * h)
+        want = h @ np.asarray(p["Dense_1"]["kernel"])[:, 0] + np.asarray(p["Dense_1"]["bias"])
+        np.testing.assert_allclose(network_logits(cfg, state.variables, x), want, rtol=1e-5)
+        losses[slope] = float(
+            train_adversarial_step(state, expert, agent, jax.random.PRNGKey(5))[1]["loss"]
+        )
+    assert losses[0.1] != losses[0.0]
+
+
+def test_entropy_regularisation_is_minus_c_times_bernoulli_entropy():
+    """L_D = BCE_e + BCE_a − c·H(σ(D)) + λ·GP: the entropy bonus moves the loss by exactly
+    −c·H (H the mean Bernoulli entropy over both batches) and changes the step."""
+    cfg = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False)
+    state = init_discriminator(jax.random.PRNGKey(0), cfg)
+    expert, agent = _clouds(jax.random.PRNGKey(1), n=8)
+    key = jax.random.PRNGKey(2)
+    x = jnp.concatenate([discriminator_input(cfg, expert), discriminator_input(cfg, agent)])
+    d = network_logits(cfg, state.variables, x)
+    p = jax.nn.sigmoid(d)
+    h = float(jnp.mean(-p * jnp.log(p) - (1 - p) * jnp.log(1 - p)))
+    out = {
+        c: train_adversarial_step(state, expert, agent, key, default_hparams(ent_reg_scale=c))
+        for c in (0.0, 0.5)
+    }
+    (s0, m0), (s1, m1) = out[0.0], out[0.5]
+    assert float(m1["entropy"]) == pytest.approx(h, rel=1e-5)
+    parts = float(m1["bce_expert"] + m1["bce_agent"] + 10.0 * m1["grad_pen"])
+    assert float(m1["loss"]) == pytest.approx(parts - 0.5 * h, rel=1e-5)
+    assert float(m1["loss"]) - float(m0["loss"]) == pytest.approx(-0.5 * h, rel=1e-4)
+    # Adam's first step is ≈ lr·sign(g); a second step sees the gradient's size
+    s0, _ = train_adversarial_step(s0, expert, agent, key, default_hparams(ent_reg_scale=0.0))
+    s1, _ = train_adversarial_step(s1, expert, agent, key, default_hparams(ent_reg_scale=0.5))
+    k0, k1 = s0.params["Dense_0"]["kernel"], s1.params["Dense_0"]["kernel"]
+    assert not np.allclose(k0, k1, rtol=0, atol=1e-7)
+
+
+def test_label_smoothing_draws_expert_labels_in_0_7_to_1_2():
+    cfg = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False)
+    smooth = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False, label_smoothing=True)
+    expert, agent = _clouds(jax.random.PRNGKey(1), n=32)
+    d = network_logits(
+        cfg,
+        init_discriminator(jax.random.PRNGKey(0), cfg).variables,
+        discriminator_input(cfg, expert),
+    )
+    bce = lambda y: float(jnp.mean(y * jax.nn.softplus(-d) + (1 - y) * jax.nn.softplus(d)))
+    m = {
+        c: train_adversarial_step(
+            init_discriminator(jax.random.PRNGKey(0), c), expert, agent, jax.random.PRNGKey(2)
+        )[1]
+        for c in (cfg, smooth)
+    }
+    assert float(m[cfg]["bce_expert"]) == pytest.approx(bce(1.0), rel=1e-5)
+    lo, hi = sorted((bce(0.7), bce(1.2)))
+    assert lo < float(m[smooth]["bce_expert"]) < hi
+    assert float(m[smooth]["bce_expert"]) != pytest.approx(bce(1.0), rel=1e-4)

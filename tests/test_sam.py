@@ -10,7 +10,7 @@ from experiment_helpers import experiment, load_declared
 from experiment_helpers import load_script as _load
 
 from experiments.lipschitz_gail.schema import SCHEMA
-from jaxrl.agents import sam, td3
+from jaxrl.agents import nstep, sam, td3
 from jaxrl.agents.offpolicy_common import replay_transition
 from jaxrl.agents.replay_buffer import ReplayTransition
 from jaxrl.agents.trainer import Trainer
@@ -105,14 +105,14 @@ def test_collect_episodes_pendulum_next_obs_and_returns():
 # --------------------------------------------------------------------------------------------
 
 
-def _sam_trainer(gp_type="wgan", **kw):
+def _sam_trainer(gp_type="wgan", terminated=False, **kw):
     env, params = make("Pendulum-v1", max_steps_in_episode=20)
     rng = np.random.default_rng(0)
     demos = Demonstrations(
         obs=rng.normal(size=(32, 3)).astype(np.float32),
         action=rng.uniform(-2, 2, (32, 1)).astype(np.float32),
         next_obs=None,
-        terminated=None,
+        terminated=(np.arange(32) % 8 == 7) if terminated else None,
         episode=None,
         time=None,
         episode_returns=None,
@@ -219,6 +219,81 @@ def test_sam_validation():
         sam.SAMStatic(batch_size=16, expert_batch_size=8)
     with pytest.raises(ValueError, match="grad_pen_scale"):
         sam.sam_hparams(grad_pen_scale=-1.0).check()
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's options: absorbing states, n-step windows, LayerNorm, LeakyReLU slope
+# --------------------------------------------------------------------------------------------
+
+
+def _demos(n=6, terminated=(False, True, False, False, True, False)):
+    obs = np.arange(3 * n, dtype=np.float32).reshape(n, 3)
+    return Demonstrations(
+        obs=obs,
+        action=np.full((n, 1), 0.5, np.float32),
+        next_obs=obs + 1,
+        terminated=None if terminated is None else np.asarray(terminated),
+        episode=None,
+        time=None,
+        episode_returns=None,
+    )
+
+
+def test_expert_arrays_add_one_absorbing_sample_per_expert_terminal():
+    plain = sam.expert_arrays(_demos())
+    wrapped = sam.expert_arrays(_demos(), absorbing=True)
+    assert plain.obs.shape == (6, 3)
+    assert wrapped.obs.shape == (6 + 2, 4) and wrapped.action.shape == (8, 1)
+    np.testing.assert_array_equal(wrapped.obs[:6, :3], plain.obs)
+    np.testing.assert_array_equal(wrapped.obs[:6, 3], 0.0)  # real states: indicator 0
+    np.testing.assert_array_equal(wrapped.obs[6:], [[0, 0, 0, 1]] * 2)  # s_abs
+    np.testing.assert_array_equal(wrapped.action[6:], 0.0)
+    with pytest.raises(ValueError, match="terminated"):
+        sam.expert_arrays(_demos(terminated=None), absorbing=True)
+
+
+def test_sam_window_relabels_every_valid_step():
+    """With n_step > 1 every step of the window is relabelled by D (the stored rewards are
+    ignored) and only the valid steps enter the critic target."""
+    trainer, _, _ = _sam_trainer(n_step=3, layer_norm=True)
+    hp = sam.sam_hparams(td3.TD3HParams(learning_rate=1e-2))
+    state = trainer.agent.init(jax.random.key(0), hp)
+    steps = jax.tree.map(
+        lambda x: jnp.stack([x, x[::-1], x * 0.5], axis=1), _batch(jax.random.key(1))
+    )
+    steps = steps._replace(truncated=jnp.zeros((16, 3), bool))
+    valid = jnp.broadcast_to(jnp.array([True, True, False]), (16, 3))
+    window = nstep.NStepWindow(steps, valid)
+    update = jax.jit(trainer.agent.update)
+    key = jax.random.key(2)
+    critic = lambda s: jax.tree.leaves(s.base.critic.params)
+    same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(critic(a), critic(b), strict=True))
+
+    s1, m1 = update(state, window, key, hp)
+    s2, _ = update(state, window._replace(steps=steps._replace(reward=steps.reward + 5.0)), key, hp)
+    assert same(s1, s2)  # stored rewards ignored
+    moved = lambda k: steps._replace(obs=steps.obs.at[:, k].add(1.0))
+    s3, _ = update(state, window._replace(steps=moved(1)), key, hp)
+    assert not same(s1, s3)  # step 1 is valid: its relabelled reward is in the target
+    s4, _ = update(state, window._replace(steps=moved(2)), key, hp)
+    assert same(s1, s4)  # step 2 is cut
+    assert np.isfinite(float(m1["critic_loss"]))
+
+
+@pytest.mark.slow  # ~25 s on the loaded 2-core machine (compile)
+def test_sam_paper_options_run_vmapped_over_lambda():
+    """n-step 3, absorbing states, LayerNorm, ReLU discriminator: one jit, vmapped over λ."""
+    trainer, _, _ = _sam_trainer(
+        n_step=3, absorbing=True, layer_norm=True, disc_negative_slope=0.0, terminated=True
+    )
+    assert trainer.static.absorbing and trainer.agent is not None
+    hp = trainer.check(sam.sam_hparams(grad_pen_scale=jnp.array([0.0, 10.0]))).broadcast(2)
+    state, m = jax.jit(jax.vmap(trainer))(jax.random.split(jax.random.key(0), 2), hp)
+    assert state.buffer.storage.obs.shape[-1] == 4  # Pendulum's 3 + the indicator
+    assert np.all(np.asarray(state.buffer.storage.obs[..., -1]) == 0.0)
+    for k in ("eval_return", "d_grad_norm_agent", "learned_reward", "critic_loss"):
+        assert np.all(np.isfinite(np.asarray(m[k]))), k
+    assert m["learned_reward"].shape == (2, 4)
 
 
 # --------------------------------------------------------------------------------------------

@@ -39,13 +39,16 @@ class Critic(nn.Module):
     hidden_sizes: tuple[int, ...]
     activation: str
     num_actions: int | None = None  # discrete: outputs one value per action
+    layer_norm: bool = False  # LayerNorm in the hidden layers (networks.MLP)
 
     @nn.compact
     def __call__(self, obs, action=None):
         if self.num_actions is not None:
-            return MLP(self.hidden_sizes, self.num_actions, self.activation)(obs)
+            return MLP(self.hidden_sizes, self.num_actions, self.activation, 1.0, self.layer_norm)(
+                obs
+            )
         x = jnp.concatenate([obs, action], axis=-1)
-        return MLP(self.hidden_sizes, 1, self.activation)(x)[..., 0]
+        return MLP(self.hidden_sizes, 1, self.activation, 1.0, self.layer_norm)(x)[..., 0]
 
 
 class TwinCritic(NamedTuple):
@@ -55,9 +58,11 @@ class TwinCritic(NamedTuple):
     num: int = 2
 
     @classmethod
-    def create(cls, hidden_sizes, activation, num_actions: int | None = None) -> TwinCritic:
+    def create(
+        cls, hidden_sizes, activation, num_actions: int | None = None, layer_norm: bool = False
+    ) -> TwinCritic:
         """Twin :class:`Critic`\\s (``num_actions``: one output per discrete action)."""
-        return cls(Critic(tuple(hidden_sizes), activation, num_actions))
+        return cls(Critic(tuple(hidden_sizes), activation, num_actions, layer_norm))
 
     def init(self, key, obs, action=None):
         keys = jax.random.split(key, self.num)

@@ -18,18 +18,27 @@ def activation_fn(name: str):
 
 
 class MLP(nn.Module):
-    """MLP with orthogonal init: ``[..., D_in] -> [..., out_dim]``."""
+    """MLP with orthogonal init: ``[..., D_in] -> [..., out_dim]``.
+
+    ``layer_norm``: ``Dense -> LayerNorm -> activation`` in every hidden layer (the SAM paper's
+    actor and critic, Blondé & Kalousis 2019; Ba et al. 2016). Off, the params tree and outputs
+    are exactly the plain MLP's; on, each hidden layer adds a ``LayerNorm_i`` (scale, bias).
+    """
 
     hidden_sizes: Sequence[int]
     out_dim: int
     activation: str = "tanh"
     out_scale: float = 1.0
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x):
         act = activation_fn(self.activation)
         for h in self.hidden_sizes:
-            x = act(nn.Dense(h, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+            x = nn.Dense(h, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = act(x)
         return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)
 
 

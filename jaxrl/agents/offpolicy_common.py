@@ -21,6 +21,12 @@ the final observation. The stored reward is the *transformed* reward (``RewardTr
 on a ``Transition`` with ``discount = γ(1 − terminated)``); the raw reward and every ``info``
 reward channel are logged as ``return_<channel>``.
 
+Options of :class:`OffPolicyStatic` (all off by default): ``n_step > 1`` stores ``truncated`` too
+and hands the agent :class:`~jaxrl.agents.nstep.NStepWindow` batches (:mod:`jaxrl.agents.nstep`);
+``absorbing`` samples DAC self-loops and rewrites terminal transitions
+(:mod:`jaxrl.agents.absorbing`; the agent wraps its env in ``AbsorbingIndicator``);
+``layer_norm`` is the agents' network option.
+
 The config (:class:`OffPolicyStatic`, :mod:`jaxrl.agents.offpolicy_config`), the critic pieces
 (:mod:`jaxrl.agents.critic`) and the hyperparameter helpers (:mod:`jaxrl.agents.hparams`) live
 in their own modules and are re-exported here.
@@ -35,7 +41,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxrl.agents import replay_buffer
+from jaxrl.agents import nstep, replay_buffer
+from jaxrl.agents.absorbing import AbsorbingIndicator
 from jaxrl.agents.critic import Critic, TwinCritic, make_optimizer, polyak, td_target
 from jaxrl.agents.hparams import broadcast_hparams, check_hparams
 from jaxrl.agents.offpolicy_config import OffPolicyStatic
@@ -77,9 +84,12 @@ def random_action(policy: Policy, key, num: int):
     return jax.random.randint(key, (num,), 0, policy.action_dim, dtype=jnp.int32)
 
 
-def example_transition(store_channels, obs, action, info) -> ReplayTransition:
-    """One zero ``ReplayTransition`` shaped like a single env step (the buffer's layout);
-    raises ``KeyError`` if a channel to store is not in the env's ``info``."""
+def example_transition(
+    store_channels, obs, action, info, store_truncated: bool = False
+) -> ReplayTransition:
+    """One zero ``ReplayTransition`` shaped like a single env step (the buffer's layout;
+    ``truncated`` only with ``store_truncated``, for n-step windows); raises ``KeyError`` if a
+    channel to store is not in the env's ``info``."""
     missing = [c for c in store_channels if c not in info]
     if missing:
         raise KeyError(f"store_channels {missing} not in info; available: {sorted(info)}")
@@ -90,6 +100,7 @@ def example_transition(store_channels, obs, action, info) -> ReplayTransition:
         next_obs=obs,
         terminated=jnp.zeros((), bool),
         channels={c: jnp.zeros((), jnp.float32) for c in store_channels},
+        truncated=jnp.zeros((), bool) if store_truncated else None,
     )
 
 
@@ -121,7 +132,8 @@ class OffPolicyAgent(NamedTuple):
 
     init(key, hp) -> agent_state
     explore(agent_state, obs [N, ...], key, hp) -> env action [N, ...]   (behaviour policy)
-    update(agent_state, batch: ReplayTransition [B], key, hp) -> (agent_state, {name: []})
+    update(agent_state, batch, key, hp) -> (agent_state, {name: []}); batch is a
+        ReplayTransition [B], or an nstep.NStepWindow [B, n] when static.n_step > 1
     act(agent_state, obs [E, ...], key, deterministic: bool) -> env action [E, ...]   (eval)
     """
 
@@ -170,6 +182,11 @@ def build_trainer(
 ) -> OffPolicyTrainer:
     """Wrap ``agent`` into the chunked trainer API (see the module docstring)."""
     transform = identity() if transform is None else transform
+    if static.absorbing and not isinstance(env, AbsorbingIndicator):
+        raise ValueError(
+            f"absorbing=True needs the env wrapped in AbsorbingIndicator (the agent's make_train "
+            f"does it with jaxrl.agents.absorbing.prepare_env), got {env!r}"
+        )
     n = static.num_envs
     eval_steps = static.eval_length(env_params)
     vstep = jax.vmap(env.step, in_axes=(0, 0, 0, None))
@@ -183,7 +200,9 @@ def build_trainer(
             vstep, jax.random.split(k_env, n), env_state, action, env_params
         )
         names = ("env_reward", "learner_reward", *channel_names(info))
-        example = example_transition(static.store_channels, obs[0], action[0], info)
+        example = example_transition(
+            static.store_channels, obs[0], action[0], info, static.n_step > 1
+        )
         return OffPolicyState(
             agent=agent.init(k_agent, hp),
             buffer=replay_buffer.init(example, static.buffer_capacity),
@@ -216,6 +235,7 @@ def build_trainer(
                 next_obs=tr.next_obs,
                 terminated=tr.terminated,
                 channels={c: tr.channels[c] for c in static.store_channels},
+                truncated=tr.truncated if static.n_step > 1 else None,
             ),
         )
         return rs._replace(buffer=buffer, key=key, env_steps=rs.env_steps + n)
@@ -226,7 +246,17 @@ def build_trainer(
 
         def one(agent_state, k):
             k_sample, k_agent = jax.random.split(k)
-            batch = replay_buffer.sample(rs.buffer, k_sample, static.batch_size)
+            if static.n_step == 1 and not static.absorbing:
+                batch = replay_buffer.sample(rs.buffer, k_sample, static.batch_size)
+            else:  # an NStepWindow (n_step > 1) and/or DAC absorbing-state rewriting
+                batch = nstep.sample(
+                    rs.buffer,
+                    k_sample,
+                    static.batch_size,
+                    static.n_step,
+                    static.num_envs,
+                    static.absorbing,
+                )
             return agent.update(agent_state, batch, k_agent, hp)
 
         agent_state, metrics = jax.lax.scan(

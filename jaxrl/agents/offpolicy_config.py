@@ -35,6 +35,14 @@ class OffPolicyStatic(EvalConfig):
     activation: Literal["tanh", "relu", "gelu"] = "relu"
     store_channels: tuple[str, ...] = ()
     """``info`` reward channels also stored in the buffer (``ReplayTransition.channels``)"""
+    layer_norm: bool = False
+    """LayerNorm after every hidden Dense of the actor and the critics (SAM paper's networks)"""
+    n_step: int = 1
+    """critic targets are n-step returns (SAM: 10), cut at episode ends
+    (:mod:`jaxrl.agents.nstep`); 1 is the one-step target"""
+    absorbing: bool = False
+    """DAC absorbing states (Kostrikov et al. 2019): a true terminal bootstraps from a learned
+    absorbing self-loop instead of 0 (:mod:`jaxrl.agents.absorbing`); truncation is unaffected"""
     # EvalConfig fields re-declared for their help text (their position stays EvalConfig's)
     num_chunks: int = 1
     """evaluation (and checkpoint) points: the run is ``num_chunks`` equal chunks of rows"""
@@ -75,6 +83,7 @@ class OffPolicyStatic(EvalConfig):
         )
         super().check()  # num_chunks, num_eval_envs, eval_steps
         self.require_sizes("hidden_sizes")
+        self.require(self.n_step >= 1, "n_step", "must be >= 1 (1: one-step targets)")
         self.require(self.learning_starts >= 0, "learning_starts", "must be >= 0")
         self.require(
             self.buffer_capacity >= self.num_envs,

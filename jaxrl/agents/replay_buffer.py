@@ -37,6 +37,7 @@ class ReplayTransition(NamedTuple):
     next_obs: Array  # [*B, *obs_shape] final observation at episode ends
     terminated: Array  # [*B] bool; truncation is *not* stored here
     channels: Mapping[str, Array] = {}  # optional extra per-step data (e.g. raw reward channels)
+    truncated: Array = None  # [*B] bool time-limit cut; stored only for n-step returns (else None)
 
 
 class ReplayBuffer(NamedTuple):
@@ -109,3 +110,20 @@ def sample(
     if newest_first:
         idx = (buffer.position - 1 - idx) % buffer.capacity
     return jax.tree.map(lambda s: s[idx], buffer.storage)
+
+
+def window_slots(
+    buffer: ReplayBuffer, slot: Array, length: int, stride: int
+) -> tuple[Array, Array]:
+    """The slots of items ``slot, slot + stride, …`` (``length`` of them) and whether each has
+    been written yet: ``(slots [B, length], exists [B, length])``.
+
+    With ``num_envs = stride`` environments adding one item each per vector step, slot
+    ``slot + k·stride`` holds the same environment ``k`` steps later (positions are a running
+    count mod capacity, so this holds across the wrap); an item is there iff it is not newer
+    than the newest item (``k·stride ≤ age(slot)``, age 0 = newest).
+    """
+    k = jnp.arange(length, dtype=jnp.int32) * stride
+    slots = (slot[:, None] + k) % buffer.capacity
+    age = (buffer.position - 1 - slot) % buffer.capacity
+    return slots, k[None, :] <= age[:, None]

@@ -21,6 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax.training.train_state import TrainState
 
+from jaxrl.agents import nstep
+from jaxrl.agents.absorbing import prepare_env
 from jaxrl.agents.critic import TwinCritic, critic_step, init_actor_critic, polyak, td_target
 from jaxrl.agents.hparams import POLYAK_BOUNDS, broadcast_hparams, check_hparams
 from jaxrl.agents.networks import MLP
@@ -88,11 +90,15 @@ def make_train(
 ) -> OffPolicyTrainer:
     """Build the SAC trainer for one environment (continuous or discrete) and reward transform."""
     env_params = env.default_params if env_params is None else env_params
+    env = prepare_env(env, static.absorbing, env_params)
     policy = Policy.for_env(env, env_params, "tanh")
     continuous, dim = policy.continuous, policy.action_dim
     out = 2 * dim if continuous else dim
-    actor_net = MLP(static.hidden_sizes, out, static.activation)
-    critic = TwinCritic.create(static.hidden_sizes, static.activation, None if continuous else dim)
+    actor_net = MLP(static.hidden_sizes, out, static.activation, layer_norm=static.layer_norm)
+    num_actions = None if continuous else dim
+    critic = TwinCritic.create(
+        static.hidden_sizes, static.activation, num_actions, static.layer_norm
+    )
     obs_shape = env.observation_space(env_params).shape
     if continuous:
         low, high = jnp.asarray(policy.low), jnp.asarray(policy.high)
@@ -144,6 +150,7 @@ def make_train(
 
     def update(state: SACState, batch, key, hp: SACHParams):
         k_next, k_pi = jax.random.split(key)
+        batch, gamma = nstep.target_inputs(batch, hp.gamma)  # n-step window -> (batch, γ^m)
         alpha = jnp.exp(state.log_alpha.params["log_alpha"])
         actor_params = state.actor.params
 
@@ -156,7 +163,7 @@ def make_train(
             probs, logp = categorical(actor_params, batch.next_obs)
             next_q = critic(state.critic_target, batch.next_obs).min(axis=0)  # [B, A]
             next_v = jnp.sum(probs * (next_q - alpha * logp), axis=-1)
-        target = td_target(batch.reward, batch.terminated, hp.gamma, next_v)
+        target = td_target(batch.reward, batch.terminated, gamma, next_v)
 
         def q_values(params):
             if continuous:

@@ -31,8 +31,13 @@ Extra per-row metrics (means over the row's updates): ``d_loss``, ``d_accuracy``
 expert minibatch, after the step), ``d_grad_norm_max``, ``d_reward_agent`` /
 ``d_reward_expert`` and ``learned_reward`` (mean relabelled reward of the replay minibatch).
 
-Not implemented: DAC absorbing states (not needed on Pendulum, which never terminates), n-step
-returns, parameter-space noise, observation normalisation of the discriminator's input.
+Paper options (all static and off by default, :class:`SAMStatic`): ``n_step`` (paper: 10; every
+step of the window is relabelled, :mod:`jaxrl.agents.nstep`), ``absorbing`` (DAC; expert
+terminals add expert absorbing samples, :func:`expert_arrays`), ``layer_norm`` (actor and
+critics), ``disc_negative_slope``, ``spectral_norm``, ``label_smoothing``; the entropy bonus is
+the traced ``AdversarialHParams.ent_reg_scale`` (0.001; 0 turns it off).
+
+Not implemented: parameter-space noise, observation normalisation of the discriminator's input.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl.agents import sac, td3
+from jaxrl.agents import nstep, sac, td3
+from jaxrl.agents.absorbing import prepare_env
 from jaxrl.agents.hparams import broadcast_hparams, check_range
 from jaxrl.agents.offpolicy_common import (
     OffPolicyAgent,
@@ -80,6 +86,8 @@ class SAMStatic(td3.TD3Static):
     one_sided: bool = True
     """relu(‖∇D‖ − k)² (liayn run_003/006) instead of (‖∇D‖ − k)²"""
     disc_hidden_sizes: tuple[int, ...] = (100, 100)
+    disc_negative_slope: float = 0.1
+    """LeakyReLU slope of the discriminator's hidden layers (paper: 0.1; 0 is ReLU)"""
     spectral_norm: bool = True
     label_smoothing: bool = False
     disc_learning_rate: float = 5e-4
@@ -90,6 +98,7 @@ class SAMStatic(td3.TD3Static):
         super().check()
         self.require_sizes("disc_hidden_sizes")
         self.require(self.disc_learning_rate > 0, "disc_learning_rate", "must be > 0")
+        self.require(self.disc_negative_slope >= 0, "disc_negative_slope", "must be >= 0")
         self.require(self.gp_type in GP_TYPES, "gp_type", f"must be one of {GP_TYPES}")
         self.require(self.expert_batch_size >= 0, "expert_batch_size", "must be >= 0")
         self.require(
@@ -102,17 +111,17 @@ class SAMStatic(td3.TD3Static):
         """The base learner's own static config (the shared off-policy fields)."""
         from dataclasses import fields
 
-        if self.base == "td3":
-            names = {f.name for f in fields(td3.TD3Static)}
-            return td3.TD3Static(**{n: getattr(self, n) for n in names})
-        names = {f.name for f in fields(sac.SACStatic)}
-        return sac.SACStatic(**{n: getattr(self, n) for n in names})
+        # absorbing=False: SAM wraps the env itself (the base builds its networks on it)
+        cls = td3.TD3Static if self.base == "td3" else sac.SACStatic
+        names = {f.name for f in fields(cls)} - {"absorbing"}
+        return cls(**{n: getattr(self, n) for n in names})
 
     def disc_config(self, obs_dim: int, action_dim: int) -> DiscriminatorConfig:
         return gail_config(
             obs_dim,
             action_dim,
             hidden_sizes=tuple(self.disc_hidden_sizes),
+            negative_slope=self.disc_negative_slope,
             spectral_norm=self.spectral_norm,
             learning_rate=self.disc_learning_rate,
             gp_type=self.gp_type,
@@ -163,12 +172,27 @@ def zero_reward() -> RewardTransform:
     )
 
 
-def expert_arrays(demos) -> DiscBatch:
-    """Constant ``DiscBatch(obs, action)`` of the demonstrations (anything with those fields)."""
-    return DiscBatch(
-        jnp.asarray(np.asarray(demos.obs), jnp.float32),
-        jnp.asarray(np.asarray(demos.action), jnp.float32),
-    )
+def expert_arrays(demos, absorbing: bool = False) -> DiscBatch:
+    """Constant ``DiscBatch(obs, action)`` of the demonstrations (anything with those fields).
+
+    ``absorbing`` (DAC): observations gain the indicator 0, and each ``terminated`` demo row
+    adds one expert absorbing sample ``(s_abs, 0)`` (the agent's replay holds one self-loop per
+    stored terminal; :mod:`jaxrl.agents.absorbing`), so ``D`` learns the absorbing reward.
+    """
+    obs = np.asarray(demos.obs, np.float32)
+    action = np.asarray(demos.action, np.float32)
+    if absorbing:
+        if getattr(demos, "terminated", None) is None:
+            raise ValueError("absorbing=True needs demonstrations with a `terminated` field")
+        terminated = np.asarray(demos.terminated, bool).reshape(-1)
+        if terminated.shape[0] != obs.shape[0]:
+            raise ValueError(f"demos.terminated has {terminated.shape[0]} rows, obs {len(obs)}")
+        n_abs = int(terminated.sum())
+        s_abs = np.zeros((n_abs, obs.shape[-1] + 1), np.float32)
+        s_abs[:, -1] = 1.0
+        obs = np.concatenate([np.pad(obs, ((0, 0), (0, 1))), s_abs])
+        action = np.concatenate([action, np.zeros((n_abs, *action.shape[1:]), np.float32)])
+    return DiscBatch(jnp.asarray(obs, jnp.float32), jnp.asarray(action, jnp.float32))
 
 
 def wrap_agent(
@@ -197,12 +221,14 @@ def wrap_agent(
         k_exp, k_disc, k_base = jax.random.split(key, 3)
         idx = jax.random.randint(k_exp, (expert_batch_size,), 0, n_expert)
         expert_b = DiscBatch(expert.obs[idx], expert.action[idx])
-        agent_b = DiscBatch(batch.obs, batch.action.astype(jnp.float32))
+        first = nstep.first_steps(batch)  # the sampled transitions (step 0 of a window)
+        agent_b = DiscBatch(first.obs, first.action.astype(jnp.float32))
         disc, dm = train_adversarial_step(state.disc, expert_b, agent_b, k_disc, hp.disc)
-        reward, _ = learned.apply(disc.variables, (), replay_transition(batch, hp.gamma))
-        base_state, metrics = base.update(
-            state.base, batch._replace(reward=reward), k_base, hp.agent
-        )
+        # relabel every replayed step ([B] or [B, n]) with the just-updated D
+        relabel = lambda tr: learned.apply(disc.variables, (), replay_transition(tr, hp.gamma))[0]
+        batch = nstep.replace_rewards(batch, relabel)
+        reward = nstep.first_steps(batch).reward
+        base_state, metrics = base.update(state.base, batch, k_base, hp.agent)
         keep = (
             "loss",
             "accuracy",
@@ -227,13 +253,15 @@ def make_train(static: SAMStatic, env, demos, env_params=None) -> OffPolicyTrain
     """
     env_params = env.default_params if env_params is None else env_params
     static.check()
+    # DAC: the indicator feature is added here, once; D and the base see obs_dim + 1 features
+    env = prepare_env(env, static.absorbing, env_params)
     base_mod = td3 if static.base == "td3" else sac
     base_trainer = base_mod.make_train(static.base_static(), env, None, env_params)
     policy = base_trainer.policy
     if not policy.continuous:
         raise ValueError("SAM here needs continuous actions (the discriminator takes (s, a))")
     obs_dim = int(np.prod(env.observation_space(env_params).shape))
-    expert = expert_arrays(demos)
+    expert = expert_arrays(demos, static.absorbing)
     if expert.obs.shape[-1] != obs_dim or expert.action.shape[-1] != policy.action_dim:
         raise ValueError(
             f"demonstrations have obs/action dims {expert.obs.shape[-1]}/{expert.action.shape[-1]},"

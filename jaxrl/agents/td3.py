@@ -3,6 +3,8 @@
 Clipped double Q, target policy smoothing (noise σ=0.2 clipped to ±0.5, in units of the half
 action range), delayed actor and target updates (every ``policy_delay`` critic updates), Polyak
 averaging τ=0.005, Gaussian exploration noise, uniform-random warm-up. Continuous actions only.
+Options (static, off by default): ``layer_norm`` actor and critics, ``n_step`` targets
+(:mod:`jaxrl.agents.nstep`), DAC ``absorbing`` states (:mod:`jaxrl.agents.absorbing`).
 
 ``make_train(static, env, transform) -> trainer``; ``trainer(key, hp)`` runs everything,
 ``trainer.init``/``trainer.chunk`` run it in chunks (``jaxrl.experiment.run_chunked``), as
@@ -18,6 +20,8 @@ import jax
 import jax.numpy as jnp
 from flax.training.train_state import TrainState
 
+from jaxrl.agents import nstep
+from jaxrl.agents.absorbing import prepare_env
 from jaxrl.agents.critic import TwinCritic, critic_step, init_actor_critic, polyak, td_target
 from jaxrl.agents.hparams import POLYAK_BOUNDS, broadcast_hparams, check_hparams
 from jaxrl.agents.networks import MLP
@@ -80,13 +84,16 @@ def make_train(
 ) -> OffPolicyTrainer:
     """Build the TD3 trainer for one (continuous-action) environment and reward transform."""
     env_params = env.default_params if env_params is None else env_params
+    env = prepare_env(env, static.absorbing, env_params)
     policy = Policy.for_env(env, env_params, "tanh")
     if not policy.continuous:
         raise ValueError("TD3 needs a continuous (Box) action space; use SAC for discrete actions")
     low, high = jnp.asarray(policy.low), jnp.asarray(policy.high)
     half_range = 0.5 * (high - low)
-    actor_net = MLP(static.hidden_sizes, policy.action_dim, static.activation)
-    critic = TwinCritic.create(static.hidden_sizes, static.activation)
+    actor_net = MLP(
+        static.hidden_sizes, policy.action_dim, static.activation, layer_norm=static.layer_norm
+    )
+    critic = TwinCritic.create(static.hidden_sizes, static.activation, layer_norm=static.layer_norm)
     obs_shape = env.observation_space(env_params).shape
 
     def pi(params, obs):
@@ -116,6 +123,8 @@ def make_train(
         return pi(state.actor.params, obs)
 
     def update(state: TD3State, batch, key, hp: TD3HParams):
+        # n-step window -> (first step, Σ γ^k r, bootstrap step); one-step: as is, discount γ
+        batch, gamma = nstep.target_inputs(batch, hp.gamma)
         # CRITIC: clipped double Q with target policy smoothing
         eps = jax.random.normal(key, batch.action.shape)
         noise = jnp.clip(hp.target_noise * eps, -hp.target_noise_clip, hp.target_noise_clip)
@@ -123,7 +132,7 @@ def make_train(
             pi(state.actor_target, batch.next_obs) + noise * half_range, low, high
         )
         next_q = critic(state.critic_target, batch.next_obs, next_action).min(axis=0)
-        target = td_target(batch.reward, batch.terminated, hp.gamma, next_q)
+        target = td_target(batch.reward, batch.terminated, gamma, next_q)
 
         q_values = lambda params: critic(params, batch.obs, batch.action)  # [2, B]
         critic_ts, critic_loss, q_mean = critic_step(state.critic, q_values, target)
