@@ -19,6 +19,22 @@ from gymnax.environments import spaces
 from jaxrl.envs.core import Array, terminated_wins
 
 BACKENDS = ("spring", "positional", "generalized", "mjx")
+FALLBACK_BACKEND = "spring"
+# Per-task default backend of ``make_brax`` (issue 16): the fastest backend on the 2-core CPU
+# that simulates the task faithfully, measured by ``benchmarks/brax_backends.py`` (table and
+# reasons: benchmarks/README.md, section ``brax_backends.py``). Tasks not listed keep
+# ``FALLBACK_BACKEND`` (so ``brax/inverted_pendulum`` and existing runs are unchanged).
+DEFAULT_BACKEND: dict[str, str] = {
+    "inverted_double_pendulum": "mjx",
+    "hopper": "generalized",
+    "walker2d": "generalized",
+    "halfcheetah": "generalized",
+}
+
+
+def default_backend(env_name: str) -> str:
+    """Returns the backend ``make_brax`` uses for ``env_name`` when none is given."""
+    return DEFAULT_BACKEND.get(env_name, FALLBACK_BACKEND)
 
 
 @struct.dataclass
@@ -144,14 +160,14 @@ class BraxEnv:
 
 
 def make_brax(
-    env_name: str, backend: str = "spring", episode_length: int = 1000, **env_kwargs
+    env_name: str, backend: str | None = None, episode_length: int = 1000, **env_kwargs
 ) -> tuple[Any, BraxParams]:
     """Makes an auto-resetting Brax env: ``AutoReset(BraxEnv(...))``.
 
     Args:
       env_name: brax env name (``"inverted_pendulum"``, ``"ant"``, ...).
-      backend: ``"spring"`` (default; fastest on CPU), ``"positional"``, ``"generalized"`` or
-        ``"mjx"``.
+      backend: ``"spring"``, ``"positional"``, ``"generalized"`` or ``"mjx"``; ``None``:
+        :func:`default_backend` (``DEFAULT_BACKEND[env_name]``, else ``"spring"``).
       episode_length: time limit, stored as ``params.max_steps_in_episode``.
       **env_kwargs: forwarded to the brax env constructor.
 
@@ -162,5 +178,7 @@ def make_brax(
 
     if int(episode_length) < 1:
         raise ValueError(f"brax/{env_name}: episode_length must be >= 1, got {episode_length}")
+    if backend is None:
+        backend = default_backend(env_name)
     env = AutoReset(BraxEnv(env_name, backend=backend, **env_kwargs))
     return env, BraxParams(max_steps_in_episode=int(episode_length))

@@ -56,8 +56,9 @@ def make(name: str, **kwargs: Any) -> tuple[Any, PyTree]:
       **kwargs: passed to the factory:
 
         * gymnax ids: overrides of params fields, e.g. ``max_steps_in_episode=200``;
-        * ``"brax/<env>"``: ``backend="spring"`` (or ``"positional"``, ``"generalized"``,
-          ``"mjx"``), ``episode_length=1000``, other brax constructor kwargs;
+        * ``"brax/<env>"``: ``backend`` (``"spring"``, ``"positional"``, ``"generalized"``,
+          ``"mjx"``; default per task: ``jaxrl.envs.brax_adapter.DEFAULT_BACKEND``, else
+          ``"spring"``), ``episode_length=1000``, other brax constructor kwargs;
         * ``"tabular"``: ``mdp`` (a ``TabularMDP``), ``max_steps=100``, ``obs_type="one_hot"``.
 
     Returns:
