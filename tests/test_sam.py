@@ -1,5 +1,6 @@
 """SAM (off-policy adversarial imitation), expert demonstrations, the lipschitz_gail pipeline."""
 
+import dataclasses
 import pathlib
 
 import jax
@@ -352,3 +353,26 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
     fig = _load(ROOT / "paper_figures" / "lipschitz_gail.py")
     png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
     assert png.exists() and png.stat().st_size > 10_000
+
+
+def test_lipschitz_gail_config_reaches_the_imitator():
+    # the paper preset runs SAM as the paper does; the quick preset keeps every option off (its
+    # recorded numbers predate them), and each field lands in the imitator's static settings
+    from experiments.lipschitz_gail import experiment as exp
+
+    paper = exp.sam_static(exp.PRESETS["paper"], "wgan")
+    assert (paper.n_step, paper.absorbing, paper.layer_norm) == (10, True, True)
+    quick = exp.sam_static(exp.PRESETS["quick"], "none")
+    assert (quick.n_step, quick.absorbing, quick.layer_norm, quick.gp_type) == (
+        1,
+        False,
+        False,
+        "none",
+    )
+    cfg = dataclasses.replace(
+        exp.PRESETS["quick"], n_step=3, label_smoothing=True, spectral_norm=False
+    )
+    st = exp.sam_static(cfg, "dragan")
+    assert (st.n_step, st.label_smoothing, st.spectral_norm) == (3, True, False)
+    with pytest.raises(ValueError, match="n_step"):
+        dataclasses.replace(exp.PRESETS["quick"], n_step=0).check()

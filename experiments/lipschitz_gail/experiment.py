@@ -69,6 +69,16 @@ class LipschitzGail(SeededSweep):
     default_lambda: float = 10.0
     """λ of dragan / nagard (and the wgan curve of the penalty-type panel)"""
     one_sided: bool = True
+    n_step: int = 1
+    """n-step returns of the imitator's critic (the paper: 10)"""
+    absorbing: bool = False
+    """DAC absorbing-state wrapping (terminals become an absorbing self-loop; the paper: on)"""
+    layer_norm: bool = False
+    """LayerNorm in actor and critics (the paper: on)"""
+    spectral_norm: bool = True
+    """spectral normalisation of the discriminator's layers"""
+    label_smoothing: bool = False
+    """expert labels ~ U(0.7, 1.2) in the discriminator's loss"""
     total_timesteps: int = 12_000
     """imitator environment steps per seed"""
     num_chunks: int = 12
@@ -92,7 +102,7 @@ class LipschitzGail(SeededSweep):
         self.require(set(self.gp_types) <= set(GP_TYPES), "gp_types", f"subset of {GP_TYPES}")
         self.require(all(x >= 0 for x in self.lambdas), "lambdas", "must be >= 0")
         self.require(self.expert_algo in ("sac", "td3"), "expert_algo", "sac or td3")
-        self.check_positive("total_timesteps", "num_chunks", "num_envs", "batch_size")
+        self.check_positive("total_timesteps", "num_chunks", "num_envs", "batch_size", "n_step")
         self.check_positive("hidden_sizes", "expert_steps", "expert_seeds", "expert_episodes")
         self.check_nonnegative("default_lambda", "learning_starts")
         self.require(0 <= self.gamma <= 1, "gamma", "must be in [0, 1]")
@@ -114,9 +124,13 @@ class LipschitzGail(SeededSweep):
 PRESETS = {
     "quick": LipschitzGail(),
     # GPU budget (untested here): Brax tasks, 1000-step episodes (subsample 20 as in the paper),
-    # 8 envs per seed; the paper's networks are larger (actor 300-200, critic 400-300).
+    # 8 envs per seed, SAM as the paper runs it (n-step 10, absorbing states, LayerNorm); the
+    # paper's networks are larger (actor 300-200, critic 400-300).
     "paper": LipschitzGail(
         envs=("brax/hopper", "brax/halfcheetah"),
+        n_step=10,
+        absorbing=True,
+        layer_norm=True,
         total_timesteps=1_000_000,
         num_chunks=50,
         num_envs=8,
@@ -132,6 +146,28 @@ PRESETS = {
         subsample_every=20,
     ),
 }
+
+
+def sam_static(cfg: LipschitzGail, gp_type: str) -> sam.SAMStatic:
+    """The imitator's static settings for one penalty type."""
+    return sam.SAMStatic(
+        num_envs=cfg.num_envs,
+        total_timesteps=cfg.total_timesteps,
+        buffer_capacity=min(cfg.total_timesteps, 100_000),
+        batch_size=cfg.batch_size,
+        learning_starts=cfg.learning_starts,
+        updates_per_step=cfg.updates_per_step,
+        log_interval=max(cfg.total_timesteps // (cfg.num_chunks * 4), cfg.num_envs),
+        hidden_sizes=cfg.hidden_sizes,
+        num_chunks=cfg.num_chunks,
+        gp_type=gp_type,
+        one_sided=cfg.one_sided,
+        n_step=cfg.n_step,
+        absorbing=cfg.absorbing,
+        layer_norm=cfg.layer_norm,
+        spectral_norm=cfg.spectral_norm,
+        label_smoothing=cfg.label_smoothing,
+    )
 
 
 def sweep(cfg: LipschitzGail, gp_type: str) -> tuple[float, ...]:
@@ -151,19 +187,7 @@ def run_group(
     progress: bool = True,
 ):
     env, env_params = make(env_id)
-    static = sam.SAMStatic(
-        num_envs=cfg.num_envs,
-        total_timesteps=cfg.total_timesteps,
-        buffer_capacity=min(cfg.total_timesteps, 100_000),
-        batch_size=cfg.batch_size,
-        learning_starts=cfg.learning_starts,
-        updates_per_step=cfg.updates_per_step,
-        log_interval=max(cfg.total_timesteps // (cfg.num_chunks * 4), cfg.num_envs),
-        hidden_sizes=cfg.hidden_sizes,
-        num_chunks=cfg.num_chunks,
-        gp_type=gp_type,
-        one_sided=cfg.one_sided,
-    )
+    static = sam_static(cfg, gp_type)
     lambdas = sweep(cfg, gp_type)
     trainer = sam.make_train(static, env, demos, env_params)
     n = len(lambdas) * cfg.seeds
