@@ -279,3 +279,45 @@ def test_mark_done_writes_checksums_that_loaders_verify(tmp_path):
     (run.path / "checksums.json").unlink()
     assert not run.verify("metrics.npz")
     assert run.load_metrics()["loss"].shape == (SEEDS, 2 * UPDATES)
+
+
+def test_resume_keeps_zero_size_arrays(tmp_path):
+    # Brax's mjx pipeline state holds zero-size arrays, which orbax refuses to write: the runner
+    # stores a stand-in and rebuilds them, so such a run checkpoints and resumes exactly.
+    def init(key, hp):
+        del hp
+        return {"x": jax.random.normal(key, (2,)), "empty": jnp.zeros((0, 3)), "key": key}
+
+    def chunk(state, hp):
+        def step(s, _):
+            key, k = jax.random.split(s["key"])
+            new = {**s, "x": s["x"] + hp * jax.random.normal(k, (2,)), "key": key}
+            return new, {"x0": s["x"][0]}
+
+        return jax.lax.scan(step, state, None, length=2)
+
+    init, chunk = jax.jit(jax.vmap(init)), jax.jit(jax.vmap(chunk))
+    keys, hp = jax.random.split(jax.random.key(1), 2), jnp.array([0.1, 0.2])
+    store = ResultsStore(tmp_path)
+    ref, ref_state = run_chunked(
+        init, chunk, keys, hp, num_chunks=3, run=store.create("z", {}, run_id="ref"),
+        resume=False, progress=False, return_state=True,
+    )  # fmt: skip
+    calls = {"n": 0}
+
+    def crashing(state, hparams):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return chunk(state, hparams)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_chunked(init, crashing, keys, hp, num_chunks=3, progress=False, resume=False,
+                    run=store.create("z", {}, run_id="crash"))  # fmt: skip
+    out, state = run_chunked(
+        init, chunk, keys, hp, num_chunks=3, progress=False, resume=True, return_state=True,
+        run=store.create("z", {}, run_id="crash", resume=True),
+    )  # fmt: skip
+    np.testing.assert_array_equal(out["x0"], ref["x0"])
+    assert state["empty"].shape == (2, 0, 3)
+    _assert_trees_equal(state, ref_state)

@@ -65,6 +65,23 @@ def _keys_to_data(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: jax.random.key_data(x) if _is_key(x) else x, tree)
 
 
+def _size(x: Any) -> int:
+    return int(np.prod(x.shape)) if hasattr(x, "shape") else 1
+
+
+def _to_stored(data: Any) -> Any:
+    # Orbax refuses zero-size arrays (e.g. mjx's ``pipeline_state.act`` of a Brax env without
+    # actuators there): each is stored as a 1-element stand-in and rebuilt from the state's
+    # abstract shape on restore (:func:`_from_stored`).
+    return jax.tree_util.tree_map(lambda x: jnp.zeros((1,), x.dtype) if _size(x) == 0 else x, data)
+
+
+def _from_stored(stored: Any, abstract: Any) -> Any:
+    return jax.tree_util.tree_map(
+        lambda x, a: jnp.zeros(a.shape, a.dtype) if _size(a) == 0 else x, stored, abstract
+    )
+
+
 def _key_impls(tree: Any) -> dict[str, str]:
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     return {jax.tree_util.keystr(p): str(jax.random.key_impl(x)) for p, x in leaves if _is_key(x)}
@@ -243,7 +260,7 @@ def _concat(chunks: list[Metrics]) -> Metrics:
 
 def _save(manager: ocp.CheckpointManager, chunk: int, state: Any, history: Metrics) -> None:
     items: dict[str, Any] = {
-        "state": ocp.args.StandardSave(_keys_to_data(state)),
+        "state": ocp.args.StandardSave(_to_stored(_keys_to_data(state))),
         # "metrics" is reserved by CheckpointManager (best-checkpoint tracking); use "history".
         "meta": ocp.args.JsonSave(
             {"chunk": chunk, "key_impls": _key_impls(state), "has_history": bool(history)}
@@ -313,15 +330,16 @@ def _restore_step(
     meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())).meta
     # Restore into the exact structure/dtypes init_fn produces, without running it.
     abstract = jax.eval_shape(_keys_to_data, jax.eval_shape(init_fn, keys, hparams))
+    stored = jax.eval_shape(_to_stored, abstract)
     target = jax.tree_util.tree_map(
         lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-        abstract,
-        state_shardings(abstract, shard),
+        stored,
+        state_shardings(stored, shard),
     )
     items: dict[str, Any] = {"state": ocp.args.StandardRestore(target)}
     if meta["has_history"]:
         items["history"] = ocp.args.StandardRestore()
     restored = manager.restore(step, args=ocp.args.Composite(**items))
-    state = _data_to_keys(restored.state, meta["key_impls"])
+    state = _data_to_keys(_from_stored(restored.state, abstract), meta["key_impls"])
     history = {k: np.asarray(v) for k, v in restored.history.items()} if meta["has_history"] else {}
     return state, history, int(meta["chunk"]) + 1
