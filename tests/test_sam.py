@@ -376,3 +376,22 @@ def test_lipschitz_gail_config_reaches_the_imitator():
     assert (st.n_step, st.label_smoothing, st.spectral_norm) == (3, True, False)
     with pytest.raises(ValueError, match="n_step"):
         dataclasses.replace(exp.PRESETS["quick"], n_step=0).check()
+
+
+@pytest.mark.slow
+def test_lipschitz_gail_paper_preset_runs_on_brax_at_a_tiny_budget(tmp_path):
+    # ~2 min on a 2-core CPU: the paper preset's SAM (n-step 10, absorbing states, LayerNorm) on
+    # a Brax task (mjx backend), expert included, checkpointed through the runner
+    exp = experiment("lipschitz_gail")
+    flags = (
+        "--profile paper --envs brax/inverted_double_pendulum --seeds 1 --lambdas 10 "
+        "--gp-types wgan --total-timesteps 400 --num-chunks 1 --learning-starts 100 "
+        "--batch-size 16 --hidden-sizes 16 --expert-steps 400 --expert-seeds 1 "
+        "--expert-episodes 2 --subsample-every 5 --num-envs 1 --updates-per-step 1 "
+        "--expert-num-envs 1"
+    )
+    (run,) = exp.main([*flags.split(), "--results", str(tmp_path)], progress=False)
+    assert run.is_done and run.config["static"]["n_step"] == 10
+    assert run.config["static"]["absorbing"] and run.config["static"]["layer_norm"]
+    m = load_declared(run, SCHEMA)
+    assert m["eval_return"].shape == (1, 1) and np.all(np.isfinite(m["eval_return"]))
