@@ -32,11 +32,17 @@ test: $(STAMP)
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
 EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
+# Each experiment's wall time (run + figure) goes to wall_times.txt; the report reads it last.
 reproduce: $(STAMP)
 	$(BIN)/python -m theory_checks --json paper_figures/out/theory_checks.json
+	rm -f paper_figures/out/wall_times.txt
 	for e in $(EXPERIMENTS); do \
+		t0=$$(date +%s); \
 		$(BIN)/python -m experiments.$$e --profile quick && $(BIN)/python -m paper_figures.$$e || exit 1; \
+		echo "$$e $$(( $$(date +%s) - t0 ))" >> paper_figures/out/wall_times.txt; \
 	done
+	$(BIN)/python -m paper_figures.report
+	$(BIN)/python -m jaxrl.experiment.frame results --out results/all_runs.parquet
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

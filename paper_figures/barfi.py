@@ -10,7 +10,7 @@
   γ_φ against outer steps for every env × aux (IQM, 95% CI).
 * ``barfi_table.png`` (+ ``barfi_claims.json``): the paper's Table 1 form, the final return of
   each method × task normalised by primary-only (experiments/barfi/claims.py), with the verdicts
-  of claims (a)-(d) in the caption.
+  of claims (a)-(d) in the caption; the claims also go to ``claims.json`` (the report's).
 
 Captions of a run that is not the ``paper`` profile list what it cuts (budgets, seeds, grids).
 Uses the newest finished report run per (env, aux, kind, methods).
@@ -29,6 +29,7 @@ from experiments.barfi.schema import schema
 from jaxrl.agents.reinforce import fourier_basis
 from jaxrl.envs.barfi_envs import BOX_HIGH, BOX_LOW, GOAL_HIGH, GOAL_LOW, START
 from jaxrl.experiment import plotting
+from jaxrl.experiment.claims import Claim, write_claims
 from jaxrl.experiment.results import atomic_write
 
 EXPERIMENT = "barfi"
@@ -167,7 +168,7 @@ def phi_figure(runs, out: Path) -> Path:
     return path
 
 
-def table_figure(runs, out: Path) -> tuple[Path, Path]:
+def table_figure(runs, out: Path) -> tuple[Path, Path, list[Claim]]:
     """Normalised final return, methods × (env, aux), and the claims (claims.py)."""
     import matplotlib.pyplot as plt
 
@@ -191,18 +192,26 @@ def table_figure(runs, out: Path) -> tuple[Path, Path]:
     ax.set_xticks(range(len(cols)), [c + ("" if tab[c]["informative"] else "*") for c in cols],
                   fontsize=7, rotation=20)  # fmt: skip
     ax.set_yticks(range(len(methods)), methods, fontsize=7)
-    verdicts = "\n".join(f"({n}) {c['verdict'].upper()}" for n, c in cl.items())
     text = (
         "Final primary return (last 10% of episodes) normalised by primary-only, (IQM − floor) / "
         "(IQM_primary − floor), 95% bootstrap CI over both methods' seeds. *: primary-only did not"
-        f" learn (left out of the claims). Rules: experiments/barfi/claims.py.\n{verdicts}\n"
-        + cuts(runs)
+        " learn (left out of the claims). Rules: experiments/barfi/claims.py.\n"
+        + "\n".join(f"[{c.id}] {c.verdict.upper()}" for c in cl)
+        + f"\n{cuts(runs)}"
     )
     path = plotting.save_captioned(fig, out / f"{EXPERIMENT}_table.png", text, y=-0.05)
     plt.close(fig)
-    payload = json.dumps({"table": tab, "claims": cl}, indent=1, default=float)
+    payload = json.dumps({"table": tab, "claims": [c.to_json() for c in cl]}, indent=1,
+                         default=float)  # fmt: skip
     jpath = atomic_write(out / f"{EXPERIMENT}_claims.json", lambda f: f.write(payload.encode()))
-    return path, jpath
+    return path, jpath, cl
+
+
+def budget(runs) -> str:
+    """Profile cuts aside, the report runs' episodes per environment and seeds."""
+    exp = next(iter(runs.values())).config["experiment"]
+    eps = ", ".join(f"{e} {exp[f'{e}_episodes']} episodes" for e in exp["envs"])
+    return f"{eps}; {exp['seeds']} report seeds, {exp['tune_seeds']} tuning seeds per setting"
 
 
 def main(argv=None) -> list[Path]:
@@ -214,7 +223,10 @@ def main(argv=None) -> list[Path]:
     )
     runs = {k[:4]: r for k, r in runs.items() if k[4] == "report"}
     out = Path(args.out)
-    paths = [curves_figure(runs, out), phi_figure(runs, out), *table_figure(runs, out)]
+    table, jpath, cl = table_figure(runs, out)
+    pngs = [curves_figure(runs, out), phi_figure(runs, out), table]
+    write_claims(out, EXPERIMENT, cl, figures=pngs, runs=list(runs.values()), budget=budget(runs))
+    paths = [*pngs, jpath]
     for p in paths:
         print(f"wrote {p}")
     return paths

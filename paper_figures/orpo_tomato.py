@@ -8,7 +8,8 @@ run's final stochastic policy, with a 95% bootstrap CI; dashed lines: the exact 
 policy from the same reference. Horizontal lines: no regularisation (mean, CI band), the base
 policy and the proxy-optimal policy's true return, both solved exactly (finite-horizon backward
 induction on the tabular tomato MDP at the run's reward factor). Uses the newest finished
-sweep. Also writes ``orpo_tomato.md``: the best true return per method (at its best λ by mean).
+sweep. Also writes ``orpo_tomato.md``: the best true return per method (at its best λ by mean),
+and the claims (:func:`claims`) to the caption and ``claims.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from experiments.orpo_tomato.schema import curve_key, exact_schema, schema
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.envs.tomato import tomato_to_sparse_mdp
 from jaxrl.experiment import ResultsStore
+from jaxrl.experiment.claims import (
+    Claim,
+    Estimate,
+    ci_bound,
+    ci_greater,
+    claims_caption,
+    combine,
+    estimate,
+    write_claims,
+)
 from jaxrl.experiment.plotting import figure_args, missing_runs, save_captioned, usable_runs
 from jaxrl.mdp.sparse import evaluate_policy_sparse, finite_horizon_sparse
 
@@ -180,6 +191,79 @@ def _caption(ctx: dict) -> str:
     )
 
 
+PAPER = "ORPO (Laidlaw, Singhal, Dragan; ICLR'25)"
+OM = ("om_kl", "om_kl_state", "om_chi2", "om_chi2_state", "om_sqrt_chi2", "om_sqrt_chi2_state")
+
+
+def best_true(run) -> tuple[float, Estimate]:
+    """(λ, mean true return [95% CI] over seeds) at the λ with the best mean true return."""
+    lams, true = per_lambda(run, "final_true_return")
+    i = int(np.argmax(true.mean(0)))
+    return float(lams[i]), estimate(true[:, i], "mean")
+
+
+def claims(ctx: dict) -> list[Claim]:
+    """The paper's tomato claims on this sweep (papers.md §1.5), each from the runs' final true
+    returns (mean, 95% bootstrap CI over seeds) against the base policy's exact true return (one
+    policy, exact: a zero-width interval, n = 1):
+
+    * ``orpo_tomato.hack``: unregularised PPO on the proxy hacks it, true return below π_ref and
+      nearer the proxy-optimal policy's (exact) than π_ref's;
+    * ``orpo_tomato.om``: OM regularisation at its best λ reaches π_ref's true return (its CI's
+      upper limit at or above it) for at least one OM method;
+    * ``orpo_tomato.chi2_vs_ad``: OM-χ² (s, a) at its best λ beats AD-KL at its best λ.
+    """
+    sweep, b = ctx["sweep"], ctx["base"]["exact_true_return"]
+    base = Estimate(b, b, b, 1)
+    out = []
+    if "none" in sweep:
+        _, noreg = best_true(sweep["none"])  # one λ (0)
+        mid = (b + ctx["refs"]["proxy_optimal_true"]) / 2
+        q = {"no regularisation": noreg, "base policy π_ref (exact)": base}
+        checks = {
+            "below π_ref": ci_greater("π_ref", base, "no regularisation", noreg),
+            "near proxy-optimal": ci_bound("no regularisation", noreg, "hi", "<", mid),
+        }
+        out.append(Claim.from_check(
+            f"{EXPERIMENT}.hack", EXPERIMENT, PAPER,
+            "PPO on the proxy reward without regularisation hacks it: its true return falls from "
+            "the base policy's towards the proxy-optimal policy's.", q,
+            "CI of no regularisation's true return lies below π_ref's, and its upper limit below "
+            f"the midpoint {mid:.2f} of π_ref's and the proxy-optimal policy's true return",
+            combine(checks, "all"),
+        ))  # fmt: skip
+    om = {LABELS[m]: best_true(sweep[m]) for m in OM if m in sweep}
+    if om:
+        q = {f"{k} (best λ {lam:.3g})": e for k, (lam, e) in om.items()}
+        checks = {k: ci_bound(k, e, "hi", ">=", b) for k, e in q.items()}
+        out.append(Claim.from_check(
+            f"{EXPERIMENT}.om", EXPERIMENT, PAPER,
+            "Occupancy-measure regularisation at its best λ reaches the base policy's true "
+            "return.", {**q, "base policy π_ref (exact)": base},
+            f"upper CI limit of the true return >= π_ref's {b:.2f}, for at least one OM method",
+            combine(checks, 1),
+        ))  # fmt: skip
+    if {"om_chi2", "ad_kl"} <= set(sweep):
+        (lc, chi2), (la, ad) = best_true(sweep["om_chi2"]), best_true(sweep["ad_kl"])
+        q = {f"OM-χ² (s,a) (best λ {lc:.3g})": chi2, f"AD-KL (best λ {la:.3g})": ad}
+        out.append(Claim.from_check(
+            f"{EXPERIMENT}.chi2_vs_ad", EXPERIMENT, PAPER,
+            "χ² occupancy-measure regularisation beats action-distribution KL regularisation.",
+            q, "CI of OM-χ² (s,a)'s best true return lies above the CI of AD-KL's",
+            ci_greater("OM-χ² (s,a)", chi2, "AD-KL", ad),
+        ))  # fmt: skip
+    return out
+
+
+def budget(ctx: dict) -> str:
+    cfg = ctx["cfg"]
+    lams = {m: len(r.config["lams"]) for m, r in ctx["sweep"].items()}
+    return (
+        f"{cfg['total_timesteps']:,} PPO env steps per run, {ctx['n_seeds']} seeds per λ, "
+        f"{sum(lams.values())} (method, λ) settings; base policy {cfg['base_steps']:,} steps"
+    )
+
+
 def _table(ctx: dict) -> list[str]:
     """The ``orpo_tomato.md`` lines: best true return per method."""
     cfg, n_seeds = ctx["cfg"], ctx["n_seeds"]
@@ -212,8 +296,10 @@ def load(results) -> dict:
     return {
         "sweep": sweep,
         "cfg": cfg,
-        "base": store.open("orpo_tomato_base", any_run.config["base_run_id"]).read_json("summary"),
+        "base_run": (base := store.open("orpo_tomato_base", any_run.config["base_run_id"])),
+        "base": base.read_json("summary"),
         "exact": _exact_metrics(runs["exact"]) if "exact" in runs else {},
+        "exact_run": runs.get("exact"),
         "refs": exact_references(cfg["reward_factor"]),
         "n_seeds": per_lambda(any_run, ROWS[0])[1].shape[0],
     }
@@ -230,7 +316,11 @@ def main(argv=None) -> Path:
             _panel(axes[row, col], row, col, title, entries, ctx)
         axes[0, col].legend(fontsize=6, loc="best")
     out = Path(args.out)
-    path = save_captioned(fig, out / f"{EXPERIMENT}.png", _caption(ctx), wrap=True)
+    cl = claims(ctx)
+    text = _caption(ctx) + "\n" + claims_caption(cl)
+    path = save_captioned(fig, out / f"{EXPERIMENT}.png", text, wrap=True)
+    runs = [ctx["base_run"], *ctx["sweep"].values(), *filter(None, [ctx["exact_run"]])]
+    write_claims(out, EXPERIMENT, cl, figures=[path], runs=runs, budget=budget(ctx))
     lines = _table(ctx)
     (out / f"{EXPERIMENT}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

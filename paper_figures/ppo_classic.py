@@ -4,7 +4,8 @@
 
 One panel per environment: the evaluation return (deterministic policy, fixed evaluation keys
 shared across seeds) against environment steps, IQM over seeds with a 95% stratified-bootstrap CI.
-Uses the newest finished run per environment.
+Uses the newest finished run per environment. Its one claim (:func:`claims`) goes to the caption
+and ``claims.json``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.ppo_classic.schema import SCHEMA
+from jaxrl.experiment.claims import Claim, ci_bound, claims_caption, estimate, write_claims
 from jaxrl.experiment.plotting import (
     caption,
     check_matches,
@@ -24,6 +26,32 @@ from jaxrl.experiment.plotting import (
 )
 
 EXPERIMENT = "ppo_classic"
+PAPER = "PPO (Schulman et al. 2017), the baseline learner"
+#: gymnasium's ``reward_threshold`` of CartPole-v1 (its registration): "solved" at 475 of 500
+CARTPOLE_SOLVED = 475.0
+
+
+def claims(runs) -> list[Claim]:
+    """The baseline's one claim: PPO solves CartPole-v1, the IQM final evaluation return's 95%
+    CI lower limit at or above gymnasium's threshold (:data:`CARTPOLE_SOLVED`). Pendulum-v1 has
+    no such threshold, so it carries no claim."""
+    if "CartPole-v1" not in runs:
+        return []
+    final = runs["CartPole-v1"].load_metrics(finite=True, schema=SCHEMA)["eval_return"][:, -1]
+    e = estimate(final, "iqm")
+    check = ci_bound("final eval return (IQM)", e, "lo", ">=", CARTPOLE_SOLVED)
+    return [
+        Claim.from_check(
+            f"{EXPERIMENT}.cartpole",
+            EXPERIMENT,
+            PAPER,
+            "PPO solves CartPole-v1 within the budget.",
+            {"CartPole-v1 final eval return": e},
+            f"lower CI limit of the IQM final evaluation return >= {CARTPOLE_SOLVED:g} "
+            "(gymnasium's reward_threshold)",
+            check,
+        )
+    ]
 
 
 def check_data(run, env_id: str, m) -> None:
@@ -70,8 +98,15 @@ def main(argv=None) -> Path:
     captions = []
     for ax, (env_id, run) in zip(axes[0], sorted(runs.items()), strict=True):
         captions.append(env_panel(ax, env_id, run))
-    text = "\n".join(captions)
-    path = save_captioned(fig, Path(args.out) / f"{EXPERIMENT}.png", text, y=-0.06)
+    cl = claims(runs)
+    text = "\n".join([*captions, claims_caption(cl)]).strip()
+    out = Path(args.out)
+    path = save_captioned(fig, out / f"{EXPERIMENT}.png", text, y=-0.06, wrap=True)
+    budget = "; ".join(
+        f"{env}: {r.config['static']['total_timesteps']:,} env steps per seed"
+        for env, r in sorted(runs.items())
+    )
+    write_claims(out, EXPERIMENT, cl, figures=[path], runs=list(runs.values()), budget=budget)
     print(f"wrote {path}")
     return path
 

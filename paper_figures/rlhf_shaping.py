@@ -12,7 +12,8 @@ Reads the newest finished ``rlhf_shaping`` run of each task and writes
 * ``rlhf_shaping_prm.png``: repeated-step MDP. Episode length and success rate (training
   episodes) against environment steps for raw PRM rewards, Clip, Delta and Clip+Delta.
 
-Curves are means over seeds with 95% stratified-bootstrap CIs.
+Curves are means over seeds with 95% stratified-bootstrap CIs. The claims (:func:`bandit_claims`,
+:func:`prm_claims`) go to the captions and ``claims.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,16 @@ import numpy as np
 from experiments.rlhf_shaping.schema import schema
 from jaxrl.envs.repeated_step import RepeatedStepParams
 from jaxrl.experiment import plotting
+from jaxrl.experiment.claims import (
+    Check,
+    Claim,
+    ci_bound,
+    ci_greater,
+    claims_caption,
+    combine,
+    estimate,
+    write_claims,
+)
 
 EXPERIMENT = "rlhf_shaping"
 LABELS = {
@@ -106,7 +117,7 @@ def bandit_findings(gold: dict[str, np.ndarray], conds: list[str]) -> str:
     return " ".join(out)
 
 
-def bandit_figure(run, out: Path) -> Path:
+def bandit_figure(run, out: Path, cl: list[Claim]) -> Path:
     import matplotlib.pyplot as plt
 
     cfg = run.config
@@ -148,6 +159,8 @@ def bandit_figure(run, out: Path) -> Path:
             "gold-/proxy-optimal policies' gold reward. One testbed (seed "
             f"{cfg['experiment']['testbed_seed']}): the CIs cover PPO seeds, not testbeds. "
             + bandit_findings(gold, conds)
+            + "\n"
+            + claims_caption(cl)
         ),
     )
     return plotting.save_captioned(fig, out / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
@@ -198,7 +211,7 @@ def _prm_panel(ax, steps, metric, conds, name: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def prm_figure(run, out: Path) -> Path:
+def prm_figure(run, out: Path, cl: list[Claim]) -> Path:
     import matplotlib.pyplot as plt
 
     cfg = run.config
@@ -221,21 +234,131 @@ def prm_figure(run, out: Path) -> Path:
             f"correct step {score} (repeats included); horizon {horizon}. Learner reward = "
             f"f(PRM) + outcome, f = raw, Clip min(r - {cfg['experiment']['clip_eta']}, 0), "
             "Delta (r_k - r_k+1, last step 0), Clip then Delta. Training episodes of each PPO "
-            "update. " + prm_findings(run, length, success)
+            "update. " + prm_findings(run, length, success) + "\n" + claims_caption(cl)
         ),
     )
     return plotting.save_captioned(fig, out / f"{EXPERIMENT}_prm.png", text, wrap=True)
+
+
+PAR_PAPER = "PAR (Fu et al. 2025)"
+ORPO_PAPER = "ORPO (Laidlaw, Singhal, Dragan; ICLR'25), RLHF column"
+PRM_PAPER = "Clip/Delta (Gao et al., arXiv 2410.15115)"
+
+
+def _claim(tag, paper, statement, q, rule, check) -> Claim:
+    return Claim.from_check(f"{EXPERIMENT}.{tag}", EXPERIMENT, paper, statement, q, rule, check)
+
+
+def bandit_claims(run) -> list[Claim]:
+    """The bandit's claims, from the exact expected gold/proxy rewards (mean, 95% bootstrap CI
+    over seeds; "final" is the last update, "peak" the update with the best mean gold)."""
+    conds = run.config["conditions"]
+    _, _, (gold, proxy) = per_update(run, "exact_gold", "exact_proxy")
+    final = {c: estimate(gold[c][:, -1], "mean") for c in conds}
+    out = []
+    if "vanilla" in conds:
+        v, p = gold["vanilla"], proxy["vanilla"]
+        t = int(np.argmax(v.mean(0)))
+        q = {
+            f"vanilla gold at peak (update {t + 1})": estimate(v[:, t], "mean"),
+            "vanilla gold final": final["vanilla"],
+            f"vanilla proxy at peak (update {t + 1})": estimate(p[:, t], "mean"),
+            "vanilla proxy final": estimate(p[:, -1], "mean"),
+        }
+        e = list(q.values())
+        checks = {
+            "gold falls": ci_greater("gold at peak", e[0], "gold final", e[1]),
+            "proxy rises": ci_greater("proxy final", e[3], "proxy at peak", e[2]),
+        }
+        out.append(_claim(
+            "overoptimisation", PAR_PAPER,
+            "Vanilla PPO over-optimises the proxy: gold reward falls from its peak while the "
+            "proxy keeps rising.", q,
+            "CI of final gold lies below the CI of gold at its peak, and CI of final proxy above "
+            "the CI of proxy at that update", combine(checks, "all"),
+        ))  # fmt: skip
+    for par, van, tag in (("par", "vanilla", "par"), ("par_noreg", "vanilla_noreg", "par_noreg")):
+        if {par, van} <= set(conds):
+            q = {f"{_label(par)} gold final": final[par], f"{_label(van)} gold final": final[van]}
+            out.append(_claim(
+                tag, PAR_PAPER,
+                f"PAR keeps a higher final gold reward than vanilla ({_label(van)}).", q,
+                f"CI of {_label(par)}'s final gold lies above the CI of {_label(van)}'s",
+                ci_greater(_label(par), final[par], _label(van), final[van]),
+            ))  # fmt: skip
+    kl = [c for c in conds if c.startswith("kl_")]
+    chi2 = [c for c in conds if c.startswith("chi2_")]
+    if kl and chi2:
+        bk = max(kl, key=lambda c: final[c].point)
+        bc = max(chi2, key=lambda c: final[c].point)
+        q = {f"{_label(bc)} gold final": final[bc], f"{_label(bk)} gold final": final[bk]}
+        out.append(_claim(
+            "chi2_vs_kl", ORPO_PAPER,
+            "In-loss √χ² regularisation beats in-loss KL (each at its best coefficient).", q,
+            "CI of the best √χ² coefficient's final gold lies above the best KL coefficient's",
+            ci_greater(_label(bc), final[bc], _label(bk), final[bk]),
+        ))  # fmt: skip
+    return out
+
+
+def prm_claims(run) -> list[Claim]:
+    """The PRM claims, from the episode length averaged over the last 10% of updates per seed
+    (mean, 95% bootstrap CI over seeds), against the horizon H."""
+    conds, horizon = run.config["conditions"], run.config["experiment"]["prm_horizon"]
+    _, _, (length,) = per_update(run, "episode_length")
+    k = max(1, next(iter(length.values())).shape[1] // 10)
+    final = {c: estimate(length[c][:, -k:].mean(1), "mean") for c in conds}
+    out = []
+    if "raw" not in conds:
+        return out
+    raw = final["raw"]
+    blowup = ci_bound("raw PRM final length", raw, "lo", ">", 0.8 * horizon)
+    out.append(_claim(
+        "prm_raw_blowup", PRM_PAPER,
+        "PPO with raw PRM step rewards hacks them by repeating steps: episode length blows up.",
+        {"raw PRM final length": raw},
+        f"lower CI limit of raw PRM's final episode length > 0.8 H = {0.8 * horizon:g}", blowup,
+    ))  # fmt: skip
+    for c in (c for c in conds if c != "raw"):
+        name = PRM_LABELS.get(c, c)
+        checks = {
+            "below raw": ci_greater("raw PRM", raw, name, final[c]),
+            "bounded": ci_bound(f"{name} final length", final[c], "hi", "<", 0.5 * horizon),
+        }
+        check = combine(checks, "all")
+        if blowup.verdict != "reproduced":  # a fix of a blow-up that did not happen is untested
+            check = Check("not testable", f"raw PRM did not blow up ({blowup.detail})")
+        out.append(_claim(
+            f"prm_{c}", PRM_PAPER, f"{name} stops the episode-length blow-up.",
+            {f"{name} final length": final[c], "raw PRM final length": raw},
+            f"CI of {name}'s final length lies below raw PRM's and its upper limit < H/2 = "
+            f"{0.5 * horizon:g}, given that raw PRM blows up", check,
+        ))  # fmt: skip
+    return out
+
+
+def budget(runs) -> str:
+    parts = []
+    for task, run in sorted(runs.items()):
+        seeds, steps, _ = per_update(run, "episode_length" if task == "prm" else "exact_gold")
+        n = len(run.config["conditions"])
+        parts.append(f"{task}: {int(steps[-1]):,} env steps per seed, {n} conditions")
+    return "; ".join(parts)
 
 
 def main(argv=None) -> list[Path]:
     args = plotting.figure_args(__doc__, argv)
     runs = plotting.latest_runs(args.results, EXPERIMENT, lambda c: c["task"])
     out = Path(args.out)
-    paths = []
+    paths, cl = [], []
     if "bandit" in runs:
-        paths.append(bandit_figure(runs["bandit"], out))
+        cl += bandit_claims(runs["bandit"])
+        paths.append(bandit_figure(runs["bandit"], out, cl))
     if "prm" in runs:
-        paths.append(prm_figure(runs["prm"], out))
+        prm = prm_claims(runs["prm"])
+        cl += prm
+        paths.append(prm_figure(runs["prm"], out, prm))
+    write_claims(out, EXPERIMENT, cl, figures=paths, runs=list(runs.values()), budget=budget(runs))
     for p in paths:
         print(f"wrote {p}")
     return paths

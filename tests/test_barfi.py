@@ -134,13 +134,19 @@ def test_claim_verdicts_follow_the_data():
     tab = claims.table({("gridworld", "good"): good, ("cartpole", "good"): good,
                         ("gridworld", "bad"): ok})  # fmt: skip
     cl = claims.claims(tab)
-    assert {c["verdict"] for c in cl.values()} == {"reproduced"}
+    assert {c.verdict for c in cl} == {"reproduced"}
+    assert {c.id for c in cl} == {"barfi.a", "barfi.b", "barfi.c.barfi_fo", "barfi.d.barfi_fo"}
     cl = claims.claims(claims.table({("gridworld", "bad"): bad, ("gridworld", "good"): bad}))
-    assert all(c["verdict"] == "not reproduced" for c in cl.values())
+    assert all(c.verdict == "not reproduced" for c in cl)
+    # one of two bad-aux tasks recovers: "every task" claims are partial
+    tab = claims.table({("gridworld", "bad"): ok, ("cartpole", "bad"): bad})
+    verdicts = {c.id: c.verdict for c in claims.claims(tab)}
+    assert verdicts["barfi.c.barfi_fo"] == verdicts["barfi.a"] == "partial"
+    assert verdicts["barfi.b"] == "reproduced"  # at least one task
     # primary-only at the floor: the task is not informative, the claims not testable
     flat = {k: 0 * prim - 5 for k in good}
     cl = claims.claims(claims.table({("gridworld", "bad"): flat}))
-    assert cl["a: naive fails with bad aux (every task)"]["verdict"] == "not testable"
+    assert next(c for c in cl if c.id == "barfi.a").verdict == "not testable"
     # MountainCar's 0/1 success counts once primary-only succeeds on most seeds (a fixed one
     # return unit above the floor never could), and not when it never succeeds
     mc = {"primary": (rng.random(20) < 0.8).astype(float), "naive": np.zeros(20)}

@@ -163,7 +163,7 @@ class ToySweep(SeededSweep):
 def test_sweep_config_inheritance_checks_json_and_recorded_fields():
     cfg = ToySweep()
     names = [f.name for f in dataclasses.fields(cfg)]
-    base = ["seeds", "results", "resume", "resume_or_new", "seed", "shard"]
+    base = ["seeds", "results", "resume", "resume_or_new", "tensorboard", "seed", "shard"]
     assert names == [*base, "lambdas"]  # base fields first
     assert (cfg.seeds, cfg.results, cfg.resume, cfg.seed, cfg.shard) == (
         4,

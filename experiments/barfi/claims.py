@@ -21,7 +21,9 @@ reached in a short budget) and the task is left out of the claims.
 * (d) with good aux, BARFI ≥ primary-only on at least two tasks: CI upper bound of ``s`` ≥ 1
   (not significantly below primary-only), for each BARFI variant.
 
-A claim is "reproduced" or "not reproduced"; with no informative task it is "not testable".
+Each claim is a :class:`jaxrl.experiment.claims.Claim` (one CI-bound check per task, combined):
+"reproduced" when enough tasks pass, "partial" when some but not enough do, "not reproduced" when
+none does, "not testable" with no informative task.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from experiments.barfi.methods import PRIMARY, barfi_methods
 from experiments.barfi.tasks import FLOOR, SCALE
 from jaxrl.analysis.stats import iqm
+from jaxrl.experiment.claims import Check, Claim, Estimate, ci_bound, claims_caption, combine
 
 FAIL = 0.5
 RECOVER = 0.8
@@ -62,7 +65,7 @@ def iqm_ci(x: np.ndarray, seed: int = 0) -> dict[str, float]:
     rng = np.random.default_rng(seed)
     b = iqm(x[rng.integers(0, len(x), (N_BOOT, len(x)))], 1)
     lo, hi = np.percentile(b, [2.5, 97.5])
-    return {"point": float(iqm(x)), "lo": float(lo), "hi": float(hi)}
+    return {"point": float(iqm(x)), "lo": float(lo), "hi": float(hi), "n": len(x)}
 
 
 def table(scores: dict[tuple[str, str], dict[str, np.ndarray]]) -> dict[str, Any]:
@@ -84,12 +87,19 @@ def table(scores: dict[tuple[str, str], dict[str, np.ndarray]]) -> dict[str, Any
     return out
 
 
-def _verdict(ok: bool | None) -> str:
-    return "not testable" if ok is None else "reproduced" if ok else "not reproduced"
+PAPER = "BARFI (Gupta, Chandak, Jordan, Thomas, da Silva; NeurIPS'23)"
+EXPERIMENT = "barfi"
 
 
-def claims(tab: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Claims (a)-(d) from :func:`table`: per claim its rule, evidence per task and verdict."""
+def _estimate(s: dict[str, float], n: int) -> Estimate:
+    return Estimate(s["point"], s["lo"], s["hi"], n)
+
+
+def claims(tab: dict[str, Any]) -> list[Claim]:
+    """Claims (a)-(d) from :func:`table` as :class:`~jaxrl.experiment.claims.Claim` records: the
+    quantities are the normalised scores of the claim's method on each informative task (n: the
+    method's report seeds), the verdict is :func:`~jaxrl.experiment.claims.combine` of one
+    CI-bound check per task ("every task" or "at least k tasks")."""
 
     def tasks(aux):
         return {k: v for k, v in tab.items() if k.endswith(f"/{aux}") and v["informative"]}
@@ -97,51 +107,34 @@ def claims(tab: dict[str, Any]) -> dict[str, dict[str, Any]]:
     bad, good = tasks("bad"), tasks("good")
     skipped = sorted(k for k, v in tab.items() if not v["informative"])
     methods = sorted({m for v in tab.values() for m in v["normalised"]})
-    out: dict[str, dict[str, Any]] = {}
+    out: list[Claim] = []
 
-    def add(name, rule, method, ts, test, quant):
-        ev = {k: v["normalised"][method] for k, v in ts.items() if method in v["normalised"]}
-        passed = {k: bool(test(s)) for k, s in ev.items()}
-        n = sum(passed.values())
-        ok = None if not ev else (n == len(ev) if quant == "all" else n >= quant)
-        out[name] = {"rule": rule, "method": method, "evidence": ev, "passed": passed,
-                     "skipped_tasks": skipped, "verdict": _verdict(ok)}  # fmt: skip
+    def add(tag, statement, method, ts, limit, op, bound, need):
+        q = {k: _estimate(v["normalised"][method], v["raw"][method]["n"])
+             for k, v in ts.items() if method in v["normalised"]}  # fmt: skip
+        checks = {k: ci_bound(f"normalised {method}", e, limit, op, bound) for k, e in q.items()}
+        check = combine(checks, need)
+        if skipped:
+            check = Check(check.verdict, f"{check.detail} (not informative: {', '.join(skipped)})")
+        which = "upper" if limit == "hi" else "lower"
+        where = "every informative task" if need == "all" else f"at least {need} informative task"
+        rule = f"{which} CI limit of the normalised score {op} {bound:g} on {where}" + (
+            "s" if need not in ("all", 1) else ""
+        )
+        out.append(Claim.from_check(f"{EXPERIMENT}.{tag}", EXPERIMENT, PAPER, statement, q, rule,
+                                    check))  # fmt: skip
 
     if "naive" in methods:
-        add(
-            "a: naive fails with bad aux (every task)",
-            f"CI hi of normalised < {FAIL}",
-            "naive",
-            bad,
-            lambda s: s["hi"] < FAIL,
-            "all",
-        )
+        add("a", "The naive sum r_p + r_aux fails with a misaligned (bad) aux reward on every "
+            "task.", "naive", bad, "hi", "<", FAIL, "all")  # fmt: skip
     if "pbrs" in methods:
-        add(
-            "b: PBRS (code form) fails with bad aux (>= 1 task)",
-            f"CI hi of normalised < {FAIL}",
-            "pbrs",
-            bad,
-            lambda s: s["hi"] < FAIL,
-            1,
-        )
+        add("b", "Potential-based shaping with the bad aux as potential fails on at least one "
+            "task.", "pbrs", bad, "hi", "<", FAIL, 1)  # fmt: skip
     for m in barfi_methods(methods):
-        add(
-            f"c: {m} recovers with bad aux (every task)",
-            f"CI lo of normalised >= {RECOVER}",
-            m,
-            bad,
-            lambda s: s["lo"] >= RECOVER,
-            "all",
-        )
-        add(
-            f"d: {m} >= primary-only with good aux (>= 2 tasks)",
-            "CI hi of normalised >= 1",
-            m,
-            good,
-            lambda s: s["hi"] >= 1.0,
-            2,
-        )
+        add(f"c.{m}", f"{m} recovers primary-only performance with the bad aux on every task.",
+            m, bad, "lo", ">=", RECOVER, "all")  # fmt: skip
+        add(f"d.{m}", f"{m} is not worse than primary-only with the good aux on at least two "
+            "tasks.", m, good, "hi", ">=", 1.0, 2)  # fmt: skip
     return out
 
 
@@ -149,7 +142,7 @@ def fmt(s: dict[str, float], digits: int = 2) -> str:
     return f"{s['point']:.{digits}f} [{s['lo']:.{digits}f}, {s['hi']:.{digits}f}]"
 
 
-def report_lines(tab: dict[str, Any], cl: dict[str, Any]) -> list[str]:
+def report_lines(tab: dict[str, Any], cl: list[Claim]) -> list[str]:
     """Console lines: the table (raw IQM [CI] and normalised) and the claims."""
     lines = []
     for task, row in tab.items():
@@ -158,7 +151,5 @@ def report_lines(tab: dict[str, Any], cl: dict[str, Any]) -> list[str]:
         for m, r in row["raw"].items():
             n = row["normalised"].get(m)
             lines.append(f"    {m:>20}: IQM {fmt(r, 1):>28}   normalised {fmt(n) if n else '-'}")
-    for name, c in cl.items():
-        ev = ", ".join(f"{k} {fmt(v)}" for k, v in c["evidence"].items())
-        lines.append(f"  claim {name}: {c['verdict'].upper()} ({c['rule']}; {ev})")
+    lines += ["  " + line for line in claims_caption(cl).splitlines()]
     return lines

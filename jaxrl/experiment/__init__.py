@@ -28,4 +28,15 @@ __all__ = [
     "seed_mesh",
     "seed_sharding",
     "shard_seeds",
+    "to_frame",
 ]
+
+
+def __getattr__(name: str):
+    # Lazy, so that `python -m jaxrl.experiment.frame` does not find its module already imported
+    # (runpy's warning) and `import jaxrl.experiment` does not import pandas.
+    if name == "to_frame":
+        from jaxrl.experiment.frame import to_frame
+
+        return to_frame
+    raise AttributeError(f"module 'jaxrl.experiment' has no attribute {name!r}")

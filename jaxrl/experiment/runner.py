@@ -157,6 +157,7 @@ def run_chunked(
     schema: Schema | None = None,
     finalize: bool = False,
     return_state: bool = False,
+    tensorboard: bool = False,
 ) -> Metrics | tuple[Metrics, Any]:
     """Run ``num_chunks`` chunks of training for all seeds, checkpointing after each chunk.
 
@@ -183,6 +184,9 @@ def run_chunked(
       finalize: write the ``DONE`` marker after the metrics (otherwise the caller calls
         ``run.mark_done()`` once figures and other files are written).
       return_state: also return the final runner state.
+      tensorboard: after each chunk, write every metric's mean over all its entries of the chunk
+        (runs x updates, NaN ignored; step = chunk index) to ``<run>/tb/`` with tensorboardX,
+        from the host (:func:`write_tensorboard`). Needs ``run``.
 
     Returns:
       Metrics concatenated over chunks, each ``[seeds, num_chunks * updates_per_chunk, ...]``
@@ -196,6 +200,8 @@ def run_chunked(
         raise ValueError(f"num_chunks={num_chunks!r}; expected >= 1")
     if resume and run is None:
         raise ValueError("resume=True needs a run directory")
+    if tensorboard and run is None:
+        raise ValueError("tensorboard=True needs a run directory (the events go to <run>/tb/)")
     # Place everything explicitly (committed), as restored checkpoints are, so that a resumed run
     # hits the same jit cache entry instead of recompiling chunk_fn for new input shardings.
     place = shard_seeds if shard else _commit
@@ -214,6 +220,11 @@ def run_chunked(
                 max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False
             ),
         )
+    writer = None
+    if tensorboard:
+        from tensorboardX import SummaryWriter
+
+        writer = SummaryWriter(str(run.path / "tb"))
     try:
         state, chunks, start = None, [], 0
         if manager is not None and resume and manager.latest_step() is not None:
@@ -230,6 +241,8 @@ def run_chunked(
                 host = _to_host(metrics, chunk)
                 check_finite(host, chunk, allow_nonfinite)
                 chunks.append(host)
+                if writer is not None:
+                    write_tensorboard(writer, host, chunk)
                 if manager is not None:
                     _save(manager, chunk, state, _concat(chunks))
                 bar.set_postfix(_postfix(host, postfix_metric), refresh=False)
@@ -239,6 +252,8 @@ def run_chunked(
     finally:
         if manager is not None:
             manager.close()
+        if writer is not None:
+            writer.close()
 
     result = _concat(chunks)
     if run is not None and not run.is_done:  # a finished run's files stay as they finished
@@ -246,6 +261,20 @@ def run_chunked(
         if finalize:
             run.mark_done()
     return (result, state) if return_state else result
+
+
+def write_tensorboard(writer: Any, metrics: Metrics, step: int) -> dict[str, float]:
+    """Write each metric's chunk mean (over runs, updates and any further axes; NaN ignored) as a
+    scalar at ``step``; a metric with no finite entry is left out. Returns what was written."""
+    means = {}
+    for name, arr in sorted(metrics.items()):
+        values = np.asarray(arr, np.float64)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            means[name] = float(finite.mean())
+            writer.add_scalar(name, means[name], step)
+    writer.flush()
+    return means
 
 
 def _commit(tree: Any) -> Any:

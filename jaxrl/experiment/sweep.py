@@ -35,7 +35,7 @@ from jaxrl.experiment.runner import enable_compilation_cache, run_chunked
 S = TypeVar("S", bound="SweepConfig")
 
 #: config fields that say where results go or how a run starts, not what it computes.
-NOT_RECORDED = ("resume", "resume_or_new", "results")
+NOT_RECORDED = ("resume", "resume_or_new", "results", "tensorboard")
 
 
 class NothingToResume(FileNotFoundError):
@@ -63,6 +63,9 @@ class SweepConfig(Config):
     error if this config has no run to continue (a changed flag changes the config)"""
     resume_or_new: bool = False
     """like --resume, but start a new run when there is nothing to continue"""
+    tensorboard: bool = False
+    """also write per-chunk metric means to <run>/tb/ (tensorboardX), from the host between
+    chunks; not recorded in config.json"""
 
     def check(self) -> None:
         self.require(self.seeds > 0, "seeds", "must be positive")
@@ -260,6 +263,8 @@ def run_sweep(
         # a finished run (open_run under --resume): its stored metrics, nothing retrained
         return run.load_metrics(kwargs.get("metrics_name", "metrics"))
     kwargs.setdefault("shard", bool(getattr(cfg, "shard", False)))
+    if getattr(cfg, "tensorboard", False) and run is not None:
+        kwargs.setdefault("tensorboard", True)
     init_fn = init if init_batched else jax.jit(jax.vmap(init))
     return run_chunked(
         init_fn, jax.jit(jax.vmap(chunk)), keys, hparams, num_chunks=num_chunks, run=run, **kwargs
