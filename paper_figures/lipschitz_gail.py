@@ -2,17 +2,20 @@
 
     python -m paper_figures.lipschitz_gail [--results results] [--out paper_figures/out]
 
-One row of panels per environment (newest finished run per (environment, penalty type)):
+One row of panels per environment (newest finished run per (environment, variant)):
 
 (a) imitation return (the TRUE environment return of the deterministic imitator, fixed
-    evaluation episodes) vs environment steps, per penalty type at λ = ``default_lambda``;
+    evaluation episodes) vs environment steps, per variant at λ = ``default_lambda`` (penalty
+    types, no-penalty ablations, PURPLE);
 (b) final imitation return vs λ for the one-sided wgan penalty (log x), with the no-penalty
     result as a band;
-(c) mean ‖∇_{s,a} D‖ at the agent's replay samples over training, per penalty type;
-(d) the same for the wgan λ sweep.
+(c) mean ‖∇_{s,a} D‖ at the agent's replay samples over training, per variant;
+(d) the same for the wgan λ sweep;
+(e) mean ‖∇_{s,a} Q‖ (critic input Jacobian) over training, wgan with and without PURPLE.
 
 IQM over seeds with 95% stratified-bootstrap CIs; the expert's return (mean over its
-demonstration episodes) is the dashed line. Prints a table of final returns (IQM [95% CI]).
+demonstration episodes) is the dashed line. The claims (experiments/lipschitz_gail/claims.py)
+are computed from the same data; the caption states their verdicts and numbers.
 """
 
 from __future__ import annotations
@@ -21,21 +24,50 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.lipschitz_gail import claims as lg_claims
 from experiments.lipschitz_gail.schema import SCHEMA
 from jaxrl.analysis.stats import bootstrap_ci
 from jaxrl.experiment import plotting
+from jaxrl.experiment.claims import claims_caption, write_claims
 
 EXPERIMENT = "lipschitz_gail"
-ORDER = ("none", "wgan", "dragan", "nagard")
-COLORS = {"none": "tab:red", "wgan": "tab:blue", "dragan": "tab:green", "nagard": "tab:purple"}
+ORDER = (
+    "none",
+    "none_nosn",
+    "none_ls",
+    "none_nosn_ls",
+    "wgan",
+    "dragan",
+    "nagard",
+    "wgan_purple",
+)
+COLORS = {
+    "none": "tab:red",
+    "none_nosn": "tab:orange",
+    "none_ls": "tab:pink",
+    "none_nosn_ls": "tab:brown",
+    "wgan": "tab:blue",
+    "dragan": "tab:green",
+    "nagard": "tab:purple",
+    "wgan_purple": "tab:cyan",
+}
+LABELS = {
+    "none": "no penalty",
+    "none_nosn": "no penalty, no SN",
+    "none_ls": "no penalty + LS",
+    "none_nosn_ls": "no penalty, no SN, + LS",
+    "wgan_purple": "wgan + PURPLE",
+}
 
 
 def latest_groups(results) -> dict[str, dict[str, object]]:
-    """env -> gp_type -> newest finished run."""
+    """env -> variant -> newest finished run (runs before variants existed: their gp_type)."""
     out: dict[str, dict[str, object]] = {}
-    runs = plotting.latest_runs(results, EXPERIMENT, lambda c: (c["env"], c["gp_type"]))
-    for (env, gp), run in runs.items():
-        out.setdefault(env, {})[gp] = run
+    runs = plotting.latest_runs(
+        results, EXPERIMENT, lambda c: (c["env"], c.get("variant", c["gp_type"]))
+    )
+    for (env, variant), run in runs.items():
+        out.setdefault(env, {})[variant] = run
     return out
 
 
@@ -46,89 +78,77 @@ def split_lambdas(run, key: str) -> dict[float, np.ndarray]:
     return {float(v): m[key][lam == v] for v in dict.fromkeys(lam.tolist())}
 
 
-def summarize(groups: dict[str, object]) -> list[tuple[str, float, float, float, int]]:
-    """(label, IQM, lo, hi, seeds) of the final imitation return of every (type, λ)."""
-    rows = []
-    for gp in ORDER:
-        if gp not in groups:
+def claim_data(groups) -> dict[str, dict[float, dict[str, np.ndarray]]]:
+    """variant -> λ -> {"ret": final true return [seeds], "gn": ‖∇D‖ [seeds, T], "qj"}."""
+    out = {}
+    for name, run in groups.items():
+        m = run.load_metrics(finite=True, schema=SCHEMA)
+        keys = {"ret": "eval_return", "gn": "d_grad_norm_agent", "qj": "q_jacobian_norm"}
+        per = {k: split_lambdas(run, v) for k, v in keys.items() if v in m}
+        out[name] = {
+            lam: {k: (per[k][lam][:, -1] if k == "ret" else per[k][lam]) for k in per}
+            for lam in per["ret"]
+        }
+    return out
+
+
+def _label(name: str, lam: float) -> str:
+    return LABELS.get(name, f"{name} (λ={lam:g})")
+
+
+def _variant_panels(ax_ret, ax_gn, ax_q, env_id: str, groups, default_lam: float, m0) -> None:
+    """(a) imitation return, (c) ‖∇D‖ and (e) ‖∇Q‖ per variant at the default λ."""
+    curves: dict[str, dict[str, np.ndarray]] = {"ret": {}, "gn": {}, "qj": {}}
+    colors = {}
+    for name in [v for v in ORDER if v in groups]:
+        lam = 0.0 if name.startswith("none") else default_lam
+        label = _label(name, lam)
+        for key, metric in (("ret", "eval_return"), ("gn", "d_grad_norm_agent")):
+            curves[key][label] = split_lambdas(groups[name], metric).get(lam)
+        metrics = groups[name].load_metrics(finite=True, schema=SCHEMA)
+        if name in ("wgan", "wgan_purple") and "q_jacobian_norm" in metrics:
+            curves["qj"][label] = split_lambdas(groups[name], "q_jacobian_norm").get(lam)
+        colors[label] = COLORS[name]
+    steps = np.asarray(m0["env_steps"][0])[1:]
+    for ax, key, x, title, ylabel in (
+        (
+            ax_ret,
+            "ret",
+            np.asarray(m0["eval_env_steps"][0]),
+            f"{env_id}: imitation return",
+            "true return (deterministic eval)",
+        ),
+        (
+            ax_gn,
+            "gn",
+            steps,
+            "reward Lipschitzness: mean ‖∇_{s,a} D‖ at agent samples",
+            "‖∇D‖ (row mean over updates)",
+        ),
+        (
+            ax_q,
+            "qj",
+            steps,
+            "critic Jacobian: mean ‖∇_{s,a} Q‖, wgan ± PURPLE",
+            "‖∇Q‖ (row mean over updates)",
+        ),
+    ):
+        c = {k: (v if key == "ret" else v[:, 1:]) for k, v in curves[key].items() if v is not None}
+        if not c:
+            ax.set_title(f"{title}: no runs")
             continue
-        for lam, ret in split_lambdas(groups[gp], "eval_return").items():
-            point, lo, hi = bootstrap_ci(ret[:, -1], "iqm")
-            label = gp if gp == "none" else f"{gp} λ={lam:g}"
-            rows.append((label, float(point), float(lo), float(hi), int(ret.shape[0])))
-    return rows
-
-
-def claim_checks(rows, default_lam: float) -> str:
-    """One sentence per paper claim, judged on the final-return IQMs and their 95% CIs
-    ("holds" only when the CIs do not overlap)."""
-    r = {label: (p, lo, hi) for label, p, lo, hi, _ in rows}
-    out = []
-    pen = {k: v for k, v in r.items() if k.endswith(f"λ={default_lam:g}")}
-    if "none" in r and pen:
-        best = max(pen, key=lambda k: pen[k][0])
-        ok = r["none"][2] < pen[best][1]
-        out.append(
-            f"Claim 'no penalty fails': no penalty {r['none'][0]:.0f} vs best penalty "
-            f"({best}) {pen[best][0]:.0f} -> {'holds' if ok else 'NOT supported'}."
+        plotting.curve_panel(
+            ax,
+            x,
+            c,
+            "iqm",
+            title=title,
+            xlabel="environment steps per seed",
+            ylabel=ylabel,
+            colors=colors,
         )
-    wg = f"wgan λ={default_lam:g}"
-    if wg in pen and len(pen) > 1:
-        others = {k: v for k, v in pen.items() if k != wg}
-        ok = all(r[wg][1] > v[2] for v in others.values())
-        out.append(
-            f"Claim 'wgan best': wgan {r[wg][0]:.0f} vs "
-            + ", ".join(f"{k.split()[0]} {v[0]:.0f}" for k, v in others.items())
-            + f" -> {'holds' if ok else 'NOT supported'}."
-        )
-    lam = sorted((float(k.split("=")[1]), v) for k, v in r.items() if k.startswith("wgan"))
-    if len(lam) >= 3:
-        best = max(lam, key=lambda t: t[1][0])
-        small, large = lam[0], lam[-1]
-        s_ok, l_ok = small[1][2] < best[1][1], large[1][2] < best[1][1]
-        out.append(
-            f"Claim 'λ too small/too large hurts' (best λ={best[0]:g}): λ={small[0]:g} "
-            f"{'hurts' if s_ok else 'does NOT clearly hurt'}, λ={large[0]:g} "
-            f"{'hurts' if l_ok else 'does NOT clearly hurt'}."
-        )
-    return " ".join(out)
-
-
-def _penalty_panels(ax_ret, ax_gn, env_id: str, groups, default_lam: float, m0) -> None:
-    """(a) imitation return and (c) ‖∇D‖ per penalty type at the default λ."""
-    ret_curves, gn_curves, colors = {}, {}, {}
-    for gp in ORDER:
-        if gp not in groups:
-            continue
-        lam = 0.0 if gp == "none" else default_lam
-        rets = split_lambdas(groups[gp], "eval_return")
-        gns = split_lambdas(groups[gp], "d_grad_norm_agent")
-        if lam not in rets:
-            continue
-        label = "no penalty" if gp == "none" else f"{gp} (λ={lam:g})"
-        ret_curves[label], gn_curves[label] = rets[lam], gns[lam][:, 1:]
-        colors[label] = COLORS[gp]
-    plotting.curve_panel(
-        ax_ret,
-        np.asarray(m0["eval_env_steps"][0]),
-        ret_curves,
-        "iqm",
-        title=f"{env_id}: imitation return by penalty type",
-        xlabel="environment steps per seed",
-        ylabel="true return (deterministic eval)",
-        colors=colors,
-    )
-    plotting.curve_panel(
-        ax_gn,
-        np.asarray(m0["env_steps"][0])[1:],
-        gn_curves,
-        "iqm",
-        title="reward Lipschitzness: mean ‖∇_{s,a} D‖ at agent samples",
-        xlabel="environment steps per seed",
-        ylabel="‖∇D‖ (row mean over updates)",
-        colors=colors,
-    )
-    ax_gn.set_yscale("log")
+        if key != "ret":
+            ax.set_yscale("log")
 
 
 def _lambda_panels(ax_lam, ax_gnl, groups, m0) -> None:
@@ -167,42 +187,51 @@ def _lambda_panels(ax_lam, ax_gnl, groups, m0) -> None:
     ax_gnl.set_xlabel("environment steps per seed")
 
 
-def env_row(ax_row, env_id: str, groups) -> str:
-    """The four panels of one environment; its caption (with the claim checks)."""
-    any_run = next(iter(groups.values()))
+def claims_text(claims) -> str:
+    """One line per claim: id, verdict, the computed detail."""
+    return "\n".join(
+        f"{c['id']} [{c['verdict']}]: {c['statement']} ({c['detail']})" for c in claims
+    )
+
+
+def env_row(ax_row, env_id: str, groups) -> tuple[str, list[dict]]:
+    """The five panels of one environment; its caption and its claims."""
+    any_run = groups.get("wgan") or next(iter(groups.values()))
     exp_cfg = any_run.config["experiment"]
     default_lam = float(exp_cfg["default_lambda"])
     expert = float(any_run.read_json("sweep")["expert_return"])
     m0 = any_run.load_metrics(finite=True, schema=SCHEMA)
-    ax_ret, ax_lam, ax_gn, ax_gnl = ax_row
-    _penalty_panels(ax_ret, ax_gn, env_id, groups, default_lam, m0)
+    ax_ret, ax_lam, ax_gn, ax_gnl, ax_q = ax_row
+    _variant_panels(ax_ret, ax_gn, ax_q, env_id, groups, default_lam, m0)
     _lambda_panels(ax_lam, ax_gnl, groups, m0)
     for ax in (ax_ret, ax_lam):
         ax.axhline(expert, color="k", ls="--", lw=1, label="expert")
     for ax in ax_row:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    rows = summarize(groups)
+    data = claim_data(groups)
     print(f"{env_id}: expert demo return {expert:.1f}")
-    for label, p, lo, hi, n in rows:
-        print(
-            f"  {label:18s} final true return IQM {p:8.1f}  95% CI [{lo:8.1f}, {hi:8.1f}]"
-            f"  ({n} seeds)"
-        )
+    seeds = set()
+    for name in [v for v in ORDER if v in data]:
+        for lam, d in sorted(data[name].items()):
+            p, lo, hi = bootstrap_ci(d["ret"], "iqm")
+            seeds.add(int(d["ret"].shape[0]))
+            print(
+                f"  {_label(name, lam):26s} final true return IQM {p:8.1f}  95% CI "
+                f"[{lo:8.1f}, {hi:8.1f}]  ({d['ret'].shape[0]} seeds)"
+            )
+    claims = lg_claims.compute(data, expert, default_lam, tag=env_id.split("/")[-1])
     static = any_run.config["static"]
-    return (
-        plotting.caption(
-            sorted({int(r[4]) for r in rows}),
-            f"{env_id}: {int(m0['eval_env_steps'][0][-1]):,} imitator env steps, "
-            f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
-            f"{exp_cfg['subsample_every']} steps",
-            extra=f"Expert (dashed): {expert:.0f}. Evaluation: {static['num_eval_envs']} fixed "
-            "episodes. Panel (b): final evaluation, IQM and 95% CI; panels (c, d): row means "
-            "over updates of ‖∇D‖ at the agent's replay minibatch.",
-        )
-        + "\n"
-        + claim_checks(rows, default_lam)
+    text = plotting.caption(
+        sorted(seeds),
+        f"{env_id}: {int(m0['eval_env_steps'][0][-1]):,} imitator env steps, "
+        f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
+        f"{exp_cfg['subsample_every']} steps",
+        extra=f"Expert (dashed): {expert:.0f}. Evaluation: {static['num_eval_envs']} fixed "
+        "episodes. Panel (b): final evaluation, IQM and 95% CI; panels (c–e): row means "
+        "over updates at the agent's replay minibatch.",
     )
+    return text + "\n" + claims_caption(claims), claims
 
 
 def main(argv=None) -> Path:
@@ -210,13 +239,28 @@ def main(argv=None) -> Path:
     import matplotlib.pyplot as plt
 
     envs = latest_groups(args.results)
-    fig, axes = plt.subplots(len(envs), 4, figsize=(20, 4.2 * len(envs)), squeeze=False)
-    captions = [
+    if not envs:
+        raise plotting.missing_runs(EXPERIMENT, args.results)
+    fig, axes = plt.subplots(len(envs), 5, figsize=(25, 4.2 * len(envs)), squeeze=False)
+    rows = [
         env_row(ax_row, env_id, groups)
         for ax_row, (env_id, groups) in zip(axes, sorted(envs.items()), strict=True)
     ]
+    claims = [c for r in rows for c in r[1]]
+    for c in claims:
+        print(f"[{c.verdict}] {c.id}: {c.detail}")
     path = plotting.save_captioned(
-        fig, Path(args.out) / f"{EXPERIMENT}.png", "\n".join(captions), fontsize=8
+        fig, Path(args.out) / f"{EXPERIMENT}.png", "\n".join(r[0] for r in rows), fontsize=7
+    )
+    runs = [run for groups in envs.values() for run in groups.values()]
+    steps = sorted({int(r.config["static"]["total_timesteps"]) for r in runs})
+    write_claims(
+        args.out,
+        EXPERIMENT,
+        claims,
+        figures=[path],
+        runs=runs,
+        budget=f"{steps} imitator env steps per seed",
     )
     print(f"wrote {path}")
     return path

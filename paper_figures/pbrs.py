@@ -1,4 +1,4 @@
-"""Figure: PBRS keeps the optimum, a non-potential bonus does not (reads results/pbrs/).
+"""Figure and claims: PBRS vs a misleading Φ vs a non-potential bonus (reads results/pbrs/).
 
     python -m paper_figures.pbrs [--results results] [--out paper_figures/out]
 
@@ -8,8 +8,14 @@ bonus): Q-learning and PPO on the 6x6 gridworld (exact discounted true return J 
 mode policy) and PPO on sparse MountainCar (success rate of the deterministic policy). Bottom
 row: the final true returns per variant with the true return of each shaped MDP's exact optimum
 (open diamonds); the terminal-potential pitfall (correct PBRS with Φ(terminal) = 0 vs a naive
-implementation that keeps Φ at the terminal) as curves and as final returns. IQM over seeds
-with 95% stratified-bootstrap CIs. Uses the newest finished run per task.
+implementation that keeps Φ at the terminal) as curves and as final returns. Third row, when a
+``brax_ppo`` run exists (``--brax``): PPO on sparse Brax Hopper (milestones of forward progress;
+no shaping, PBRS with Φ = distance, the forward-step bonus), curves and final returns. IQM over
+seeds with 95% stratified-bootstrap CIs. Uses the newest finished run per task.
+
+The claims (:mod:`paper_figures.pbrs_claims`, ids ``pbrs.<tag>``) are computed from the same
+runs and go to the caption and ``claims.json``; the rest of the caption states what is drawn,
+the budget, the seeds and the measured final returns.
 """
 
 from __future__ import annotations
@@ -20,24 +26,17 @@ import numpy as np
 
 from experiments.pbrs.schema import key, schema
 from jaxrl.analysis.stats import bootstrap_ci
+from jaxrl.experiment.claims import claims_caption, write_claims
 from jaxrl.experiment.plotting import (
     caption,
-    ci_verdict,
     curve_panel,
     figure_args,
     latest_runs,
     save_captioned,
 )
+from paper_figures.pbrs_claims import LABELS, claims
 
 EXPERIMENT = "pbrs"
-LABELS = {
-    "none": "no shaping",
-    "pbrs_good": "PBRS, good Φ",
-    "pbrs_misleading": "PBRS, misleading Φ",
-    "bonus": "progress bonus (not PBRS)",
-    "pbrs": "PBRS, Φ(terminal) = 0",
-    "naive_pbrs": "naive PBRS, Φ(terminal) kept",
-}
 COLORS = {
     "none": "black",
     "pbrs_good": "tab:blue",
@@ -51,12 +50,14 @@ TITLES = {
     "grid_ppo": "Gridworld 6x6, PPO",
     "mcar_ppo": "Sparse MountainCar, PPO",
     "pitfall_q": "Terminal-potential pitfall, Q-learning",
+    "brax_ppo": "Sparse Brax Hopper, PPO",
 }
 YLABELS = {
     "grid_q": "true return J (exact, discounted)",
     "grid_ppo": "true return J (exact, discounted)",
     "mcar_ppo": "success rate (eval episodes)",
     "pitfall_q": "true return J (exact, discounted)",
+    "brax_ppo": "sparse return (milestones, eval episodes)",
 }
 
 
@@ -160,8 +161,9 @@ def _pitfall_panels(ax_curve, ax_final, data: dict) -> str:
     top = 1.1 * max(
         [ref["optimal_true_return"]] + [np.max(m[key(v, "true_return")]) for v in variants]
     )
+    low = min([-0.05] + [1.1 * np.min(m[key(v, "true_return")]) for v in variants])  # lava loops
     for ax in (ax_curve, ax_final):
-        ax.set_ylim(-0.05, top)
+        ax.set_ylim(low, top)
     ax_final.set_xticks([])
     ax_final.set_ylabel("final true return J")
     ax_final.set_title("Pitfall: final true return (IQM, 95% CI)")
@@ -182,66 +184,14 @@ def _pitfall_panels(ax_curve, ax_final, data: dict) -> str:
     )
 
 
-_MOVES = {">": (0, 1), "<": (0, -1), "v": (1, 0), "^": (-1, 0)}
-
-
-def greedy_route(policy: str, layout) -> str:
-    """The cells (layout letters) the greedy ``policy`` (arrows, one row per line) visits from
-    ``S`` until ``G``, a revisit (a loop) or leaving the board."""
-    rows = policy.split("\n")
-    (r, c), seen, route = next(
-        ((i, row.index("S")), set(), "") for i, row in enumerate(layout) if "S" in row
-    )
-    while (r, c) not in seen and 0 <= r < len(rows) and 0 <= c < len(rows[r]):
-        seen.add((r, c))
-        route += layout[r][c]
-        if layout[r][c] == "G":
-            break
-        dr, dc = _MOVES.get(rows[r][c], (0, 0))
-        r, c = r + dr, c + dc
-    return route
-
-
-def _optimum_sentence(ref: dict, layout=None) -> str:
-    """What each shaped MDP's exact optimum does, judged against the true optimum."""
-    best, parts = ref["optimal_true_return"], []
-    for v, info in ref.get("variants", {}).items():
-        if v == "none":
-            continue
-        got = info["shaped_optimum_true_return"]
-        if np.isclose(got, best):
-            parts.append(f"{LABELS[v]} keeps the optimum (J = {got:.3f})")
-            continue
-        how = f"{LABELS[v]}'s optimum has true return {got:.3f} < {best:.3f}"
-        route = greedy_route(info["policy"], layout) if layout else ""
-        if layout and "G" not in route:
-            how += " (it never reaches the goal)"
-        elif "L" in route:
-            how += f" (it crosses {route.count('L')} lava cells)"
-        parts.append(how)
-    return "; ".join(parts)
-
-
-def _compare(m, a: str, b: str) -> str:
-    """Final IQM of variant ``a`` against ``b``: above / below when the 95% CIs are disjoint."""
-    verdict, ea, eb = ci_verdict(m[key(a, "true_return")][:, -1], m[key(b, "true_return")][:, -1])
-    return f"measured, {LABELS[a]} ends {verdict} {LABELS[b]} ({ea[0]:.3f} vs {eb[0]:.3f}, IQM)"
-
-
-def notes(data: dict) -> list[str]:
-    """Caption sentences computed from the results and the exact references."""
+def facts(data: dict) -> list[str]:
+    """Caption lines that state what is drawn and the measured numbers, no conclusion."""
     out = [
         "Curves: Q-learning and gridworld PPO show the exact discounted true return of the "
         "greedy (mode) policy; MountainCar shows the sparse success return of the deterministic "
         "policy over fixed evaluation episodes. Diamonds: true return of the optimal policy of "
         "each shaped MDP (value iteration on the shaped table)."
     ]
-    for task in ("grid_q", "pitfall_q"):
-        if task in data and data[task][1].get("variants"):
-            layout = data[task][3].config.get("layout")
-            out.append(f"Exact, {TITLES[task]}: {_optimum_sentence(data[task][1], layout)}.")
-    if "pitfall_q" in data and {"pbrs", "naive_pbrs"} <= set(data["pitfall_q"][2]):
-        out.append(f"Pitfall, {_compare(data['pitfall_q'][0], 'naive_pbrs', 'pbrs')}.")
     for task, (m, _, variants, _) in sorted(data.items()):
         finals = ", ".join(
             f"{LABELS[v]} {_final_text(m[key(v, 'true_return')][:, -1])}" for v in variants
@@ -254,7 +204,35 @@ def notes(data: dict) -> list[str]:
             for v in variants
         )
         out.append(f"Sparse MountainCar, seeds whose final policy reaches the goal: {solved}.")
+    if "brax_ppo" in data:
+        spacing = data["brax_ppo"][3].config["experiment"]["brax_milestone"]
+        out.append(
+            f"Sparse Brax Hopper: true reward = +1 per {spacing} m milestone of net forward "
+            "progress of the torso; PBRS uses Φ = scale·x, the bonus pays c per forward step."
+        )
     return out
+
+
+def budget(data: dict) -> str:
+    """Steps per seed, variants and seeds of each task's run."""
+    return "; ".join(
+        f"{t}: {int(m['env_steps'][0, -1]):,} env steps per seed, {len(v)} variants, "
+        f"{m.sizes['seed']} seeds"
+        for t, (m, _, v, _) in data.items()
+    )
+
+
+def _brax_panels(ax_curve, ax_final, data: dict) -> str | None:
+    """Third row: the sparse Brax Hopper curves and final returns."""
+    cap = _curve_panel(ax_curve, "brax_ppo", data)
+    ax_curve.legend(fontsize=7, loc="upper left")
+    m, ref, variants, _ = data["brax_ppo"]
+    handles = final_points(ax_final, {"brax_ppo": (m, ref, variants)})
+    ax_final.legend(handles=list(handles.values()), fontsize=7, loc="upper left")
+    ax_final.set_title("Sparse Brax Hopper: final return (IQM, 95% CI)")
+    ax_final.set_ylabel("final sparse return")
+    ax_final.grid(alpha=0.3, axis="y")
+    return cap
 
 
 def main(argv=None) -> Path:
@@ -271,7 +249,8 @@ def main(argv=None) -> Path:
         )
         for t, r in runs.items()
     }
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.2))
+    rows = 3 if "brax_ppo" in data else 2
+    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.1 * rows))
     curve_tasks = ("grid_q", "grid_ppo", "mcar_ppo")
     captions = [_curve_panel(ax, t, data) for ax, t in zip(axes[0], curve_tasks, strict=True)]
     if any(t in data for t in curve_tasks):
@@ -282,8 +261,22 @@ def main(argv=None) -> Path:
     else:
         for a in axes[1, 1:]:
             a.set_axis_off()
-    text = "\n".join([c for c in captions if c] + notes(data))
-    path = save_captioned(fig, Path(args.out) / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
+    if "brax_ppo" in data:
+        captions.append(_brax_panels(axes[2, 0], axes[2, 1], data))
+        axes[2, 2].set_axis_off()
+    curves = {
+        t: {v: np.asarray(m[key(v, "true_return")]) for v in vs}
+        for t, (m, _, vs, _) in data.items()
+    }
+    cl = claims(curves, {t: d[1] for t, d in data.items()},
+                {t: d[3].config.get("layout") for t, d in data.items()})  # fmt: skip
+    lines = facts(data)
+    text = "\n".join([c for c in captions if c] + lines + [claims_caption(cl)])
+    out = Path(args.out)
+    path = save_captioned(fig, out / f"{EXPERIMENT}.png", text, y=-0.01, wrap=True)
+    plt.close(fig)
+    write_claims(out, EXPERIMENT, cl, figures=[path], runs=list(runs.values()), budget=budget(data))
+    print("\n".join([*lines[1:], claims_caption(cl)]))
     print(f"wrote {path}")
     return path
 

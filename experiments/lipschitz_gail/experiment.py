@@ -1,8 +1,8 @@
 """Lipschitzness for off-policy GAIL (Blondé, Strasser & Kalousis; papers.md §3): SAM with
 gradient penalties {none, wgan, dragan, nagard} and a λ sweep of the (one-sided) wgan penalty.
 
-    python -m experiments.lipschitz_gail --profile quick            # Pendulum-v1, CPU, < 15 min
-    python -m experiments.lipschitz_gail --profile paper            # Brax hopper/halfcheetah, GPU
+    python -m experiments.lipschitz_gail --profile quick   # Brax inverted_double_pendulum, CPU
+    python -m experiments.lipschitz_gail --profile paper   # Brax hopper/walker2d/halfcheetah, GPU
     python -m experiments.lipschitz_gail --profile quick --resume   # continue an interrupted run
 
 1. Expert: SAC trained on the environment's true reward (``expert_seeds`` seeds, the best by
@@ -52,9 +52,26 @@ from jaxrl.experiment.sweep import (  # noqa: E402
     run_sweep,
     sweep_cli,
 )
+from jaxrl.rewards.purple import PurpleHParams  # noqa: E402
 
 EXPERIMENT = "lipschitz_gail"
 GP_TYPES = ("none", "wgan", "dragan", "nagard")
+#: run_002's no-penalty ablations besides run_001's ``none`` (which uses the config's SN and LS
+#: settings): spectral norm off, label smoothing on, both.
+NOGP_ABLATIONS = ("none_nosn", "none_ls", "none_nosn_ls")
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One results directory: a penalty type with its discriminator options; ``lambdas`` are
+    vmapped with the seeds inside it."""
+
+    name: str
+    gp_type: str
+    lambdas: tuple[float, ...]
+    spectral_norm: bool
+    label_smoothing: bool
+    purple: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +85,14 @@ class LipschitzGail(SeededSweep):
     """λ sweep of the wgan penalty"""
     default_lambda: float = 10.0
     """λ of dragan / nagard (and the wgan curve of the penalty-type panel)"""
+    nogp_ablations: tuple[str, ...] = ()
+    """run_002: no-penalty ablations besides ``none`` (a subset of none_nosn, none_ls,
+    none_nosn_ls: spectral norm off, label smoothing on, both)"""
+    purple: bool = False
+    """PURPLE (the paper's run_004/005): also run wgan at ``default_lambda`` with the reward
+    modulated by the forward model's Jacobian penalty"""
+    purple_f_targ: float = 5.0
+    """PURPLE's target norm of the forward model's input Jacobian (the paper: 5 to 10)"""
     one_sided: bool = True
     n_step: int = 1
     """n-step returns of the imitator's critic (the paper: 10)"""
@@ -100,11 +125,16 @@ class LipschitzGail(SeededSweep):
     def check(self) -> None:
         super().check()
         self.require(set(self.gp_types) <= set(GP_TYPES), "gp_types", f"subset of {GP_TYPES}")
+        self.require(
+            set(self.nogp_ablations) <= set(NOGP_ABLATIONS),
+            "nogp_ablations",
+            f"subset of {NOGP_ABLATIONS}",
+        )
         self.require(all(x >= 0 for x in self.lambdas), "lambdas", "must be >= 0")
         self.require(self.expert_algo in ("sac", "td3"), "expert_algo", "sac or td3")
         self.check_positive("total_timesteps", "num_chunks", "num_envs", "batch_size", "n_step")
         self.check_positive("hidden_sizes", "expert_steps", "expert_seeds", "expert_episodes")
-        self.check_nonnegative("default_lambda", "learning_starts")
+        self.check_nonnegative("default_lambda", "learning_starts", "purple_f_targ")
         self.require(0 <= self.gamma <= 1, "gamma", "must be in [0, 1]")
 
     def expert(self, env_id: str) -> ExpertConfig:
@@ -122,12 +152,26 @@ class LipschitzGail(SeededSweep):
 
 
 PRESETS = {
-    "quick": LipschitzGail(),
+    # The smallest setting of the study (experiments/lipschitz_gail/study.py) where the claims
+    # can show on this CPU: Brax inverted_double_pendulum (mjx), SAC expert in 30k steps.
+    "quick": LipschitzGail(
+        envs=("brax/inverted_double_pendulum",),
+        gp_types=("none", "wgan"),
+        nogp_ablations=("none_nosn",),
+        lambdas=(10.0,),
+        total_timesteps=60_000,
+        expert_steps=30_000,
+        expert_episodes=10,
+        subsample_every=20,
+    ),
     # GPU budget (untested here): Brax tasks, 1000-step episodes (subsample 20 as in the paper),
-    # 8 envs per seed, SAM as the paper runs it (n-step 10, absorbing states, LayerNorm); the
-    # paper's networks are larger (actor 300-200, critic 400-300).
+    # 8 envs per seed, SAM as the paper runs it (n-step 10, absorbing states, LayerNorm), the
+    # paper's sweeps run_001 (penalty types), run_002 (no penalty x SN x LS), run_003 (λ) and
+    # PURPLE; the paper's networks are larger (actor 300-200, critic 400-300).
     "paper": LipschitzGail(
-        envs=("brax/hopper", "brax/halfcheetah"),
+        envs=("brax/hopper", "brax/walker2d", "brax/halfcheetah"),
+        nogp_ablations=NOGP_ABLATIONS,
+        purple=True,
         n_step=10,
         absorbing=True,
         layer_norm=True,
@@ -148,8 +192,8 @@ PRESETS = {
 }
 
 
-def sam_static(cfg: LipschitzGail, gp_type: str) -> sam.SAMStatic:
-    """The imitator's static settings for one penalty type."""
+def sam_static(cfg: LipschitzGail, variant: Variant) -> sam.SAMStatic:
+    """The imitator's static settings for one variant."""
     return sam.SAMStatic(
         num_envs=cfg.num_envs,
         total_timesteps=cfg.total_timesteps,
@@ -160,53 +204,69 @@ def sam_static(cfg: LipschitzGail, gp_type: str) -> sam.SAMStatic:
         log_interval=max(cfg.total_timesteps // (cfg.num_chunks * 4), cfg.num_envs),
         hidden_sizes=cfg.hidden_sizes,
         num_chunks=cfg.num_chunks,
-        gp_type=gp_type,
+        gp_type=variant.gp_type,
         one_sided=cfg.one_sided,
         n_step=cfg.n_step,
         absorbing=cfg.absorbing,
         layer_norm=cfg.layer_norm,
-        spectral_norm=cfg.spectral_norm,
-        label_smoothing=cfg.label_smoothing,
+        spectral_norm=variant.spectral_norm,
+        label_smoothing=variant.label_smoothing,
+        purple=variant.purple,
     )
 
 
-def sweep(cfg: LipschitzGail, gp_type: str) -> tuple[float, ...]:
-    if gp_type == "none":
-        return (0.0,)
-    return tuple(cfg.lambdas) if gp_type == "wgan" else (cfg.default_lambda,)
+def variants(cfg: LipschitzGail) -> list[Variant]:
+    """run_001 (penalty types; wgan holds run_003's λ sweep), run_002's no-penalty ablations,
+    and the PURPLE arm, in that order."""
+    sn, ls = cfg.spectral_norm, cfg.label_smoothing
+    out = []
+    for gp in cfg.gp_types:
+        if gp == "none":
+            lambdas = (0.0,)
+        else:
+            lambdas = tuple(cfg.lambdas) if gp == "wgan" else (cfg.default_lambda,)
+        out.append(Variant(gp, gp, lambdas, sn, ls))
+    for name in cfg.nogp_ablations:
+        out.append(Variant(name, "none", (0.0,), sn and "nosn" not in name, ls or "_ls" in name))
+    if cfg.purple:
+        out.append(Variant("wgan_purple", "wgan", (cfg.default_lambda,), sn, ls, purple=True))
+    return out
 
 
 def run_group(
     env_id: str,
-    gp_type: str,
+    variant: Variant,
     cfg: LipschitzGail,
     demos,
     expert_summary,
     expert_run,
     store: ResultsStore,
     progress: bool = True,
+    experiment: str = EXPERIMENT,
 ):
     env, env_params = make(env_id)
-    static = sam_static(cfg, gp_type)
-    lambdas = sweep(cfg, gp_type)
+    static = sam_static(cfg, variant)
+    lambdas = variant.lambdas
     trainer = sam.make_train(static, env, demos, env_params)
     n = len(lambdas) * cfg.seeds
     hp = sam.sam_hparams(
         td3.TD3HParams(learning_rate=cfg.learning_rate, gamma=cfg.gamma),
+        purple=PurpleHParams(f_targ=cfg.purple_f_targ),
         grad_pen_scale=jnp.asarray(per_seed(lambdas, cfg.seeds, np.float32)),
     )
     hp = trainer.check(hp).broadcast(n)
     run_config = {
         "experiment": cfg.recorded(),
         "env": env_id,
-        "gp_type": gp_type,
+        "gp_type": variant.gp_type,
+        "variant": variant.name,
         "lambdas": list(lambdas),
         "expert_run": expert_run.run_id,
         "static": dataclasses.asdict(static),
     }
     steps = static.env_steps_per_seed
-    label = f"{env_id} {gp_type} λ={list(lambdas)}: {n} runs x {steps} steps"
-    run = open_run(store, EXPERIMENT, run_config, cfg, label)
+    label = f"{env_id} {variant.name} λ={list(lambdas)}: {n} runs x {steps} steps"
+    run = open_run(store, experiment, run_config, cfg, label)
     run.write_json(
         "sweep",
         {
@@ -223,25 +283,35 @@ def run_group(
     run.mark_done()
     final = metrics["eval_return"][:, -1].reshape(len(lambdas), cfg.seeds)
     for lam, row in zip(lambdas, final, strict=True):
-        print_final(f"[{EXPERIMENT}] {env_id} {gp_type} λ={lam:g}", row)
+        print_final(f"[{experiment}] {env_id} {variant.name} λ={lam:g}", row)
     return run
 
 
-def main(argv=None, progress: bool = True):
-    cfg, store = sweep_cli(PRESETS, __doc__, argv)
+def run_all(
+    cfg: LipschitzGail, store: ResultsStore, experiment: str = EXPERIMENT, progress: bool = True
+) -> list:
+    """Expert (reused when its config matches), then every variant on every environment;
+    the imitator runs go under ``results/<experiment>/``."""
     runs = []
     for env_id in cfg.envs:
         demos, summary, expert_run = get_or_make_expert(
             cfg.expert(env_id), store, progress=progress
         )
         print(
-            f"[{EXPERIMENT}] {env_id} expert ({expert_run.path}): demo return "
+            f"[{experiment}] {env_id} expert ({expert_run.path}): demo return "
             f"{summary['demo_return_mean']:.1f} ± {summary['demo_return_std']:.1f}, "
             f"{demos.size} subsampled transitions",
             flush=True,
         )
-        for gp_type in cfg.gp_types:
+        for variant in variants(cfg):
             runs.append(
-                run_group(env_id, gp_type, cfg, demos, summary, expert_run, store, progress)
+                run_group(
+                    env_id, variant, cfg, demos, summary, expert_run, store, progress, experiment
+                )
             )
     return runs
+
+
+def main(argv=None, progress: bool = True):
+    cfg, store = sweep_cli(PRESETS, __doc__, argv)
+    return run_all(cfg, store, progress=progress)

@@ -17,8 +17,13 @@ DISCRIMINATOR = {
     "d_reward_expert": "learned reward on expert samples",
     "learned_reward": "mean learned reward on the replay batch",
 }
+#: the critic's smoothness and PURPLE's reward modulation, per update (sam.py).
+CRITIC_SMOOTHNESS = {
+    "q_jacobian_norm": "mean ‖∇_{s,a} Q1(s, a)‖ of the first critic on the critic batch",
+    "purple_scale": "mean PURPLE modulation ψ in [ψ_min, 1] of the replay batch (1 without PURPLE)",
+}
 SCHEMA = Schema(
     "lipschitz_gail",
     trainer_metrics(OFF_POLICY)
-    + tuple(spec(k, ("run", "update"), d) for k, d in DISCRIMINATOR.items()),
+    + tuple(spec(k, ("run", "update"), d) for k, d in (DISCRIMINATOR | CRITIC_SMOOTHNESS).items()),
 )

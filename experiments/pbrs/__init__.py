@@ -1,6 +1,8 @@
 """``python -m experiments.pbrs``: see :mod:`experiments.pbrs.experiment`."""
 
 from experiments.pbrs.experiment import (
+    BRAX_TASKS,
+    BRAX_VARIANTS,
     PITFALL_VARIANTS,
     PITFALL_WEIGHTS,
     PRESETS,
@@ -22,6 +24,8 @@ from experiments.pbrs.shaping import (
 from jaxrl.shaping import naive_potential, progress_bonus
 
 __all__ = [
+    "BRAX_TASKS",
+    "BRAX_VARIANTS",
     "PBRSConfig",
     "PITFALL_VARIANTS",
     "PITFALL_WEIGHTS",

@@ -3,6 +3,7 @@
     python -m experiments.pbrs --profile quick            # ~minutes on a 2-core CPU
     python -m experiments.pbrs --profile paper            # more steps (GPU or a long CPU run)
     python -m experiments.pbrs --profile quick --resume   # continue interrupted runs
+    python -m experiments.pbrs --profile quick --brax     # + sparse Brax Hopper (long on a CPU)
 
 Four shaping variants of one sparse true reward, each trained on ``seeds`` seeds (the variants
 and seeds are one vmapped axis, and variant ``v`` reuses the seed keys of every other variant):
@@ -33,6 +34,14 @@ Tasks (one results directory each under ``results/pbrs/``, config key ``"task"``
   (``F = γΦ(s') − Φ(s)`` on every step, ignoring ``terminated``). The naive version adds a
   terminal bonus ``γΦ(goal)`` that favours short episodes and flips the optimum to the lava route.
 
+* ``brax_ppo`` (``--brax``; on in the paper profile): PPO on sparse Brax Hopper
+  (:mod:`experiments.pbrs.brax_task`): base reward = ``sparse_reward`` = m(x') − m(x) with
+  m(x) = max(⌊x/d⌋, 0) (+1 per d metres of net forward progress of the torso); variants
+  ``none``, ``pbrs_good`` (Φ = scale·x, the distance travelled) and ``bonus`` (c·1[x' > x]);
+  curve = the sparse return of the deterministic policy (milestones reached in one episode).
+  Not in the quick profile: on the shared 2-core CPU, 3 variants x 4 seeds x 131k steps took
+  8 min 15 s wall (compilation included); ``--brax`` adds it, the paper profile has it on.
+
 Each run also stores ``reference.json``: the exact optimum of every shaped MDP (value iteration
 on the shaped ``[S, A, S']`` table built by the *same* transform through ``apply_to_table``) and
 that policy's true return, so the figure can show where each variant must converge.
@@ -50,6 +59,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from experiments.pbrs.brax_task import BRAX_GAMMA, hopper_transform, make_sparse_hopper
 from experiments.pbrs.schema import raw_schema, schema
 from experiments.pbrs.shaping import (
     MCAR_GAMMA,
@@ -87,6 +97,19 @@ WEIGHTS = {
     "bonus": (0, 0, 1),
 }
 PITFALL_WEIGHTS = {"none": (0, 0), "pbrs": (1, 0), "naive_pbrs": (0, 1)}
+BRAX_TASKS = ("brax_ppo",)
+BRAX_VARIANTS = ("none", "pbrs_good", "bonus")
+#: shaping weights (PBRS Φ = scale·x, progress bonus) of each Brax variant
+BRAX_WEIGHTS = {"none": (0, 0), "pbrs_good": (1, 0), "bonus": (0, 1)}
+#: config fields that only the Brax task reads (left out of the other tasks' run records)
+BRAX_FIELDS = (
+    "brax",
+    "brax_ppo_steps",
+    "brax_episode_length",
+    "brax_milestone",
+    "brax_phi_scale",
+    "brax_bonus",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,10 +152,33 @@ class PBRSConfig(SweepConfig):
     """checkpoint (and progress) points per run; must divide the evaluation counts"""
     shard: bool = False
     """shard the (variant x seed) axis over all local devices"""
+    brax: bool = False
+    """also run ``brax_ppo`` (sparse Brax Hopper; slow on a CPU)"""
+    brax_ppo_steps: int = 262_144
+    """PPO environment steps per seed on sparse Brax Hopper"""
+    brax_episode_length: int = 500
+    """Brax Hopper time limit (truncation), also the evaluation horizon"""
+    brax_milestone: float = 0.5
+    """d: metres between the sparse reward's milestones (+1 per d metres of forward progress)"""
+    brax_phi_scale: float = 10.0
+    """Φ = scale·x of the Brax PBRS variant (x: torso position in metres)"""
+    brax_bonus: float = 0.05
+    """c of the Brax progress bonus c·1[x' > x]"""
+
+    @property
+    def all_tasks(self) -> tuple[str, ...]:
+        """``tasks``, plus ``brax_ppo`` when ``brax`` is set."""
+        extra = tuple(t for t in BRAX_TASKS if self.brax and t not in self.tasks)
+        return (*self.tasks, *extra)
 
     def check(self) -> None:
         super().check()
-        self.require(set(self.tasks) <= set(TASKS), "tasks", f"must be a subset of {TASKS}")
+        known = TASKS + BRAX_TASKS
+        self.require(set(self.tasks) <= set(known), "tasks", f"must be a subset of {known}")
+        self.check_positive("brax_ppo_steps", "brax_episode_length")
+        for name in ("brax_milestone", "brax_phi_scale"):
+            self.require(getattr(self, name) > 0, name, "must be > 0")
+        self.require(self.brax_bonus >= 0, "brax_bonus", "must be >= 0")
         self.require(0 < self.grid_gamma < 1, "grid_gamma", "must be in (0, 1)")
         self.check_positive("checkpoints", "q_evals", "ppo_evals", "grid_max_steps")
         self.check_positive("q_steps", "pitfall_steps", "grid_ppo_steps", "mcar_ppo_steps")
@@ -160,6 +206,8 @@ PRESETS = {
         grid_ppo_steps=131_072,
         mcar_ppo_steps=1_048_576,
         ppo_evals=32,
+        brax=True,
+        brax_ppo_steps=2_097_152,
     ),
 }
 
@@ -178,7 +226,10 @@ def grouped(chunk, k: int):
 def _train(task, cfg: PBRSConfig, store, names, program, hp, evals: int, steps: int, extra):
     """Open the task's run and train all ``names`` x seeds (one vmapped program); ``program`` is
     ``(init, chunk)`` with ``evals`` chunks in all, ``cfg.checkpoints`` of them per checkpoint."""
-    record = {"experiment": cfg.recorded("tasks"), "task": task, "variants": list(names), **extra}
+    # the Brax fields are left out of the other tasks' records (their runs stay resumable)
+    skip = ("brax",) if task in BRAX_TASKS else BRAX_FIELDS  # ``brax`` only picks tasks
+    record = {"experiment": cfg.recorded("tasks", *skip), "task": task, "variants": list(names)}
+    record.update(extra)
     label = f"{task}: {len(names)} variants x {cfg.seeds} seeds x {steps} steps"
     run = open_run(store, EXPERIMENT, record, cfg, label)
     init, chunk = program
@@ -237,8 +288,22 @@ def run_q(task: str, cfg: PBRSConfig, store: ResultsStore):
 
 
 def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
-    names = VARIANTS
-    if task == "grid_ppo":
+    names, weights = (BRAX_VARIANTS, BRAX_WEIGHTS) if task == "brax_ppo" else (VARIANTS, WEIGHTS)
+    if task == "brax_ppo":
+        grid = None
+        env, env_params = make_sparse_hopper(cfg.brax_milestone, cfg.brax_episode_length)
+        transform = hopper_transform(cfg.brax_phi_scale, cfg.brax_bonus)
+        static = PPOStatic(
+            num_envs=16,
+            num_steps=64,
+            total_timesteps=cfg.brax_ppo_steps,
+            num_chunks=cfg.ppo_evals,
+            num_eval_envs=4,
+            eval_channel="sparse_reward",
+            normalize_obs=True,
+        )
+        hp = PPOHParams(learning_rate=3e-4, gamma=BRAX_GAMMA, ent_coef=0.0)
+    elif task == "grid_ppo":
         grid = gridworld(OPEN_6X6, gamma=cfg.grid_gamma)
         env, env_params = make("tabular", mdp=grid.mdp, max_steps=cfg.grid_max_steps)
         transform = grid_transform(grid, cfg.grid_gamma, cfg.grid_phi_scale, cfg.grid_bonus)
@@ -268,7 +333,7 @@ def run_ppo(task: str, cfg: PBRSConfig, store: ResultsStore):
         )
         hp = PPOHParams(learning_rate=2.5e-3, gamma=MCAR_GAMMA, ent_coef=0.01)
     trainer = make_ppo(static, env, transform, env_params)
-    params = variant_params(WEIGHTS, names, cfg.seeds, transform)
+    params = variant_params(weights, names, cfg.seeds, transform)
     hp = trainer.check(hp._replace(transform=params)).broadcast(len(names) * cfg.seeds)
     extra = {
         "agent": "ppo",
@@ -316,4 +381,5 @@ def _finish(run, out: dict, reference: dict, names, task: str):
 def main(argv=None):
     cfg, store = sweep_cli(PRESETS, __doc__, argv)
     runners = {"grid_q": run_q, "pitfall_q": run_q, "grid_ppo": run_ppo, "mcar_ppo": run_ppo}
-    return [runners[task](task, cfg, store) for task in cfg.tasks]
+    runners["brax_ppo"] = run_ppo
+    return [runners[task](task, cfg, store) for task in cfg.all_tasks]

@@ -11,7 +11,7 @@ from jaxrl.experiment.schema import Schema
 #: per-variant metrics of ``metrics.npz`` (``grid_ppo`` also keeps the deterministic evaluation).
 PER_VARIANT = {
     "true_return": "true return per evaluation: exact J of the mode policy (grid_ppo), greedy "
-    "rollouts (Q-learning) or the deterministic evaluation (mcar_ppo)",
+    "rollouts (Q-learning) or the deterministic evaluation's sparse return (mcar_ppo, brax_ppo)",
     "eval_return": "deterministic-evaluation return on the true reward",
 }
 RAW = {
@@ -23,6 +23,7 @@ RAW = {
         ("eval_env_steps", "eval_return", "exact_return"),
     ),
     "mcar_ppo": (PPO, ("env", "learner", "sparse", "true"), ("eval_env_steps", "eval_return")),
+    "brax_ppo": (PPO, ("env", "learner", "sparse", "true"), ("eval_env_steps", "eval_return")),
 }
 
 

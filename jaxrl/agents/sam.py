@@ -37,6 +37,16 @@ terminals add expert absorbing samples, :func:`expert_arrays`), ``layer_norm`` (
 critics), ``disc_negative_slope``, ``spectral_norm``, ``label_smoothing``; the entropy bonus is
 the traced ``AdversarialHParams.ent_reg_scale`` (0.001; 0 turns it off).
 
+PURPLE (static ``purple``, off by default; :mod:`jaxrl.rewards.purple`): a forward model
+``f(s, a) → s'`` takes one Adam step on the replay minibatch's first steps (MSE) every update,
+then the relabelled reward becomes ``ψ·softplus(D)``, ``ψ = max(exp(−GP_f/σ), ψ_min)``,
+``GP_f = relu(‖∂f/∂(s, a)‖_F − f_targ)²`` at every relabelled step, σ the running std of GP_f
+over the sampled transitions; ``f_targ`` and ``ψ_min`` are the traced ``SAMHParams.purple``.
+Metrics: ``purple_scale`` (mean ψ over the sampled transitions; exactly 1 when PURPLE is off,
+since then ``r`` is not modulated) and, always, ``q_jacobian_norm``: mean over the critic
+minibatch of ``‖∇_{s,a} Q1(s, a)‖₂`` of the first critic after its update (the quantity PURPLE
+should lower, theory.md §3 bounds it by the reward's Lipschitz constant).
+
 Not implemented: parameter-space noise, observation normalisation of the discriminator's input.
 """
 
@@ -51,6 +61,7 @@ import numpy as np
 
 from jaxrl.agents import nstep, sac, td3
 from jaxrl.agents.absorbing import prepare_env
+from jaxrl.agents.critic import Critic
 from jaxrl.agents.hparams import broadcast_hparams, check_range
 from jaxrl.agents.offpolicy_common import (
     OffPolicyAgent,
@@ -71,7 +82,15 @@ from jaxrl.rewards.discriminator import (
     DiscState,
     init_discriminator,
 )
-from jaxrl.rewards.penalties import GP_TYPES
+from jaxrl.rewards.penalties import GP_TYPES, input_gradient_norms
+from jaxrl.rewards.preconditioning import (
+    PurpleConfig,
+    PurpleState,
+    init_purple,
+    train_forward_model_step,
+)
+from jaxrl.rewards.purple import PurpleHParams, forward_penalty, modulation
+from jaxrl.shaping.stream import update_running_stats
 from jaxrl.shaping.transform import RewardTransform
 
 
@@ -93,6 +112,12 @@ class SAMStatic(td3.TD3Static):
     disc_learning_rate: float = 5e-4
     expert_batch_size: int = 0
     """expert minibatch size; 0 means ``batch_size`` (wgan interpolates equal-size batches)"""
+    purple: bool = False
+    """PURPLE: multiply the learned reward by ψ from a learned forward model's Jacobian norm"""
+    purple_hidden_sizes: tuple[int, ...] = (100, 100)
+    """the forward model's hidden layers (LeakyReLU 0.1)"""
+    purple_learning_rate: float = 1e-3
+    """the forward model's Adam step size"""
 
     def check(self) -> None:
         super().check()
@@ -101,6 +126,8 @@ class SAMStatic(td3.TD3Static):
         self.require(self.disc_negative_slope >= 0, "disc_negative_slope", "must be >= 0")
         self.require(self.gp_type in GP_TYPES, "gp_type", f"must be one of {GP_TYPES}")
         self.require(self.expert_batch_size >= 0, "expert_batch_size", "must be >= 0")
+        self.require_sizes("purple_hidden_sizes")
+        self.require(self.purple_learning_rate > 0, "purple_learning_rate", "must be > 0")
         self.require(
             self.gp_type != "wgan" or self.expert_batch_size in (0, self.batch_size),
             "expert_batch_size",
@@ -130,12 +157,21 @@ class SAMStatic(td3.TD3Static):
             reward_type="minimax",
         )
 
+    def purple_config(self, obs_dim: int, action_dim: int) -> PurpleConfig | None:
+        """The forward model's config, ``None`` when PURPLE is off."""
+        if not self.purple:
+            return None
+        hidden = tuple(self.purple_hidden_sizes)
+        return PurpleConfig(obs_dim, action_dim, hidden, self.purple_learning_rate)
+
 
 class SAMHParams(NamedTuple):
-    """Traced hyperparameters: the base agent's and the discriminator loss's (λ, k, σ, c_ent)."""
+    """Traced hyperparameters: the base agent's, the discriminator loss's (λ, k, σ, c_ent) and
+    PURPLE's (``f_targ``, ``psi_min``; unused while ``SAMStatic.purple`` is off)."""
 
     agent: Any = td3.TD3HParams()
     disc: Any = AdversarialHParams()
+    purple: Any = PurpleHParams()
 
     @property
     def gamma(self):
@@ -151,17 +187,24 @@ class SAMHParams(NamedTuple):
         self.agent.check()
         for name in AdversarialHParams._fields:
             check_range("SAMHParams.disc", name, getattr(self.disc, name), 0.0)
+        check_range("SAMHParams.purple", "f_targ", self.purple.f_targ, 0.0)
+        check_range("SAMHParams.purple", "psi_min", self.purple.psi_min, 0.0, 1.0)
         return self
 
 
-def sam_hparams(agent=None, **disc) -> SAMHParams:
-    """``SAMHParams(agent, default_hparams(**disc))`` (float arrays; λ is ``grad_pen_scale``)."""
-    return SAMHParams(td3.TD3HParams() if agent is None else agent, default_hparams(**disc))
+def sam_hparams(agent=None, purple: PurpleHParams | None = None, **disc) -> SAMHParams:
+    """``SAMHParams(agent, default_hparams(**disc), purple)`` (float arrays; λ is
+    ``grad_pen_scale``; ``purple`` defaults to ``f_targ=5``, ``psi_min=0.7``)."""
+    purple = PurpleHParams() if purple is None else purple
+    purple = PurpleHParams(*(jnp.asarray(v, jnp.float32) for v in purple))
+    return SAMHParams(td3.TD3HParams() if agent is None else agent, default_hparams(**disc), purple)
 
 
 class SAMState(NamedTuple):
     base: Any
     disc: DiscState
+    purple: PurpleState | None = None
+    """the forward model and the running GP_f moments (``None`` while PURPLE is off)"""
 
 
 def zero_reward() -> RewardTransform:
@@ -195,13 +238,27 @@ def expert_arrays(demos, absorbing: bool = False) -> DiscBatch:
     return DiscBatch(jnp.asarray(obs, jnp.float32), jnp.asarray(action, jnp.float32))
 
 
+def q_jacobian_norm(critic_net: Critic, critic_params, obs, action):
+    """``mean_B ‖∇_{s,a} Q1(s, a)‖₂`` (``[]``) of the first of the twin critics (params with a
+    leading ``[2]`` axis) at ``obs [B, obs_dim]``, ``action [B, A]``."""
+    q1 = jax.tree.map(lambda p: p[0], critic_params)
+    obs_dim = obs.shape[-1]
+    x = jnp.concatenate([obs, jnp.asarray(action, obs.dtype)], axis=-1)
+    q = lambda xi: critic_net.apply(q1, xi[:obs_dim], xi[obs_dim:])
+    return input_gradient_norms(q, x).mean()
+
+
 def wrap_agent(
     base: OffPolicyAgent,
     disc_config: DiscriminatorConfig,
     expert: DiscBatch,
     expert_batch_size: int,
+    critic_net: Critic,
+    purple_config: PurpleConfig | None = None,
 ) -> OffPolicyAgent:
-    """SAM around ``base``: discriminator step, relabelling, then ``base.update``."""
+    """SAM around ``base``: discriminator step (and forward-model step with PURPLE),
+    relabelling, then ``base.update``. ``critic_net``: the base's critic (for
+    ``q_jacobian_norm``); ``purple_config``: the forward model, ``None`` for no PURPLE."""
     learned = adversarial_reward(disc_config)  # params: the discriminator's variables
     n_expert = int(expert.obs.shape[0])
     if n_expert == 0:
@@ -209,7 +266,12 @@ def wrap_agent(
 
     def init(key, hp: SAMHParams) -> SAMState:
         k_base, k_disc = jax.random.split(key)
-        return SAMState(base.init(k_base, hp.agent), init_discriminator(k_disc, disc_config))
+        purple = None
+        if purple_config is not None:
+            # fold_in: base and D start as without PURPLE (paired on/off comparisons)
+            purple = init_purple(jax.random.fold_in(key, 1), purple_config)
+        disc = init_discriminator(k_disc, disc_config)
+        return SAMState(base.init(k_base, hp.agent), disc, purple)
 
     def explore(state: SAMState, obs, key, hp: SAMHParams):
         return base.explore(state.base, obs, key, hp.agent)
@@ -226,9 +288,13 @@ def wrap_agent(
         disc, dm = train_adversarial_step(state.disc, expert_b, agent_b, k_disc, hp.disc)
         # relabel every replayed step ([B] or [B, n]) with the just-updated D
         relabel = lambda tr: learned.apply(disc.variables, (), replay_transition(tr, hp.gamma))[0]
+        purple, psi_mean = state.purple, jnp.ones((), jnp.float32)
+        if purple is not None:
+            purple, relabel, psi_mean = purple_relabel(purple, first, relabel, hp.purple)
         batch = nstep.replace_rewards(batch, relabel)
         reward = nstep.first_steps(batch).reward
         base_state, metrics = base.update(state.base, batch, k_base, hp.agent)
+        q_norm = q_jacobian_norm(critic_net, base_state.critic.params, first.obs, first.action)
         keep = (
             "loss",
             "accuracy",
@@ -240,9 +306,30 @@ def wrap_agent(
             "reward_expert",
         )
         metrics = {**metrics, **{f"d_{k}": dm[k] for k in keep}, "learned_reward": reward.mean()}
-        return SAMState(base_state, disc), metrics
+        metrics |= {"q_jacobian_norm": q_norm, "purple_scale": psi_mean}
+        return SAMState(base_state, disc, purple), metrics
 
     return OffPolicyAgent(init=init, explore=explore, update=update, act=act)
+
+
+def purple_relabel(purple: PurpleState, first, relabel, hp: PurpleHParams):
+    """One forward-model step on the sampled transitions ``first`` ``[B]``, then the PURPLE
+    relabelling ``tr -> ψ(s, a)·relabel(tr)`` (every step of a window) with σ from the running
+    GP_f moments updated by the sampled transitions only (a window's later steps may be cut).
+
+    Returns ``(purple', relabel', mean ψ over first)``.
+    """
+    purple, _ = train_forward_model_step(purple, first.obs, first.action, first.next_obs)
+    net = purple.config.network()
+    penalty = lambda tr: forward_penalty(net.apply, purple.params, tr.obs, tr.action, hp.f_targ)[0]
+    moments = update_running_stats(purple.moments, penalty(first))
+    psi = lambda tr: modulation(penalty(tr), moments, hp.psi_min)
+
+    def relabel_purple(tr):
+        r = relabel(tr)
+        return r * psi(tr).astype(r.dtype)
+
+    return purple.replace(moments=moments), relabel_purple, psi(first).mean()
 
 
 def make_train(static: SAMStatic, env, demos, env_params=None) -> OffPolicyTrainer:
@@ -267,10 +354,14 @@ def make_train(static: SAMStatic, env, demos, env_params=None) -> OffPolicyTrain
             f"demonstrations have obs/action dims {expert.obs.shape[-1]}/{expert.action.shape[-1]},"
             f" the environment {obs_dim}/{policy.action_dim}"
         )
+    # the base's critic network (TD3 and SAC build the same continuous twin critics)
+    critic_net = Critic(tuple(static.hidden_sizes), static.activation, None, static.layer_norm)
     agent = wrap_agent(
         base_trainer.agent,
         static.disc_config(obs_dim, policy.action_dim),
         expert,
         static.expert_batch_size or static.batch_size,
+        critic_net,
+        static.purple_config(obs_dim, policy.action_dim),
     )
     return build_trainer(static, env, env_params, zero_reward(), policy, agent)
