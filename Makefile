@@ -31,6 +31,8 @@ test: $(STAMP)
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
 EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail
+# `make reproduce PROFILE=paper` runs the paper profiles (GPU budgets; see each experiment's doc).
+PROFILE ?= quick
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
 # Each experiment's wall time (run + figure) goes to wall_times.txt; the report reads it last.
 reproduce: $(STAMP)
@@ -38,7 +40,7 @@ reproduce: $(STAMP)
 	rm -f paper_figures/out/wall_times.txt
 	for e in $(EXPERIMENTS); do \
 		t0=$$(date +%s); \
-		$(BIN)/python -m experiments.$$e --profile quick && $(BIN)/python -m paper_figures.$$e || exit 1; \
+		$(BIN)/python -m experiments.$$e --profile $(PROFILE) && $(BIN)/python -m paper_figures.$$e || exit 1; \
 		echo "$$e $$(( $$(date +%s) - t0 ))" >> paper_figures/out/wall_times.txt; \
 	done
 	$(BIN)/python -m paper_figures.report

@@ -1,7 +1,10 @@
 """SAM (off-policy adversarial imitation), expert demonstrations, the lipschitz_gail pipeline."""
 
 import dataclasses
+import os
 import pathlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -412,19 +415,22 @@ def test_lipschitz_gail_config_reaches_the_imitator():
 
 
 @pytest.mark.slow
-def test_lipschitz_gail_paper_preset_runs_on_brax_at_a_tiny_budget(tmp_path):
-    # ~2 min on a 2-core CPU: the paper preset's SAM (n-step 10, absorbing states, LayerNorm) on
-    # a Brax task (mjx backend), expert included, checkpointed through the runner
-    exp = experiment("lipschitz_gail")
-    flags = (
-        "--profile paper --envs brax/inverted_double_pendulum --seeds 1 --lambdas 10 "
-        "--gp-types wgan --total-timesteps 400 --num-chunks 1 --learning-starts 100 "
-        "--batch-size 16 --hidden-sizes 16 --expert-steps 400 --expert-seeds 1 "
-        "--expert-episodes 2 --subsample-every 5 --num-envs 1 --updates-per-step 1 "
-        "--expert-num-envs 1"
-    )
-    (run,) = exp.main([*flags.split(), "--results", str(tmp_path)], progress=False)
-    assert run.is_done and run.config["static"]["n_step"] == 10
-    assert run.config["static"]["absorbing"] and run.config["static"]["layer_norm"]
-    m = load_declared(run, SCHEMA)
-    assert m["eval_return"].shape == (1, 1) and np.all(np.isfinite(m["eval_return"]))
+def test_lipschitz_gail_paper_script_runs_on_brax_at_a_tiny_budget(tmp_path):
+    # a few minutes on a 2-core CPU: the paper profile's GPU script (SMOKE=1) on a Brax task (mjx
+    # backend): expert, SAM as the paper runs it (n-step 10, absorbing states, LayerNorm), the
+    # penalty types, a λ sweep, a no-penalty ablation and PURPLE, then the figure and claims
+    env = {**os.environ, "SMOKE": "1", "RESULTS": str(tmp_path), "OUT": str(tmp_path / "out"),
+           "PYTHON": sys.executable}  # fmt: skip
+    script = ROOT / "experiments" / "lipschitz_gail" / "paper_gpu.sh"
+    done = subprocess.run(["bash", str(script)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = ResultsStore(tmp_path).finished_runs("lipschitz_gail")
+    variants = sorted(r.config["variant"] for r in runs)
+    assert variants == ["none", "none_ls", "wgan", "wgan_purple"]
+    for run in runs:
+        st = run.config["static"]
+        assert st["n_step"] == 10 and st["absorbing"] and st["layer_norm"]
+        m = load_declared(run, SCHEMA)
+        assert np.all(np.isfinite(m["eval_return"]))
+    entry = read_claims(tmp_path / "out" / "claims.json")["lipschitz_gail"]
+    assert len(entry["claims"]) == 6 and entry["figures"] == ["lipschitz_gail.png"]

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+import numpy as np
+
 from experiments.lipschitz_gail import claims as lg_claims
 from experiments.lipschitz_gail.experiment import PRESETS, run_all
 from experiments.lipschitz_gail.schema import SCHEMA
@@ -30,6 +32,15 @@ SETTINGS = {
     "idp_20k": {**_BASE, "total_timesteps": 20_000, "num_chunks": 10},
     "idp_60k": {**_BASE, "nogp_ablations": ("none_nosn",)},
     "idp_60k_paper_sam": {**_BASE, **PAPER_SAM, "nogp_ablations": ("none_nosn",)},
+    # the paper's sweeps at a CPU budget: run_001's types, run_003's λ, PURPLE
+    "idp_sweeps_40k": {
+        **_BASE,
+        "gp_types": ("none", "wgan", "dragan", "nagard"),
+        "lambdas": (0.01, 0.1, 1.0, 10.0, 100.0),
+        "purple": True,
+        "total_timesteps": 40_000,
+        "num_chunks": 10,
+    },
     "hopper_100k_paper_sam": {
         **_BASE,
         **PAPER_SAM,
@@ -61,14 +72,19 @@ def table(runs) -> list[str]:
         for name, run in groups.items():
             m = run.load_metrics(finite=True, schema=SCHEMA)
             data[name] = {
-                float(v): {"ret": m["eval_return"][:, -1], "gn": m["d_grad_norm_agent"]}
+                float(v): {
+                    "ret": m["eval_return"][lam_row == v, -1],
+                    "gn": m["d_grad_norm_agent"][lam_row == v],
+                    "qj": m["q_jacobian_norm"][lam_row == v],
+                }
                 for v in run.config["lambdas"]
+                for lam_row in [np.asarray(run.read_json("sweep")["grad_pen_scale"])]
             }
-            r = lg_claims.ci(data[name][next(iter(data[name]))]["ret"] / expert)
-            lines.append(f"  {env} {name:12s} return/expert {r.fmt()}")
+            for v, d in data[name].items():
+                r = lg_claims.ci(d["ret"] / expert)
+                lines.append(f"  {env} {name:12s} λ={v:<6g} return/expert {r.fmt()}")
         for c in lg_claims.compute(data, expert, lam):
-            if c.id[-1] in "abe":
-                lines.append(f"  claim {c.id[-1]}: {c.verdict} ({c.detail})")
+            lines.append(f"  claim {c.id[-1]}: {c.verdict} ({c.detail})")
     return lines
 
 
