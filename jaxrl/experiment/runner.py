@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from jaxrl.experiment.results import RunDir
 from jaxrl.experiment.schema import Schema
-from jaxrl.experiment.sharding import shard_seeds, state_shardings
+from jaxrl.experiment.sharding import shard_seeds, state_shardings, to_host
 
 Metrics = dict[str, np.ndarray]
 POSTFIX_METRICS = ("eval_return", "episode_return", "return", "loss")
@@ -121,7 +121,7 @@ def check_finite(
 def _to_host(metrics: Any, chunk: int) -> Metrics:
     if not isinstance(metrics, Mapping):
         raise TypeError(f"chunk_fn must return metrics as a dict of arrays, got {type(metrics)}")
-    host = {str(k): np.asarray(v) for k, v in jax.device_get(dict(metrics)).items()}
+    host = {str(k): np.asarray(v) for k, v in to_host(dict(metrics)).items()}
     for k, v in host.items():
         if v.ndim < 2:
             raise ValueError(
@@ -256,7 +256,9 @@ def run_chunked(
             writer.close()
 
     result = _concat(chunks)
-    if run is not None and not run.is_done:  # a finished run's files stay as they finished
+    # Multi-process: every process checkpoints its own shards (orbax coordinates them), but only
+    # process 0 writes the gathered metrics (the store does no locking).
+    if run is not None and not run.is_done and jax.process_index() == 0:
         run.write_metrics(metrics_name, result, schema=schema)
         if finalize:
             run.mark_done()
