@@ -89,3 +89,42 @@ def test_orpo_tomato_experiment_and_figure_smoke(tmp_path):
     # A second call reuses the finished base run.
     again = run_quick("orpo_tomato", tmp_path, f"{flags} --methods none --no-exact")
     assert again[0].config["base_run_id"] == base_runs[0].name
+
+
+@pytest.mark.slow
+def test_grid_program_matches_each_method_alone():
+    """All methods side by side in one jit (experiments.orpo_tomato.grid) give each method's
+    metrics bit for bit as its own jit(vmap(chunk)) does."""
+    import dataclasses
+
+    from experiments.orpo_tomato.base import ppo_hparams, tomato_env
+    from experiments.orpo_tomato.config import PRESETS
+    from experiments.orpo_tomato.experiment import orpo_setup
+    from experiments.orpo_tomato.grid import grid_program, split_metrics
+    from jaxrl.agents.orpo import make_orpo
+    from jaxrl.experiment.runner import run_chunked
+    from jaxrl.experiment.sweep import grid_keys, per_seed, run_sweep
+
+    cfg = dataclasses.replace(
+        PRESETS["quick"], total_timesteps=512, num_envs=4, num_steps=64, num_minibatches=2,
+        update_epochs=1, num_chunks=2, hidden_sizes=(8,), disc_hidden=(8,), disc_epochs=1,
+        seeds=2, kl_coefs=(0.1, 10.0), sqrt_chi2_coefs=(0.05, 1.0),
+    )  # fmt: skip
+    env, env_params = tomato_env(cfg.reward_factor)
+    trainers, keys, hps = {}, {}, {}
+    for name in ("none", "ad_kl", "om_kl", "om_sqrt_chi2_state"):
+        static, orpo, _, lams = orpo_setup(cfg, name)
+        ppo_net = make_orpo(static, orpo, env, None, None, env_params).ppo.network
+        ref = ppo_net.init(jax.random.key(1), jnp.zeros(env.obs_dim))
+        trainers[name] = make_orpo(static, orpo, env, ref, None, env_params)
+        lam = jnp.asarray(per_seed(lams, cfg.seeds, np.float32))
+        hps[name] = ppo_hparams(cfg, cfg.ent_coef)._replace(aux_coef=lam).broadcast(len(lam))
+        keys[name] = grid_keys(cfg.seed, cfg.seeds, len(lams))
+    init, chunk = grid_program(trainers)
+    grid = run_chunked(init, chunk, keys, hps, num_chunks=2, run=None, resume=False, progress=False)
+    for name, trainer in trainers.items():
+        alone = run_sweep(None, None, trainer, keys[name], hps[name], progress=False)
+        mine = split_metrics(grid, name)
+        assert set(mine) == set(alone) and "eval_true_reward" in mine
+        for k, v in alone.items():
+            np.testing.assert_array_equal(mine[k], v, err_msg=f"{name}/{k}")

@@ -11,7 +11,9 @@ Three parts, each into the results store:
    ``save_params`` (``policy.msgpack``). A finished base run with the same base config is reused
    (or name one with ``--base-run``); every ORPO run records which one it loaded.
 2. **Sweep** ``results/orpo_tomato/<sweep>-<method>/``: one run directory per (method, divergence,
-   state-only) combination, each ONE jit vmapped over ``[n_lambda × seeds]`` (λ = ``aux_coef``).
+   state-only) combination. Each method is vmapped over ``[n_lambda × seeds]`` (λ = ``aux_coef``)
+   and all methods train side by side in ONE jit per chunk (:mod:`experiments.orpo_tomato.grid`;
+   checkpoints in the scratch run ``<sweep>-grid``, deleted when every method's run is written).
    The learner optimises the proxy reward (rf = 0.02, ε = 0). Methods: no regularisation, AD-KL,
    and OM with KL / χ² / √χ² on state-action and on state-only occupancies. λ = c · scale with
    papers.md §1.4's dimensionless grids and scales converted to rf = 0.02 (``*_scale`` fields).
@@ -30,6 +32,7 @@ The base policy (part 1) is in ``base.py``, the configuration in ``config.py``.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 
 import jax
@@ -47,12 +50,14 @@ from experiments.orpo_tomato.base import (
     tomato_env,
 )
 from experiments.orpo_tomato.config import METHODS, PRESETS, ORPOTomato
+from experiments.orpo_tomato.grid import SEP, grid_program, split_metrics
 from experiments.orpo_tomato.schema import curve_key, exact_schema, family_tag, schema
 from jaxrl.agents.orpo import ORPOStatic, make_orpo
 from jaxrl.agents.ppo import make_train
 from jaxrl.config import config_hash
 from jaxrl.envs import tomato_exact
-from jaxrl.experiment.sweep import grid_keys, open_run, per_seed, run_sweep, sweep_cli
+from jaxrl.experiment.runner import run_chunked
+from jaxrl.experiment.sweep import grid_keys, open_run, per_seed, sweep_cli
 
 
 # ----------------------------------------------------------------------------- sweep
@@ -76,7 +81,8 @@ def orpo_setup(cfg: ORPOTomato, name: str):
     return static, orpo, coefs, lams
 
 
-def run_method(cfg, name, store, sweep, base_run, base_params, base_summary, env, env_params):
+def prepare_method(cfg, name, store, sweep, base_run, base_params, env, env_params) -> dict:
+    """Open the method's run directory and build its trainer, keys ``[L·n]`` and hparams."""
     static, orpo, coefs, lams = orpo_setup(cfg, name)
     trainer = make_orpo(static, orpo, env, base_params, None, env_params)
     L, n = len(lams), cfg.seeds
@@ -97,37 +103,68 @@ def run_method(cfg, name, store, sweep, base_run, base_params, base_summary, env
     }
     label = f"{name}: {L} λ × {n} seeds × {static.total_timesteps} steps"
     run = open_run(store, EXPERIMENT, run_config, cfg, label, **_sweep_run(sweep, name, base_run))
-    if run.is_done:
-        return run
+    return {"run": run, "trainer": trainer, "keys": keys, "hp": hp, "lams": lams, "lam": lam_flat}
+
+
+def run_grid(cfg, store, sweep, base_run, base_summary, env, env_params, setups, final_fn):
+    """Train every unfinished method of ``setups`` (name -> :func:`prepare_method`) as one
+    jitted program per chunk (:func:`~experiments.orpo_tomato.grid.grid_program`), with its
+    checkpoints in the scratch run ``<sweep>-grid`` (deleted once every method's run is
+    written); then write each method's ``metrics.npz`` and ``summary.json`` and mark it done."""
+    todo = {m: s for m, s in setups.items() if not s["run"].is_done}
+    if not todo:
+        return
+    grid_config = {"experiment": cfg.recorded(), "methods": list(todo), "base_run": base_run.run_id}
+    grid = store.create(EXPERIMENT, grid_config, f"{sweep}-grid", resume=cfg.resuming)
+    init, chunk = grid_program({m: s["trainer"] for m, s in todo.items()})
     t0 = time.time()
-    metrics, state = run_sweep(
-        cfg, run, trainer, keys, hp, postfix_metric="eval_true_reward", return_state=True
+    metrics, state = run_chunked(
+        init,
+        chunk,
+        {m: s["keys"] for m, s in todo.items()},
+        {m: s["hp"] for m, s in todo.items()},
+        num_chunks=cfg.num_chunks,
+        run=grid,
+        resume=cfg.resuming,
+        shard=cfg.shard,
+        tensorboard=cfg.tensorboard,
+        postfix_metric=f"{next(iter(todo))}{SEP}eval_true_reward",
+        return_state=True,
+        metrics_name="grid_metrics",
     )
-    one, _, _ = exact_returns(env, env_params, trainer.ppo.network, base_params)
-    final = jax.jit(jax.vmap(one))(state.current.train_state.params)
-    metrics = {
-        **metrics,
-        "lam": lam_flat,
-        "final_true_return": np.asarray(final["true_reward"]),
-        "final_proxy_return": np.asarray(final["proxy_reward"]),
-    }
-    run.write_metrics("metrics", metrics, schema=schema(name))
-    tr = metrics["final_true_return"].reshape(L, n).mean(1)
-    pr = metrics["final_proxy_return"].reshape(L, n).mean(1)
-    run.write_json(
-        "summary",
-        {
-            "lam": lams,
-            "mean_true_return": tr,
-            "mean_proxy_return": pr,
-            "wall_s": time.time() - t0,
-            "base_true_return": base_summary["exact_true_return"],
-        },
-    )
-    run.mark_done()
-    for lam, t, p in zip(lams, tr, pr, strict=True):
-        print(f"    λ={lam:<9.4g} true {t:6.2f}  proxy {p:6.2f}")
-    return run
+    wall = time.time() - t0
+    for name, s in todo.items():
+        final = final_fn(state[name].current.train_state.params)
+        m = {
+            **split_metrics(metrics, name),
+            "lam": s["lam"],
+            "final_true_return": np.asarray(final["true_reward"]),
+            "final_proxy_return": np.asarray(final["proxy_reward"]),
+        }
+        run = s["run"]
+        run.write_metrics("metrics", m, schema=schema(name))
+        L = len(s["lams"])
+        tr = m["final_true_return"].reshape(L, -1).mean(1)
+        pr = m["final_proxy_return"].reshape(L, -1).mean(1)
+        run.write_json(
+            "summary",
+            {
+                "lam": s["lams"],
+                "mean_true_return": tr,
+                "mean_proxy_return": pr,
+                "wall_s": wall,
+                "wall_note": f"the whole grid ({', '.join(todo)}), trained together",
+                "base_true_return": base_summary["exact_true_return"],
+            },
+        )
+        run.mark_done()
+        print(f"[{EXPERIMENT}] {name}:")
+        for lam, t, p in zip(s["lams"], tr, pr, strict=True):
+            print(f"    λ={lam:<9.4g} true {t:6.2f}  proxy {p:6.2f}")
+    if (grid.path / "tb").is_dir():  # --tensorboard: keep the events beside the first method
+        shutil.move(grid.path / "tb", next(iter(todo.values()))["run"].path / "tb")
+    shutil.rmtree(grid.path)  # scratch: its checkpoints are no longer needed
+    print(f"[{EXPERIMENT}] {len(todo)} methods trained together in {wall:.0f}s")
 
 
 def exact_grid(coefs: tuple[float, ...], scale: float, per_decade: int) -> np.ndarray:
@@ -169,7 +206,9 @@ def run_exact(cfg, store, sweep, base_run, base_params, env, env_params, network
         tag = family_tag(div, state_only)
         for k, v in c.items():
             arrays[curve_key(tag, k)] = np.asarray(v)[None]  # [1, L]: the store's leading axis
-    run.write_metrics("metrics", arrays, schema=exact_schema(family_tag(*f) for f in curves))
+    # sorted: the order of config.json's "grids", from which the figure rebuilds the schema
+    tags = sorted(family_tag(*f) for f in curves)
+    run.write_metrics("metrics", arrays, schema=exact_schema(tags))
     run.write_json("summary", {"wall_s": time.time() - t0, "n_reachable_states": int(len(index))})
     run.mark_done()
     print(f"[{EXPERIMENT}] exact curves: {len(fams)} variants in {time.time() - t0:.0f}s")
@@ -192,10 +231,16 @@ def main(argv=None):
         if pending:
             sweep = pending[-1].run_id.split(f"-{h}-")[0] + f"-{h}"
     sweep = sweep or f"{time.strftime('%Y%m%d-%H%M%S')}-{h}"
-    runs = [
-        run_method(cfg, name, store, sweep, base_run, base_params, base_summary, env, env_params)
+    setups = {
+        name: prepare_method(cfg, name, store, sweep, base_run, base_params, env, env_params)
         for name in cfg.methods
-    ]
+    }
+    if setups:
+        network = next(iter(setups.values()))["trainer"].ppo.network
+        one, _, _ = exact_returns(env, env_params, network, base_params)
+        final_fn = jax.jit(jax.vmap(one))  # one compile for every method: the same network
+        run_grid(cfg, store, sweep, base_run, base_summary, env, env_params, setups, final_fn)
+    runs = [s["run"] for s in setups.values()]
     if cfg.exact:
         network = make_train(base_setup(cfg)[0], env, None, env_params).network
         runs.append(run_exact(cfg, store, sweep, base_run, base_params, env, env_params, network))
