@@ -34,7 +34,15 @@ from jaxrl.experiment.provenance import git_info, package_versions
 from jaxrl.experiment.results import ResultsStore, RunDir, atomic_write_bytes
 
 #: ``make reproduce``'s order; experiments found only in claims.json follow
-EXPERIMENTS = ("ppo_classic", "pbrs", "barfi", "orpo_tomato", "rlhf_shaping", "lipschitz_gail")
+EXPERIMENTS = (
+    "ppo_classic",
+    "pbrs",
+    "barfi",
+    "orpo_tomato",
+    "rlhf_shaping",
+    "lipschitz_gail",
+    "preference_rms",
+)
 THEORY = "theory_checks.json"
 WALL_TIMES = "wall_times.txt"
 _BUDGET_KEY = re.compile(r"(total_timesteps|_steps|_episodes)$")

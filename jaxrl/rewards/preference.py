@@ -98,6 +98,23 @@ def preference_accuracy(
     return jnp.sum(agree & valid) / jnp.maximum(jnp.sum(valid), 1)
 
 
+def fit_full_batch(loss_fn, params, optimizer: optax.GradientTransformation, steps: int):
+    """Minimise ``loss_fn(params)`` by ``steps`` full-batch ``optimizer`` steps (one
+    ``lax.scan``; jittable and vmappable, e.g. over an ensemble's members or seeds).
+
+    Returns ``(params, losses [steps])`` (the loss before each step)."""
+    loss_grad = jax.value_and_grad(loss_fn)
+
+    def step(carry, _):
+        p, opt = carry
+        loss, g = loss_grad(p)
+        upd, opt = optimizer.update(g, opt, p)
+        return (optax.apply_updates(p, upd), opt), loss
+
+    (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), None, steps)
+    return params, losses
+
+
 class BTFit(NamedTuple):
     """Result of :func:`train_bt_reward_model`."""
 
@@ -139,16 +156,7 @@ def train_bt_reward_model(
 
     @jax.jit
     def fit(params, data):
-        loss_grad = jax.value_and_grad(lambda p: bt_loss(p, model.apply, data, reg))
-
-        def step(carry, _):
-            p, opt = carry
-            loss, g = loss_grad(p)
-            upd, opt = tx.update(g, opt, p)
-            return (optax.apply_updates(p, upd), opt), loss
-
-        (params, _), losses = jax.lax.scan(step, (params, tx.init(params)), None, steps)
-        return params, losses
+        return fit_full_batch(lambda p: bt_loss(p, model.apply, data, reg), params, tx, steps)
 
     params, losses = fit(params, data)
     return BTFit(params, model, losses)

@@ -1,0 +1,1 @@
+"""Learned reward models from preferences (issue 18): see :mod:`.experiment`."""
