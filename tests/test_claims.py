@@ -96,6 +96,8 @@ def test_claim_record_validates_and_round_trips():
         Claim("other.a", "exp", "P", "s", {}, "r", "reproduced", "d")
     with pytest.raises(ValueError, match="lo > hi"):
         Estimate(1.0, 2.0, 0.0, 3)
+    with pytest.raises(TypeError, match="'paper' is dict"):  # a settings dict in the paper slot
+        Claim("exp.a", "exp", {"steps": 1}, "s", {}, "r", "reproduced", "d")
     text = claims_caption([c, _claim("exp", "b", "partial")])
     assert "[exp.a] REPRODUCED" in text and "[exp.b] PARTIAL" in text
 

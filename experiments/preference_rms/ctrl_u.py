@@ -53,7 +53,7 @@ from jaxrl.experiment.claims import Check, Claim, claims_caption, combine, estim
 from jaxrl.rewards.uncertainty import ensemble_mean_std, rectify, train_bt_ensemble
 
 EXPERIMENT = "preference_rms"
-PAPER = "Ctrl-U (Zhang et al., ICLR 2025)"
+CITATION = "Ctrl-U (Zhang et al., ICLR 2025)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +208,7 @@ def _positive(name: str, x) -> tuple[Check, object]:
 
 def _claim(tag, statement, quantities, rule, check) -> Claim:
     return Claim.from_check(
-        f"{EXPERIMENT}.ctrl_u.{tag}", EXPERIMENT, PAPER, statement, quantities, rule, check
+        f"{EXPERIMENT}.ctrl_u.{tag}", EXPERIMENT, CITATION, statement, quantities, rule, check
     )
 
 

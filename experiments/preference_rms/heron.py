@@ -72,7 +72,7 @@ from jaxrl.rewards.heron import (
 from jaxrl.rewards.preference import RewardMLP
 from jaxrl.rewards.reward_model import learned_reward
 
-PAPER = "HERON (Bukharin et al., ICML'25)"
+CITATION = "HERON (Bukharin et al., ICML'25)"
 EXPERIMENT = "preference_rms"
 
 
@@ -313,7 +313,7 @@ def claims(summary: dict) -> list[Claim]:
         c = ci_bound(f"{t} HERON", h, "hi", ">=", lin.lo)
         checks[t] = Check(c.verdict, f"{c.detail} (the lower limit of {best} {lin.fmt()})")
     cid = f"{EXPERIMENT}.heron.matches_linear"
-    return [Claim.from_check(cid, EXPERIMENT, PAPER, STATEMENT, q, RULE, combine(checks, "all"))]
+    return [Claim.from_check(cid, EXPERIMENT, CITATION, STATEMENT, q, RULE, combine(checks, "all"))]
 
 
 def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:

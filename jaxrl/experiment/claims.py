@@ -184,6 +184,11 @@ class Claim:
     detail: str
 
     def __post_init__(self) -> None:
+        for f in ("id", "experiment", "paper", "statement", "rule", "verdict", "detail"):
+            v = getattr(self, f)
+            if not isinstance(v, str):
+                got = f"{type(v).__name__} {str(v)[:60]!r}"
+                raise TypeError(f"claim field {f!r} is {got}; expected str")
         _check_verdict(self.verdict)
         if not self.id.startswith(self.experiment + "."):
             raise ValueError(f"claim id {self.id!r} must start with {self.experiment + '.'!r}")
