@@ -41,6 +41,12 @@ def normalise_on_reference(table, tb: PreferenceTestbed) -> Array:
     return (table - mu) / jnp.maximum(sd, 1e-8)
 
 
+def kl_regularised_table(table, tb: PreferenceTestbed, beta: float) -> Array:
+    """``r + β·log π_ref(a | p)`` for a table ``[..., P, K]``: with an entropy bonus β, PPO on it
+    maximises ``E_π[r] − β·KL(π ‖ π_ref)`` (see :func:`train_on_tables`)."""
+    return table + beta * jax.nn.log_softmax(tb.ref_logits, axis=-1)
+
+
 def bandit_static(steps: int, num_chunks: int = 4) -> PPOStatic:
     """PPO on the bandit: 64 contexts x 4 steps per update, 2 epochs, constant LR."""
     return PPOStatic(
@@ -66,6 +72,7 @@ def train_on_tables(
     *,
     learning_rate: float = 5e-3,
     ent_coef: float = 0.01,
+    kl_coef: float = 0.0,
     num_chunks: int = 4,
     env: PreferenceBandit | None = None,
     env_params: Any = None,
@@ -73,6 +80,11 @@ def train_on_tables(
 ):
     """PPO on the bandit, one run per reward table ``tables [n, U, P, K]`` (or ``[n, P, K]``,
     the same for every user), all in one vmapped program.
+
+    ``kl_coef`` β > 0 optimises RLHF's KL-regularised objective ``E_π[r] − β·KL(π ‖ π_ref)``
+    through the same reward path: the table becomes :func:`kl_regularised_table`
+    ``r + β·log π_ref`` and PPO's entropy bonus grows by β, since
+    ``E_π[r + β log π_ref] + β·H(π) = E_π[r] − β·KL(π ‖ π_ref)`` per context.
 
     Returns the per-update metrics ``[n, updates]`` as numpy: ``return_gold_reward`` (the
     sampled responses' mean gold utility), ``return_learner_reward`` (the RM's reward), ...;
@@ -86,6 +98,11 @@ def train_on_tables(
     if tables.shape[1:] != (U, P, K):
         raise ValueError(f"train_on_tables: tables shape {tables.shape}, want (n, {U}, {P}, {K})")
     n = tables.shape[0]
+    if kl_coef < 0:
+        raise ValueError(f"train_on_tables: kl_coef={kl_coef} must be >= 0")
+    if kl_coef > 0:
+        tables = kl_regularised_table(tables, tb, kl_coef)
+        ent_coef = ent_coef + kl_coef
     env = PreferenceBandit(tb) if env is None else env
     trainer = make_train(
         bandit_static(steps, num_chunks), env, bandit_table_reward(P, U), env_params
