@@ -20,9 +20,8 @@ import jax.numpy as jnp
 import pytest
 
 from theory_checks.__main__ import discover
-from theory_checks.harness import failure_summary, run_check
+from theory_checks.harness import run_check
 
-_CLEAN: set[str] = set()  # checks seen passing without a mutant in this process
 CASES = None  # the default count: kill rates are judged on the same cases as the suite
 
 
@@ -317,14 +316,11 @@ def test_at_least_fifteen_mutants():
 def test_suite_catches_mutant(mutant: Mutant):
     checks = [c for c in discover() if any(k in c.name for k in mutant.checks)]
     assert checks, f"no check matches {mutant.checks}"
-    # Sanity: the named checks pass without the mutant (on the same cases).
-    for check in checks:
-        if check.name not in _CLEAN:
-            r = run_check(check, cases=CASES, shrink=False)
-            assert r.passed, f"{check.name} fails without the mutant:\n{failure_summary(r)}"
-            _CLEAN.add(check.name)
+    # That the named checks pass without the mutant (on the same cases) is their own tests' job
+    # (theory_checks/check_*.py run in the same suite); here only the mutant's verdict matters,
+    # so stop at the first check that fails.
     with patched(mutant.module, mutant.attr, mutant.make):
-        results = [run_check(c, cases=CASES, shrink=False) for c in checks]
-    assert not all(r.passed for r in results), (
-        f"mutant {mutant.name!r} survives every check in {[c.name for c in checks]}"
-    )
+        caught = any(
+            not run_check(c, cases=CASES, shrink=False, verdict_only=True).passed for c in checks
+        )
+    assert caught, f"mutant {mutant.name!r} survives every check in {[c.name for c in checks]}"

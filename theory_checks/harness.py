@@ -387,14 +387,25 @@ def run_strategy_mutation(
 
 
 def run_check(
-    check: Check, thorough: bool = False, cases: int | None = None, *, shrink: bool = True
+    check: Check,
+    thorough: bool = False,
+    cases: int | None = None,
+    *,
+    shrink: bool = True,
+    verdict_only: bool = False,
 ) -> CheckResult:
-    """Run the property and every mutation of one check; never raises for a failing check."""
+    """Run the property and every mutation of one check; never raises for a failing check.
+
+    ``verdict_only``: stop as soon as the property fails (the check has failed; its own
+    strategy mutations are not run), for callers that need only pass/fail (library mutants)."""
     n = required_cases(check, thorough, cases)
     result = CheckResult(check.name, check.theorem, check.tolerance, n)
     t0 = time.perf_counter()
     with jax.enable_x64(True):
         mutated = run_property(check, n, result, shrink=shrink)
+        if verdict_only and not result.property_ok:
+            result.seconds = time.perf_counter() - t0
+            return result
         for mutation, m in zip(check.mutations, result.mutations, strict=True):
             if mutation.mutate is not None:
                 errors = mutated[mutation.name]
