@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxrl.config import Config
-from jaxrl.experiment import ResultsStore
+from jaxrl.experiment import ResultsStore, to_frame
 from jaxrl.experiment.claims import Claim, ci_greater, estimate
 from jaxrl.experiment.sweep import SeededSweep
 from jaxrl.experiment.systems import figures_main, numeric_leaves, run_system
@@ -70,6 +70,11 @@ def test_run_system_stores_once_and_figures_write_claims(tmp_path, capsys):
     claims = json.loads((out / "claims.json").read_text())["toy"]
     assert [c["id"] for c in claims["claims"]] == ["toy.sys.a_gt_b"]
     assert "sys: 4 seeds, steps 10" in claims["budget"]
+    df = to_frame(tmp_path / "results")
+    assert set(df.metric) == {"a", "b", "wall_s"} and set(df["cfg.system"]) == {"sys"}
+    a = df[df.metric == "a"].sort_values("seed")
+    assert list(a.seed) == [0, 1, 2, 3] and np.allclose(a.value, summary["a"])
+    assert df[df.metric == "wall_s"].value.tolist() == [summary["wall_s"]]
 
 
 def test_numeric_leaves_flattens_the_summary():

@@ -38,6 +38,10 @@ group-major, row ``g · seeds + i`` is setting ``g``, seed ``i``):
 4. Anything else (no ``seeds`` recorded, or a count that does not divide): the row index is the
    seed and the variant is ``""``.
 
+A family of systems (preference_rms, exploration_rewards; :mod:`jaxrl.experiment.systems`)
+stores each system's summary leaves per seed or with a leading ``one`` axis; ``cfg.system``
+names the system.
+
 Steps: the second axis is time. An integer metric ``env_steps`` or ``eval_env_steps`` with axes
 ``(run axis, T)`` gives the environment step of each entry of ``T`` (``step_unit="env_step"``);
 else an ``update`` axis of a PPO-style run (``static.num_envs``, ``num_steps`` and

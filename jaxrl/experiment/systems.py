@@ -27,6 +27,7 @@ from jaxrl.config import to_json_dict
 from jaxrl.experiment import plotting
 from jaxrl.experiment.claims import write_claims
 from jaxrl.experiment.results import ResultsStore
+from jaxrl.experiment.schema import MetricSpec, Schema
 from jaxrl.experiment.sweep import open_run
 
 #: Settings fields whose name contains one of these words size a run (they go in the budget).
@@ -50,6 +51,24 @@ def numeric_leaves(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
     return out
 
 
+def summary_metrics(
+    experiment: str, summary: Any, seeds: int
+) -> tuple[dict[str, np.ndarray], Schema]:
+    """The summary's numeric leaves as ``metrics.npz`` arrays with a schema, so that
+    :func:`jaxrl.experiment.to_frame` reads them: a leaf whose first axis has ``seeds`` entries
+    is per seed (axes ``("seed", "<name>:1", ...)``); any other leaf (a scalar, a per-condition
+    list) gets a leading axis of one (``("one", "<name>:1", ...)``). Axes after the first are
+    named after their metric, since a summary's axes carry no names."""
+    arrays, specs = {}, []
+    for name, arr in numeric_leaves(summary).items():
+        per_seed = arr.ndim >= 1 and arr.shape[0] == seeds
+        arr = arr if per_seed else arr[None]
+        axes = ("seed" if per_seed else "one", *(f"{name}:{i}" for i in range(1, arr.ndim)))
+        arrays[name] = arr
+        specs.append(MetricSpec(name, "float64", axes, allow_nonfinite=True))
+    return arrays, Schema(experiment, tuple(specs))
+
+
 def run_system(experiment: str, name: str, module: Any, cfg: Any, store: ResultsStore):
     """Run system ``name`` (all ``cfg.seeds`` seeds) with ``getattr(cfg, name)`` as its
     settings, store ``summary.json`` (with the wall time) and ``metrics.npz`` in a results
@@ -69,7 +88,8 @@ def run_system(experiment: str, name: str, module: Any, cfg: Any, store: Results
     summary = module.run(settings, cfg.seeds, cfg.seed)
     summary["wall_s"] = time.perf_counter() - t0
     run.write_json("summary", summary)
-    run.write_metrics("metrics", numeric_leaves(summary))
+    arrays, schema = summary_metrics(experiment, summary, cfg.seeds)
+    run.write_metrics("metrics", arrays, schema=schema)
     run.mark_done()
     for c in module.claims(summary):
         print(f"[{experiment}] {c.id}: {c.verdict} ({c.detail})", flush=True)
