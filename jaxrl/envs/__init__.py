@@ -10,8 +10,15 @@ Discrete actions out of range are clipped; ``with debug_actions():`` makes them 
 
 # Imported for their registration side effect, so every id works through ``make`` alone:
 # "barfi_gridworld", "cartpole_aux", "mountaincar_sparse_aux", "halfcheetah_aux",
-# "repeated_step", "rlhf_bandit", "preference_bandit".
-from jaxrl.envs import barfi_envs, key_door, preference_bandit, repeated_step, rlhf_bandit  # noqa: F401
+# "repeated_step", "rlhf_bandit", "preference_bandit", "key_door", "reasoning_chain".
+from jaxrl.envs import (  # noqa: F401
+    barfi_envs,
+    key_door,
+    preference_bandit,
+    reasoning_chain,
+    repeated_step,
+    rlhf_bandit,
+)
 from jaxrl.envs.brax_adapter import BraxEnv, BraxEnvState, BraxParams, make_brax
 from jaxrl.envs.checks import actions_checked, check_params, debug_actions
 from jaxrl.envs.core import (
