@@ -1,5 +1,5 @@
-"""Shared by the exploration systems: PPO on a sparse-reward env with a reward transform, many
-runs in one vmapped program.
+"""PPO on a small env with a reward transform, many runs in one vmapped program: the one way
+the systems of a family (exploration_rewards, process_rewards) train their policies.
 
 Every system that trains a policy does it the same way: its bonus is a
 :class:`~jaxrl.shaping.transform.RewardTransform` (with learned state where it needs one), its
