@@ -42,6 +42,7 @@ EXPERIMENTS = (
     "rlhf_shaping",
     "lipschitz_gail",
     "preference_rms",
+    "exploration_rewards",
 )
 THEORY = "theory_checks.json"
 WALL_TIMES = "wall_times.txt"

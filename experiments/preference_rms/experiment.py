@@ -27,10 +27,8 @@ the wall time) and the same numbers as arrays in ``metrics.npz``;
 from __future__ import annotations
 
 from experiments.preference_rms.config import EXPERIMENT, MODULES, PRESETS
-from jaxrl.experiment.sweep import sweep_cli
-from jaxrl.experiment.systems import run_system
+from jaxrl.experiment.systems import family_main
 
 
 def main(argv=None):
-    cfg, store = sweep_cli(PRESETS, __doc__, argv)
-    return [run_system(EXPERIMENT, name, MODULES[name], cfg, store) for name in cfg.systems]
+    return family_main(EXPERIMENT, MODULES, PRESETS, __doc__, argv)

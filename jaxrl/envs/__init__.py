@@ -29,11 +29,13 @@ from jaxrl.envs.core import (
     reward_channels,
     terminated_wins,
 )
+from jaxrl.envs.deceptive_maze import make_deceptive_maze  # noqa: F401  (registers it)
 from jaxrl.envs.gridworld import make_gridworld  # noqa: E402  (registers "gridworld")
 from jaxrl.envs.gymnax_adapter import CLASSIC_CONTROL, GymnaxEnv, make_gymnax
 from jaxrl.envs.registry import make, register, registered_names
 from jaxrl.envs.tabular import TabularEnv, TabularEnvParams, TabularEnvState, make_tabular
 from jaxrl.envs.tomato import TomatoEnv, make_tomato  # noqa: E402  (registers "tomato")
+from jaxrl.envs.twenty_questions import make_twenty_questions  # noqa: F401, E402
 from jaxrl.envs.wrappers import (
     AutoReset,
     EpisodeStatistics,

@@ -16,6 +16,7 @@ exploration_rewards``) declares ``MODULES = {name: module}`` and a sweep config 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from jaxrl.experiment import plotting
 from jaxrl.experiment.claims import write_claims
 from jaxrl.experiment.results import ResultsStore
 from jaxrl.experiment.schema import MetricSpec, Schema
-from jaxrl.experiment.sweep import open_run
+from jaxrl.experiment.sweep import SeededSweep, open_run, sweep_cli
 
 #: Settings fields whose name contains one of these words size a run (they go in the budget).
 BUDGET_WORDS = ("steps", "pairs", "users", "members", "population", "episodes", "generations")
@@ -49,6 +50,42 @@ def numeric_leaves(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
     if prefix and not isinstance(tree, str):
         out[prefix[:-1]] = arr
     return out
+
+
+def family_config(cls_name: str, modules: Mapping[str, Any], seeds: int = 5) -> type:
+    """The sweep config of a family: a frozen :class:`SeededSweep` with ``seeds``, ``systems``
+    (which to run; an unknown name is an error naming it) and one field per system holding its
+    ``Settings`` (default ``QUICK``), so ``--<system>.<field>`` overrides work on the CLI."""
+    names = tuple(modules)
+
+    def check(self) -> None:
+        SeededSweep.check(self)
+        self.check_positive("seeds")
+        unknown = sorted(set(self.systems) - set(names))
+        self.require(not unknown, "systems", f"unknown {unknown}; known: {names}")
+
+    fields = [
+        ("seeds", int, dataclasses.field(default=seeds)),
+        ("systems", tuple[str, ...], dataclasses.field(default=names)),
+        *((n, m.Settings, dataclasses.field(default=m.QUICK)) for n, m in modules.items()),
+    ]
+    return dataclasses.make_dataclass(
+        cls_name, fields, bases=(SeededSweep,), frozen=True, namespace={"check": check}
+    )
+
+
+def family_presets(cls: type, modules: Mapping[str, Any], paper_seeds: int = 10) -> dict:
+    """``{"quick": every system's QUICK, "paper": every system's PAPER with more seeds}``."""
+    return {
+        "quick": cls(),
+        "paper": cls(seeds=paper_seeds, **{n: m.PAPER for n, m in modules.items()}),
+    }
+
+
+def family_main(experiment: str, modules: Mapping[str, Any], presets, doc, argv) -> list:
+    """The CLI of a family: parse ``--profile`` and overrides, run each selected system."""
+    cfg, store = sweep_cli(presets, doc, argv)
+    return [run_system(experiment, n, modules[n], cfg, store) for n in cfg.systems]
 
 
 def summary_metrics(

@@ -1,0 +1,1 @@
+"""Intrinsic and exploration rewards (issue 19): see :mod:`.experiment`."""
