@@ -24,9 +24,10 @@ install: $(STAMP)
 # Two xdist workers (CI has 2 cores; work stealing keeps each file's jit cache on one worker). A test
 # that hangs is ended by pytest-timeout's thread method (stacks dumped) and, being a crashed worker,
 # rerun once; an ordinary failure is never rerun (--only-rerun matches timeouts only). See conftest.py.
+# The 25 slowest tests are listed at the end (where the time goes, for keeping the suite lean).
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout'
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout' --durations=25
 
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
