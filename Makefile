@@ -31,7 +31,7 @@ test: $(STAMP)
 
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
-EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail preference_rms exploration_rewards
+EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail preference_rms exploration_rewards process_rewards
 # `make reproduce PROFILE=paper` runs the paper profiles (GPU budgets; see each experiment's doc).
 PROFILE ?= quick
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false

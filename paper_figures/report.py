@@ -43,6 +43,7 @@ EXPERIMENTS = (
     "lipschitz_gail",
     "preference_rms",
     "exploration_rewards",
+    "process_rewards",
 )
 THEORY = "theory_checks.json"
 WALL_TIMES = "wall_times.txt"

@@ -15,7 +15,7 @@ from jaxrl.experiment.claims import Claim, ci_greater, estimate
 from jaxrl.experiment.sweep import SeededSweep
 from jaxrl.experiment.systems import figures_main, numeric_leaves, run_system
 
-FAMILIES = ("preference_rms", "exploration_rewards")
+FAMILIES = ("preference_rms", "exploration_rewards", "process_rewards")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,8 +14,12 @@
   if the gates pass), :func:`gra_return` (trajectory level). :func:`gated_channels` is the
   per-step rule ``R^(i)(s, a) ← 0 if R^(j)(s, a) < δ_j for some higher-priority j``.
 * **CaRL-style multiplicative penalties** (Jaeger et al. 2025, "CaRL: Learning Scalable Planning
-  Policies with Simple Rewards"; from memory, not in papers.md): ``r = progress · Π_i f_i`` with
-  soft-penalty factors ``f_i ∈ [0, 1]`` (1 = no infraction). :func:`multiplicative_penalties`.
+  Policies with Simple Rewards"), checked against the abstract (seed-papers.txt): a single term,
+  route completion; soft infractions multiply the step's route-completion gain,
+  ``r_t = ΔRC_t · Π_i f_i,t`` with ``f_i ∈ [0, 1]`` (1 = no infraction),
+  :func:`multiplicative_penalties`; severe infractions terminate the episode, which a reward
+  transform cannot do: :func:`jaxrl.shaping.composite.terminate_on` / ``carl_reward`` pay the
+  terminating step and nothing after it.
 * **Weighted channels**: ``Σ_i w_i·channel_i``; :func:`weighted_channels`.
 
 Channel values are ``[*B]`` arrays in ``transition.channels``; the name ``"reward"`` (if no channel
@@ -142,7 +146,8 @@ def gated_reward_accumulation(
 
 def multiplicative_penalties(factors: Sequence[str], base: str = "reward") -> RewardTransform:
     """CaRL-style reward ``base · Π_i factor_i`` (factors are channels in [0, 1], not clipped
-    here). ``base`` defaults to the incoming reward (e.g. route progress). No params or state."""
+    here). ``base`` defaults to the incoming reward (CaRL: the step's route-completion gain).
+    No params or state."""
     factors = tuple(factors)
 
     def apply(params, state, tr: Transition):
