@@ -381,8 +381,10 @@ def claims(summary: dict) -> list[Claim]:
     return out
 
 
-def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
-    """Success and episode-length curves (mean over seeds) per condition; claims as caption."""
+def curves_figure(summary: dict, cl: list[Claim], out, name: str, head: str) -> pathlib.Path:
+    """Success and episode-length curves (mean over seeds) per condition of a reasoning-chain
+    PPO summary; caption: ``head`` (budgets), each condition's final numbers, the claims.
+    Writes ``out / f"process_rewards_{name}.png"`` (shared with ``robo_dopamine``)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -391,29 +393,35 @@ def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4.5))
-    for name, c, ln in zip(summary["conditions"], summary["success_curve_mean"],
+    for cond, c, ln in zip(summary["conditions"], summary["success_curve_mean"],
                            summary["length_curve_mean"], strict=True):  # fmt: skip
-        a1.plot(c, label=name, lw=1.2)
-        a2.plot(ln, label=name, lw=1.2)
+        a1.plot(c, label=cond, lw=1.2)
+        a2.plot(ln, label=cond, lw=1.2)
     a1.axhline(summary["optimal_success"], color="k", ls=":", lw=0.8, label="optimal")
     a1.axhline(summary["shortcut_success"], color="grey", ls="--", lw=0.8, label="shortcut")
     a1.set(xlabel="PPO update", ylabel="success (outcome reward)")
     a2.set(xlabel="PPO update", ylabel="episode length")
     a1.legend(fontsize=7)
-    st, pc = summary["settings"], summary["per_condition"]
-    n = len(pc["outcome"]["final_success"])
-    lines = [f"{k}: final success {np.mean(v['final_success']):.2f}, length "
-             f"{np.mean(v['final_length']):.2f}" for k, v in pc.items()]  # fmt: skip
-    caption = (
-        f"{n} seeds, {st['ppo_steps']} PPO steps/run, γ={st['gamma']}, c_pot="
-        f"{st['ppo_coef_potential']}, c_bonus={st['ppo_coef_bonus']}. "
-        + "; ".join(lines)
-        + "\n"
-        + claims_caption(cl)
-    )
+    lines = [
+        f"{k}: final success {np.mean(v['final_success']):.2f}, length "
+        f"{np.mean(v['final_length']):.2f}"
+        for k, v in summary["per_condition"].items()
+    ]
+    caption = head + "; ".join(lines) + "\n" + claims_caption(cl)
     fig.text(0.01, 0.01, caption, fontsize=5, wrap=True, va="bottom")
     fig.subplots_adjust(bottom=0.42)
-    path = out / "process_rewards_grpo_r.png"
+    path = out / f"process_rewards_{name}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
+    """Success and episode-length curves (mean over seeds) per condition; claims as caption."""
+    st, pc = summary["settings"], summary["per_condition"]
+    n = len(pc["outcome"]["final_success"])
+    head = (
+        f"{n} seeds, {st['ppo_steps']} PPO steps/run, γ={st['gamma']}, c_pot="
+        f"{st['ppo_coef_potential']}, c_bonus={st['ppo_coef_bonus']}. "
+    )
+    return curves_figure(summary, cl, out, "grpo_r", head)

@@ -55,13 +55,14 @@ import numpy as np
 
 import jaxrl.config
 from experiments.process_rewards.grpo_r import (
+    curves_figure,
     exact_compare,
     potential_tables,
     reasoning_obs_table,
 )
 from jaxrl.envs import make
 from jaxrl.envs.reasoning_chain import ReasoningConfig, optimal_success, reasoning_mdp
-from jaxrl.experiment.claims import Check, Claim, Estimate, claims_caption, combine, estimate
+from jaxrl.experiment.claims import Check, Claim, Estimate, combine, estimate
 from jaxrl.experiment.ppo_runs import ppo_runs
 from jaxrl.rewards.progress_model import (
     ProgressMLP,
@@ -373,39 +374,12 @@ def claims(summary: dict) -> list[Claim]:
 
 def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
     """Success / episode-length curves per condition (mean over seeds); claims as caption."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = pathlib.Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4.5))
-    for name, c, ln in zip(summary["conditions"], summary["success_curve_mean"],
-                           summary["length_curve_mean"], strict=True):  # fmt: skip
-        a1.plot(c, label=name, lw=1.2)
-        a2.plot(ln, label=name, lw=1.2)
-    a1.axhline(summary["optimal_success"], color="k", ls=":", lw=0.8, label="optimal")
-    a1.axhline(summary["shortcut_success"], color="grey", ls="--", lw=0.8, label="shortcut")
-    a1.set(xlabel="PPO update", ylabel="success (outcome reward)")
-    a2.set(xlabel="PPO update", ylabel="episode length")
-    a1.legend(fontsize=7)
     st, pc = summary["settings"], summary["per_condition"]
     n = len(pc["outcome"]["final_success"])
-    lines = [f"{k}: final success {np.mean(v['final_success']):.2f}, length "
-             f"{np.mean(v['final_length']):.2f}" for k, v in pc.items()]  # fmt: skip
-    caption = (
+    head = (
         f"{n} seeds, {st['ppo_steps']} PPO steps/run, γ={st['gamma']}, c_pot="
         f"{st['ppo_coef_potential']}, c_raw={st['ppo_coef_raw']}; progress model: "
         f"{st['data_episodes']} episodes, label noise {st['noise_scale']}, clean-label MSE "
         f"{np.mean(summary['model_mse_clean']):.4f}. "
-        + "; ".join(lines)
-        + "\n"
-        + claims_caption(cl)
     )
-    fig.text(0.01, 0.01, caption, fontsize=5, wrap=True, va="bottom")
-    fig.subplots_adjust(bottom=0.42)
-    path = out / "process_rewards_robo_dopamine.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return curves_figure(summary, cl, out, "robo_dopamine", head)
