@@ -186,6 +186,24 @@ def test_group_advantages_exact():
         gr.group_advantages(returns, to_go, "ppo")
 
 
+def test_igpo_advantages_exact():
+    """IGPO: turn rewards normalised over the group's valid turns, then summed from each turn
+    (float64 hand example: one group of two episodes, lengths 3 and 1)."""
+    with jax.enable_x64(True):
+        rew = jnp.array([[[0.0, 0.5, 1.0], [1.0, 0.0, 0.0]]], jnp.float64)
+        valid = jnp.array([[[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]]], jnp.float64)
+        vals = np.array([0.0, 0.5, 1.0, 1.0])  # the 4 valid turns
+        z = (np.array([[0.0, 0.5, 1.0], [1.0, 0.0, 0.0]]) - vals.mean()) / vals.std()
+        want = np.array([[z[0].sum(), z[0, 1:].sum(), z[0, 2]], [z[1, 0], 0.0, 0.0]])
+        a = gr.igpo_advantages(rew, valid, 1.0, 1e-12)
+        np.testing.assert_allclose(a[0], want, rtol=1e-9, atol=1e-12)
+        # a collapsed group (every valid turn reward equal) gives no signal
+        flat = gr.igpo_advantages(jnp.ones_like(rew) * valid, valid, 1.0)
+        np.testing.assert_array_equal(flat, 0.0)
+    with pytest.raises(TypeError, match="advantage"):
+        gr.GroupStatic(advantage="ppo")
+
+
 def _small_trainer(transform=None, updates=60, advantage="grpo"):
     env, p = make("twenty_questions", num_items=2, num_attributes=1, max_questions=1)
     st = gr.GroupStatic(num_groups=8, group_size=4, num_updates=updates, num_chunks=2,

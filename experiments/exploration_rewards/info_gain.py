@@ -32,6 +32,11 @@ Success = the mean env (outcome) reward of the training episodes that ended in a
   the point is above). Both learners combined with ``combine(need="all")``. A learner whose τ
   does not exceed the outcome-only success of its first ``window`` updates (mean over seeds: the
   outcome-only run did not improve, so τ is reached at once) is ``not testable``.
+* ``speed_igpo`` (added after the first QUICK run, rule declared before its own first run) —
+  the same claim with IGPO's own advantage (every turn reward normalised over the group, then
+  summed from each turn; ``GroupStatic(advantage="igpo")``): episodes-to-τ of outcome-only GRPO
+  (the GRPO τ) CI above those of the info_gain reward with IGPO advantages (``ci_greater``;
+  partial when only the point is above). ``not testable`` as for ``speed``.
 * ``collapse`` — "and avoids advantage collapse". With the group-relative learner, the fraction
   of groups whose learner returns are all identical, averaged over training, per seed:
   reproduced when the outcome CI lies above the info_gain CI (``ci_greater``), partial when only
@@ -58,8 +63,8 @@ EXPERIMENT = "exploration_rewards"
 SYSTEM = "info_gain"
 CITATION = "IGPO (Information Gain-based Policy Optimization, 2025); Dialogue as Discovery (Nous)"
 CONDITIONS = ("outcome", "info_gain")
-LEARNERS = ("ppo", "grpo")
-TAGS = ("speed", "collapse")
+LEARNERS = ("ppo", "grpo", "igpo")  # igpo: the group learner with IGPO's turn-level advantages
+TAGS = ("speed", "speed_igpo", "collapse")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,19 +157,21 @@ def run(settings: Settings, seeds: int, seed: int) -> dict:
                  learning_rate=s.ppo_learning_rate, ent_coef=s.ent_coef, static=static)  # fmt: skip
     ppo = {"success": m["return_env_reward"], "episodes": np.cumsum(m["episode_count"], -1)}
 
-    st = gr.GroupStatic(num_groups=s.num_groups, group_size=s.group_size,
-                        num_updates=s.grpo_updates, num_chunks=4)  # fmt: skip
-    trainer = gr.make_train(st, env, transform, params)
-    hp = trainer.check(gr.GroupHParams(learning_rate=s.grpo_learning_rate, kl_coef=s.kl_coef,
-                                       ent_coef=s.ent_coef)).broadcast(n)  # fmt: skip
-    hp = hp._replace(transform=tp)
-    keys = jnp.tile(jax.random.split(k_gr, seeds), 2)  # the same seed keys for both rewards
-    _, mg = jax.jit(jax.vmap(trainer))(keys, hp)
-    mg = {k: np.asarray(v) for k, v in mg.items()}
-    grpo = {"success": mg["return_env_reward"], "episodes": mg["episodes"],
-            "collapse": mg["collapse_fraction"]}  # fmt: skip
+    group = {}
+    for name in ("grpo", "igpo"):
+        st = gr.GroupStatic(num_groups=s.num_groups, group_size=s.group_size,
+                            num_updates=s.grpo_updates, num_chunks=4, advantage=name)  # fmt: skip
+        trainer = gr.make_train(st, env, transform, params)
+        hp = trainer.check(gr.GroupHParams(learning_rate=s.grpo_learning_rate, kl_coef=s.kl_coef,
+                                           ent_coef=s.ent_coef)).broadcast(n)  # fmt: skip
+        hp = hp._replace(transform=tp)
+        keys = jnp.tile(jax.random.split(k_gr, seeds), 2)  # the same seed keys for both rewards
+        _, mg = jax.jit(jax.vmap(trainer))(keys, hp)
+        mg = {k: np.asarray(v) for k, v in mg.items()}
+        group[name] = {"success": mg["return_env_reward"], "episodes": mg["episodes"],
+                       "collapse": mg["collapse_fraction"]}  # fmt: skip
 
-    for name, d in (("ppo", ppo), ("grpo", grpo)):
+    for name, d in (("ppo", ppo), *group.items()):
         succ, eps = np.asarray(d["success"], np.float64), np.asarray(d["episodes"], np.float64)
         final = succ[:, -s.window :].mean(-1)
         tau = s.threshold_frac * float(final[:seeds].mean())
@@ -185,6 +192,12 @@ def run(settings: Settings, seeds: int, seed: int) -> dict:
                 res[cond]["collapse_fraction"] = col.mean(-1).tolist()
                 res[cond]["collapse_curve_mean"] = col.mean(0).tolist()
         out[name] = res
+    # IGPO's comparison: its info_gain runs against outcome-only GRPO's τ
+    info = slice(seeds, 2 * seeds)
+    succ = np.asarray(group["igpo"]["success"], np.float64)[info]
+    eps = np.asarray(group["igpo"]["episodes"], np.float64)[info]
+    to = _episodes_to(succ, eps, out["grpo"]["tau"], s.window)
+    out["igpo"]["info_gain"]["episodes_to_grpo_tau"] = to.tolist()
     return out
 
 
@@ -192,7 +205,7 @@ def claims(summary: dict) -> list[Claim]:
     """``speed`` and ``collapse`` (see the module docstring for the rules)."""
     cid = lambda t: f"{EXPERIMENT}.{SYSTEM}.{t}"
     checks, q = {}, {}
-    for ln in LEARNERS:
+    for ln in ("ppo", "grpo"):
         d = summary.get(ln)
         if d is None:
             continue
@@ -214,7 +227,24 @@ def claims(summary: dict) -> list[Claim]:
         "outcome final success; unreached = budget); PPO and GRPO combined ('all')",
         combine(checks, "all"),
     )  # fmt: skip
-    g = summary.get("grpo", {})
+    g, ig = summary.get("grpo", {}), summary.get("igpo")
+    if ig is None or not g:
+        chk_i, qi = Check("not testable", "no IGPO-advantage runs"), {}
+    else:
+        eo = estimate(g["outcome"]["episodes_to_tau"], "mean")
+        ei = estimate(ig["info_gain"]["episodes_to_grpo_tau"], "mean")
+        qi = {"grpo_episodes_outcome": eo, "igpo_episodes_info_gain": ei}
+        if g["tau"] <= g["initial_success"]:
+            chk_i = Check("not testable", f"grpo: τ {g['tau']:.3f} <= initial success")
+        else:
+            chk_i = ci_greater("grpo outcome episodes-to-τ", eo, "igpo info_gain", ei)
+    speed_igpo = Claim.from_check(
+        cid("speed_igpo"), EXPERIMENT, CITATION,
+        "with IGPO's turn-level advantages, the information-gain reward reaches outcome-only "
+        "GRPO's success rate in fewer episodes",
+        qi, "episodes-to-τ (GRPO's τ) of outcome-only GRPO CI above the info_gain reward's "
+        "with IGPO advantages (unreached = budget)", chk_i,
+    )  # fmt: skip
     if "collapse_fraction" in g.get("outcome", {}):
         co = estimate(g["outcome"]["collapse_fraction"], "mean")
         ci = estimate(g["info_gain"]["collapse_fraction"], "mean")
@@ -229,7 +259,7 @@ def claims(summary: dict) -> list[Claim]:
         qc, "GRPO: fraction of groups with identical learner returns over training, outcome CI "
         "above info_gain's", chk,
     )  # fmt: skip
-    return [speed, collapse]
+    return [speed, speed_igpo, collapse]
 
 
 def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
@@ -241,8 +271,8 @@ def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
 
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-    for ax, ln in zip(axes[:2], LEARNERS, strict=True):
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
+    for ax, ln in zip(axes[:3], LEARNERS, strict=True):
         d = summary[ln]
         for cond in CONDITIONS:
             ax.plot(d[cond]["episodes_curve_mean"], d[cond]["success_curve_mean"], label=cond)
@@ -252,11 +282,12 @@ def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
         ax.set_ylabel("success (training episodes)")
         ax.set_title(ln)
         ax.legend(fontsize=7)
-    for cond in CONDITIONS:
-        axes[2].plot(summary["grpo"][cond]["collapse_curve_mean"], label=cond)
-    axes[2].set_xlabel("GRPO update")
-    axes[2].set_ylabel("fraction of groups with identical returns")
-    axes[2].legend(fontsize=7)
+    for ln, ls in (("grpo", "-"), ("igpo", "--")):
+        for cond in CONDITIONS:
+            axes[3].plot(summary[ln][cond]["collapse_curve_mean"], ls=ls, label=f"{ln} {cond}")
+    axes[3].set_xlabel("group-relative update")
+    axes[3].set_ylabel("fraction of groups with identical returns")
+    axes[3].legend(fontsize=7)
     st = summary["settings"]
     lines = []
     for ln in LEARNERS:
@@ -274,7 +305,7 @@ def figure(summary: dict, cl: list[Claim], out: pathlib.Path) -> pathlib.Path:
         f"Twenty questions N={st['num_items']}, M={st['num_attributes']}, Q={st['max_questions']}"
         f" (exact optimum {summary['optimal_success']:.3f}, random guess "
         f"{summary['random_guess_success']:.3f}); {summary['seeds']} seeds; PPO "
-        f"{st['ppo_steps']} steps, GRPO {st['grpo_updates']} updates x {st['num_groups']}x"
+        f"{st['ppo_steps']} steps, GRPO and IGPO {st['grpo_updates']} updates x {st['num_groups']}x"
         f"{st['group_size']} episodes; β={st['info_coef']}.\n" + "\n".join(lines) + "\n"
         + claims_caption(cl)
     )  # fmt: skip

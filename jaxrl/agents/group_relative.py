@@ -11,7 +11,10 @@ per-step rewards-to-go ``G_{i,t} = Σ_{t'≥t} γ^{t'−t} r_{i,t'}`` (the rewar
 * ``"grpo"``: ``A_{i,t} = (G_{i,t} − mean_g R) / (std_g R + eps)`` (DeepSeekMath eq. 3 with the
   reward-to-go in place of the outcome; with an outcome-only reward and γ = 1, ``G_{i,t} = R_i``
   and this is GRPO's outcome advantage exactly);
-* ``"rloo"``: ``A_{i,t} = G_{i,t} − (Σ_{j≠i} R_j) / (G − 1)`` (leave-one-out baseline, no std).
+* ``"rloo"``: ``A_{i,t} = G_{i,t} − (Σ_{j≠i} R_j) / (G − 1)`` (leave-one-out baseline, no std);
+* ``"igpo"``: IGPO's turn-level form (Wang et al. 2025): every turn reward is normalised by the
+  mean and std of all the group's valid turn rewards, ``r̃ = (r − mean_g r) / (std_g r + eps)``,
+  and ``A_{i,t} = Σ_{t'≥t} γ^{t'−t} r̃_{i,t'}`` over the episode's valid turns.
 
 The loss is PPO's clipped surrogate on the ratio ``π_θ / π_old`` (``update_epochs`` full-batch
 steps per rollout) plus ``kl_coef`` times GRPO's unbiased KL estimate to a frozen reference
@@ -62,8 +65,8 @@ class GroupStatic(EvalConfig):
     """full-batch clipped-surrogate steps per rollout"""
     max_steps: int = 0
     """steps per episode rollout; 0 means the env's max_steps_in_episode"""
-    advantage: Literal["grpo", "rloo"] = "grpo"
-    """group-normalised (GRPO) or leave-one-out (RLOO) advantages"""
+    advantage: Literal["grpo", "rloo", "igpo"] = "grpo"
+    """group-normalised (GRPO), leave-one-out (RLOO) or turn-normalised (IGPO) advantages"""
     hidden_sizes: tuple[int, ...] = (64, 64)
     std_eps: float = 1e-6
     """eps in GRPO's (G − mean) / (std + eps)"""
@@ -81,7 +84,8 @@ class GroupStatic(EvalConfig):
         self.require(self.group_size >= 2, "group_size", "must be >= 2 (a group baseline)")
         super().check()
         self.require(self.max_steps >= 0, "max_steps", "must be >= 0")
-        self.require(self.advantage in ("grpo", "rloo"), "advantage", "'grpo' or 'rloo'")
+        ok = self.advantage in ("grpo", "rloo", "igpo")
+        self.require(ok, "advantage", "'grpo', 'rloo' or 'igpo'")
         self.require_sizes("hidden_sizes")
         self.require(self.std_eps > 0, "std_eps", "must be > 0")
         self.require(
@@ -131,6 +135,17 @@ def group_advantages(
         loo = (returns.sum(1, keepdims=True) - returns) / (g - 1)
         return to_go - loo[..., None]
     raise ValueError(f"advantage kind {kind!r}; expected 'grpo' or 'rloo'")
+
+
+def igpo_advantages(rewards: jax.Array, valid: jax.Array, gamma, eps: float = 1e-6) -> jax.Array:
+    """IGPO's advantages ``[K, G, T]``: turn rewards ``[K, G, T]`` normalised over the valid
+    turns ``valid [K, G, T]`` of each group, then summed from each turn on (see the module
+    docstring); zero on invalid turns."""
+    n = jnp.maximum(valid.sum((1, 2), keepdims=True), 1.0)
+    mean = jnp.sum(rewards * valid, (1, 2), keepdims=True) / n
+    std = jnp.sqrt(jnp.sum((rewards - mean) ** 2 * valid, (1, 2), keepdims=True) / n)
+    normalised = (rewards - mean) / (std + eps) * valid
+    return rewards_to_go(normalised, gamma) * valid
 
 
 def rewards_to_go(rewards: jax.Array, gamma) -> jax.Array:
@@ -244,7 +259,11 @@ class GroupTrainer(TrainerBase):
         rew = ro.reward.T.reshape(shape)
         to_go = rewards_to_go(rew, hp.gamma)
         returns = rew.sum(-1)
-        adv = group_advantages(returns, to_go, s.advantage, s.std_eps)
+        if s.advantage == "igpo":
+            valid = ro.valid.T.reshape(shape)
+            adv = igpo_advantages(rew, valid, hp.gamma, s.std_eps)
+        else:
+            adv = group_advantages(returns, to_go, s.advantage, s.std_eps)
         return adv.reshape(s.batch_episodes, self.horizon).T, returns
 
     def _loss(self, params, ref_params, ro: Rollout, adv, hp: GroupHParams):
@@ -351,6 +370,7 @@ __all__ = [
     "GroupStatic",
     "GroupTrainer",
     "group_advantages",
+    "igpo_advantages",
     "make_train",
     "rewards_to_go",
 ]
