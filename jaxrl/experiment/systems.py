@@ -95,7 +95,10 @@ def summary_metrics(
     :func:`jaxrl.experiment.to_frame` reads them: a leaf whose first axis has ``seeds`` entries
     is per seed (axes ``("seed", "<name>:1", ...)``); any other leaf (a scalar, a per-condition
     list) gets a leading axis of one (``("one", "<name>:1", ...)``). Axes after the first are
-    named after their metric, since a summary's axes carry no names."""
+    named after their metric, since a summary's axes carry no names. A summary has no axis
+    names, so a per-condition list that happens to have exactly ``seeds`` entries is read as per
+    seed: system modules put the seed axis first and keep per-condition lists under names that
+    say so."""
     arrays, specs = {}, []
     for name, arr in numeric_leaves(summary).items():
         per_seed = arr.ndim >= 1 and arr.shape[0] == seeds
