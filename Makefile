@@ -31,19 +31,16 @@ test: $(STAMP)
 
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
-EXPERIMENTS := ppo_classic pbrs barfi orpo_tomato rlhf_shaping lipschitz_gail preference_rms exploration_rewards process_rewards
-# `make reproduce PROFILE=paper` runs the paper profiles (GPU budgets; see each experiment's doc).
+# The theory checks and the experiments (run + figure each) go through paper_figures.reproduce,
+# REPRODUCE_JOBS (default 2) at a time, longest first, each logged to paper_figures/out/logs/;
+# each one's wall time goes to wall_times.txt, which the report reads. REPRODUCE_JOBS=1 runs them
+# one after the other. `make reproduce PROFILE=paper` runs the paper profiles (GPU budgets; see
+# each experiment's doc).
 PROFILE ?= quick
+REPRODUCE_JOBS ?= 2
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
-# Each experiment's wall time (run + figure) goes to wall_times.txt; the report reads it last.
 reproduce: $(STAMP)
-	$(BIN)/python -m theory_checks --json paper_figures/out/theory_checks.json
-	rm -f paper_figures/out/wall_times.txt
-	for e in $(EXPERIMENTS); do \
-		t0=$$(date +%s); \
-		$(BIN)/python -m experiments.$$e --profile $(PROFILE) && $(BIN)/python -m paper_figures.$$e || exit 1; \
-		echo "$$e $$(( $$(date +%s) - t0 ))" >> paper_figures/out/wall_times.txt; \
-	done
+	$(BIN)/python -m paper_figures.reproduce --profile $(PROFILE) --jobs $(REPRODUCE_JOBS)
 	$(BIN)/python -m paper_figures.report
 	$(BIN)/python -m jaxrl.experiment.frame results --out results/all_runs.parquet
 

@@ -116,29 +116,33 @@ def generic_budget(configs: Sequence[dict[str, Any]]) -> str:
     return "; ".join(f"{k} {', '.join(f'{v:,}' for v in sorted(vs))}" for k, vs in found.items())
 
 
-def read_wall_times(out: Path) -> dict[str, float]:
-    """``experiment seconds`` lines of ``wall_times.txt`` (the last line of an experiment wins)."""
+def read_wall_times(out: Path) -> tuple[dict[str, float], int | None]:
+    """``experiment seconds`` lines of ``wall_times.txt`` (the last line of an experiment wins)
+    and the number of experiments that ran at a time (its ``# jobs N`` line; ``None`` without)."""
     path = out / WALL_TIMES
-    times = {}
+    times, jobs = {}, None
     if path.is_file():
         for i, line in enumerate(path.read_text().splitlines(), 1):
             parts = line.split()
             if not parts:
                 continue
             try:
-                times[parts[0]] = float(parts[1])
+                if parts[0] == "#":
+                    jobs = int(parts[2]) if parts[1:2] == ["jobs"] else jobs
+                else:
+                    times[parts[0]] = float(parts[1])
             except (IndexError, ValueError):
                 raise ValueError(
-                    f"{path}:{i}: expected 'experiment seconds', got {line!r}"
+                    f"{path}:{i}: expected 'experiment seconds' or '# jobs N', got {line!r}"
                 ) from None
-    return times
+    return times, jobs
 
 
 def collect(out: str | Path, results: str | Path) -> dict[str, Any]:
     """Everything the report shows, as plain data."""
     out, store = Path(out), ResultsStore(results)
     entries = read_claims(out / CLAIMS_FILE)
-    walls = read_wall_times(out)
+    walls, jobs = read_wall_times(out)
     theory_path = out / THEORY
     theory = None
     if theory_path.is_file():
@@ -163,6 +167,7 @@ def collect(out: str | Path, results: str | Path) -> dict[str, Any]:
             "budget": entry.get("budget") or generic_budget([i["config"] for i in infos]),
             "runs": infos,
             "make_wall_s": walls.get(name),
+            "make_jobs": jobs,
         })  # fmt: skip
     devices = sorted({i["device"] for e in experiments for i in e["runs"]})
     commits = sorted({str(i["commit"]) for e in experiments for i in e["runs"]})
@@ -188,6 +193,11 @@ def _quantities(c: Claim) -> list[str]:
     return [f"{k}: {q.fmt()} (n={q.n})" for k, q in c.quantities.items()]
 
 
+def _make_wall_label(jobs: int | None) -> str:
+    label = "wall time, make reproduce (experiment + figure)"
+    return label if not jobs or jobs == 1 else f"{label}, {jobs} experiments at a time"
+
+
 def _summary(e: dict[str, Any]) -> list[tuple[str, str]]:
     runs = e["runs"]
     profiles = sorted({str(r["profile"]) for r in runs}) or ["-"]
@@ -197,7 +207,7 @@ def _summary(e: dict[str, Any]) -> list[tuple[str, str]]:
         ("profile", ", ".join(profiles)),
         ("budget", e["budget"] or "-"),
         ("seeds", ", ".join(seeds)),
-        ("wall time, make reproduce (experiment + figure)", _secs(e["make_wall_s"])),
+        (_make_wall_label(e.get("make_jobs")), _secs(e["make_wall_s"])),
         (f"wall time, sum over its {len(runs)} runs (start to DONE)", _secs(run_wall)),
         ("runs", ", ".join(r["run"] for r in runs) or "-"),
     ]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import fcntl
 import json
 import math
 import os
@@ -280,12 +281,17 @@ def write_claims(
     if len(set(ids)) != len(ids):
         raise ValueError(f"duplicate claim ids in {ids}")
     path = Path(out) / CLAIMS_FILE
-    raw = json.loads(path.read_text()) if path.is_file() else {}
-    raw[experiment] = {
-        "claims": [c.to_json() for c in claims],
-        "figures": [Path(f).name for f in figures],
-        "runs": [str(getattr(r, "path", r)) for r in runs],
-        "budget": budget,
-        "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
-    return atomic_write_json(path, raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Figure scripts of experiments that run side by side (paper_figures.reproduce --jobs) merge
+    # into the same file: the read-modify-write holds an exclusive lock so no entry is lost.
+    with open(path.parent / f".{CLAIMS_FILE}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        raw = json.loads(path.read_text()) if path.is_file() else {}
+        raw[experiment] = {
+            "claims": [c.to_json() for c in claims],
+            "figures": [Path(f).name for f in figures],
+            "runs": [str(getattr(r, "path", r)) for r in runs],
+            "budget": budget,
+            "written": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+        return atomic_write_json(path, raw)

@@ -1,0 +1,148 @@
+"""``make reproduce``: the theory checks and every experiment (run, then its figure), ``--jobs`` at
+a time, each in its own process with its output in ``<out>/logs/<name>.log``.
+
+    python -m paper_figures.reproduce [--profile quick] [--jobs 2] [--only pbrs barfi]
+
+Why processes side by side: a quick-profile experiment spends most of its time in XLA
+compilation and in small, mostly single-threaded programs, so on a 2-core machine two
+experiments at a time take about half the wall time of one after the other (measured in the
+README). Results do not depend on it: each experiment is its own deterministic process, and the
+shared outputs are written safely (``claims.json`` under a file lock, every file atomically).
+
+Jobs start longest first (``EXPECTED_S``, measured one at a time on the 2-core CI machine), so the
+last to finish is a short one. Each job's wall time (experiment + figure, as it ran beside the
+others) goes to ``<out>/wall_times.txt``, with a ``# jobs N`` header the report shows. The first
+job that fails stops the others; its log's tail is printed and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from paper_figures.report import EXPERIMENTS, THEORY, WALL_TIMES
+
+#: Seconds each took alone in ``make reproduce`` (fresh clone, cold caches, 2-core CPU, session
+#: 26); only the order of starting depends on them.
+EXPECTED_S = {
+    "lipschitz_gail": 446,
+    "barfi": 364,
+    "orpo_tomato": 259,
+    "exploration_rewards": 216,
+    "preference_rms": 161,
+    "process_rewards": 130,
+    "pbrs": 89,
+    "theory_checks": 70,
+    "rlhf_shaping": 60,
+    "ppo_classic": 53,
+}
+
+
+def commands(name: str, profile: str, out: Path) -> list[list[str]]:
+    """The commands of one job, run in order (the theory checks are one job of their own)."""
+    py = sys.executable
+    if name == "theory_checks":
+        return [[py, "-m", "theory_checks", "--json", str(out / THEORY)]]
+    return [
+        [py, "-m", f"experiments.{name}", "--profile", profile],
+        [py, "-m", f"paper_figures.{name}"],
+    ]
+
+
+def schedule(names: Sequence[str]) -> list[str]:
+    """Longest expected first; unknown names last, in the given order."""
+    return sorted(names, key=lambda n: -EXPECTED_S.get(n, 0))
+
+
+class Job:
+    """One experiment's commands, run one after the other in a background process chain."""
+
+    def __init__(self, name: str, cmds: list[list[str]], log: Path):
+        self.name, self.cmds, self.log = name, list(cmds), log
+        self.start = time.monotonic()
+        self.file = open(log, "wb")  # noqa: SIM115  (closed in poll)
+        self.proc = self._next()
+
+    def _next(self) -> subprocess.Popen:
+        cmd = self.cmds.pop(0)
+        self.file.write(f"$ {' '.join(cmd)}\n".encode())
+        self.file.flush()
+        return subprocess.Popen(cmd, stdout=self.file, stderr=subprocess.STDOUT)
+
+    def poll(self) -> int | None:
+        """``None`` while running; else the exit status (0 when every command succeeded)."""
+        rc = self.proc.poll()
+        if rc is None:
+            return None
+        if rc == 0 and self.cmds:
+            self.proc = self._next()
+            return None
+        self.file.close()
+        return rc
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
+        self.file.close()
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def run(names: Sequence[str], profile: str, jobs: int, out: Path, poll_s: float = 1.0) -> int:
+    """Run every job, ``jobs`` at a time; append each wall time to ``wall_times.txt``."""
+    if jobs < 1:
+        raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    walls = out / WALL_TIMES
+    walls.write_text(f"# jobs {jobs}\n")
+    todo, running, t0 = schedule(names), [], time.monotonic()
+    while todo or running:
+        while todo and len(running) < jobs:
+            name = todo.pop(0)
+            running.append(Job(name, commands(name, profile, out), logs / f"{name}.log"))
+            print(f"[{time.monotonic() - t0:6.0f} s] start {name}", flush=True)
+        time.sleep(poll_s)
+        for job in list(running):
+            rc = job.poll()
+            if rc is None:
+                continue
+            running.remove(job)
+            secs = time.monotonic() - job.start
+            if rc != 0:
+                for other in running:
+                    other.stop()
+                print(f"{job.name} failed (exit {rc}); the end of {job.log}:\n{tail(job.log)}")
+                return 1
+            with walls.open("a") as f:
+                f.write(f"{job.name} {secs:.0f}\n")
+            print(f"[{time.monotonic() - t0:6.0f} s] done  {job.name} in {secs:.0f} s", flush=True)
+    print(f"all {len(names)} jobs done in {time.monotonic() - t0:.0f} s ({jobs} at a time)")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="quick", help="experiment profile (quick or paper)")
+    ap.add_argument("--jobs", type=int, default=int(os.environ.get("REPRODUCE_JOBS", 2)))
+    ap.add_argument("--only", nargs="+", default=None, help="a subset of the jobs")
+    ap.add_argument("--out", default="paper_figures/out", type=Path)
+    args = ap.parse_args(argv)
+    known = ("theory_checks", *EXPERIMENTS)
+    names = args.only or list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        ap.error(f"unknown job(s) {unknown}; known: {', '.join(known)}")
+    return run(names, args.profile, args.jobs, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""``paper_figures.reproduce``: jobs side by side, longest first, wall times for the report, the
+first failure stops the rest; ``write_claims`` from concurrent processes loses no entry."""
+
+import multiprocessing as mp
+import sys
+from pathlib import Path
+
+import pytest
+
+from jaxrl.experiment.claims import Claim, Estimate, read_claims, write_claims
+from paper_figures import reproduce
+from paper_figures.report import EXPERIMENTS, read_wall_times
+
+
+def fake_commands(script: dict[str, str]):
+    """``commands`` replaced by one ``python -c`` per job (its code from ``script``)."""
+    return lambda name, profile, out: [[sys.executable, "-c", script[name]]]
+
+
+def test_every_job_has_an_expected_time_and_the_longest_starts_first():
+    assert set(EXPERIMENTS) | {"theory_checks"} == set(reproduce.EXPECTED_S)
+    order = reproduce.schedule(["ppo_classic", "barfi", "new_one", "lipschitz_gail"])
+    assert order == ["lipschitz_gail", "barfi", "ppo_classic", "new_one"]
+
+
+def test_jobs_run_side_by_side_and_record_wall_times(tmp_path, monkeypatch):
+    # Each job sleeps 1 s; 4 jobs 2 at a time take ~2 s (4 s one after the other).
+    script = {n: "import time; time.sleep(1.0); print('ran')" for n in "abcd"}
+    monkeypatch.setattr(reproduce, "commands", fake_commands(script))
+    import time
+
+    t0 = time.monotonic()
+    assert reproduce.run(list("abcd"), "quick", 2, tmp_path, poll_s=0.05) == 0
+    elapsed = time.monotonic() - t0
+    assert elapsed < 3.5, elapsed
+    times, jobs = read_wall_times(tmp_path)
+    assert jobs == 2 and set(times) == set("abcd")
+    assert all(0.9 <= t <= 3.0 for t in times.values()), times
+    assert "ran" in (tmp_path / "logs" / "a.log").read_text()
+
+
+def test_a_failing_job_stops_the_others_and_shows_its_log(tmp_path, monkeypatch, capsys):
+    script = {
+        "slow": "import time; time.sleep(30)",
+        "bad": "import sys; print('the reason'); sys.exit(3)",
+        "later": "print('never')",
+    }
+    monkeypatch.setattr(reproduce, "EXPECTED_S", {"slow": 2, "bad": 1})
+    monkeypatch.setattr(reproduce, "commands", fake_commands(script))
+    assert reproduce.run(["slow", "bad", "later"], "quick", 2, tmp_path, poll_s=0.05) == 1
+    out = capsys.readouterr().out
+    assert "bad failed (exit 3)" in out and "the reason" in out
+    assert not (tmp_path / "logs" / "later.log").exists()
+    times, _ = read_wall_times(tmp_path)
+    assert times == {}
+
+
+def test_bad_arguments_are_named(tmp_path):
+    with pytest.raises(ValueError, match="--jobs must be >= 1, got 0"):
+        reproduce.run(["pbrs"], "quick", 0, tmp_path)
+    with pytest.raises(SystemExit):
+        reproduce.main(["--only", "no_such_experiment"])
+
+
+def _write_many(out: str, experiment: str, n: int) -> None:
+    for i in range(n):
+        q = {"x": Estimate(i, i, i, 1)}
+        claim = Claim(
+            f"{experiment}.c", experiment, "paper", "a claim", q, "rule", "reproduced", "-"
+        )
+        write_claims(Path(out), experiment, [claim])
+
+
+def test_concurrent_claim_writers_lose_no_entry(tmp_path):
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(str(tmp_path), f"e{k}", 15)) for k in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    entries = read_claims(tmp_path / "claims.json")
+    assert set(entries) == {"e0", "e1", "e2"}
