@@ -6,8 +6,12 @@ a time, each in its own process with its output in ``<out>/logs/<name>.log``.
 Why processes side by side: a quick-profile experiment spends most of its time in XLA
 compilation and in small, mostly single-threaded programs, so on a 2-core machine two
 experiments at a time take about half the wall time of one after the other (measured in the
-README). Results do not depend on it: each experiment is its own deterministic process, and the
-shared outputs are written safely (``claims.json`` under a file lock, every file atomically).
+README). Where there are exactly as many usable CPUs as jobs, each job slot is pinned to its own
+core (:func:`cpu_slots`; ``--no-pin`` turns it off): XLA:CPU otherwise spreads each program's
+small thunks over both cores, and the hand-offs cost more than they give (benchmarks/README.md,
+"XLA:CPU runtime investigation"). Results do not depend on any of it: each experiment is its
+own deterministic process, and the shared outputs are written safely (``claims.json`` under a
+file lock, every file atomically).
 
 Jobs start longest first (``EXPECTED_S``, measured one at a time on the 2-core CI machine), so the
 last to finish is a short one. Each job's wall time (experiment + figure, as it ran beside the
@@ -62,9 +66,9 @@ def schedule(names: Sequence[str]) -> list[str]:
 class Job:
     """One experiment's commands, run one after the other in a background process chain."""
 
-    def __init__(self, name: str, cmds: list[list[str]], log: Path):
-        self.name, self.cmds, self.log = name, list(cmds), log
-        self.start = time.monotonic()
+    def __init__(self, name: str, cmds: list[list[str]], log: Path, cpus: set[int] | None = None):
+        self.name, self.cmds, self.log, self.cpus = name, list(cmds), log, cpus
+        self.start, self.slot = time.monotonic(), 0
         self.file = open(log, "wb")  # noqa: SIM115  (closed in poll)
         self.proc = self._next()
 
@@ -72,7 +76,8 @@ class Job:
         cmd = self.cmds.pop(0)
         self.file.write(f"$ {' '.join(cmd)}\n".encode())
         self.file.flush()
-        return subprocess.Popen(cmd, stdout=self.file, stderr=subprocess.STDOUT)
+        pin = None if self.cpus is None else (lambda: os.sched_setaffinity(0, self.cpus))
+        return subprocess.Popen(cmd, stdout=self.file, stderr=subprocess.STDOUT, preexec_fn=pin)
 
     def poll(self) -> int | None:
         """``None`` while running; else the exit status (0 when every command succeeded)."""
@@ -96,10 +101,27 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def run(names: Sequence[str], profile: str, jobs: int, out: Path, poll_s: float = 1.0) -> int:
-    """Run every job, ``jobs`` at a time; append each wall time to ``wall_times.txt``."""
+def cpu_slots(jobs: int) -> list[set[int]] | None:
+    """One CPU per job slot when there are exactly as many usable CPUs as jobs (pinned, each
+    job's XLA runs on its own core instead of handing work across cores); else ``None``."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return [{c} for c in cpus] if jobs > 1 and len(cpus) == jobs else None
+
+
+def run(
+    names: Sequence[str],
+    profile: str,
+    jobs: int,
+    out: Path,
+    poll_s: float = 1.0,
+    pin: bool = True,
+) -> int:
+    """Run every job, ``jobs`` at a time (pinned to a core each where :func:`cpu_slots` says so);
+    append each wall time to ``wall_times.txt``."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
+    slots = cpu_slots(jobs) if pin else None
+    free = list(range(jobs))
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     walls = out / WALL_TIMES
@@ -107,15 +129,20 @@ def run(names: Sequence[str], profile: str, jobs: int, out: Path, poll_s: float 
     todo, running, t0 = schedule(names), [], time.monotonic()
     while todo or running:
         while todo and len(running) < jobs:
-            name = todo.pop(0)
-            running.append(Job(name, commands(name, profile, out), logs / f"{name}.log"))
-            print(f"[{time.monotonic() - t0:6.0f} s] start {name}", flush=True)
+            name, slot = todo.pop(0), free.pop(0)
+            cpus = None if slots is None else slots[slot]
+            job = Job(name, commands(name, profile, out), logs / f"{name}.log", cpus)
+            job.slot = slot
+            running.append(job)
+            where = "" if cpus is None else f" on cpu {min(cpus)}"
+            print(f"[{time.monotonic() - t0:6.0f} s] start {name}{where}", flush=True)
         time.sleep(poll_s)
         for job in list(running):
             rc = job.poll()
             if rc is None:
                 continue
             running.remove(job)
+            free.append(job.slot)
             secs = time.monotonic() - job.start
             if rc != 0:
                 for other in running:
@@ -134,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--profile", default="quick", help="experiment profile (quick or paper)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("REPRODUCE_JOBS", 2)))
     ap.add_argument("--only", nargs="+", default=None, help="a subset of the jobs")
+    ap.add_argument("--no-pin", action="store_true", help="never pin jobs to cores (see cpu_slots)")
     ap.add_argument("--out", default="paper_figures/out", type=Path)
     args = ap.parse_args(argv)
     known = ("theory_checks", *EXPERIMENTS)
@@ -141,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in names if n not in known]
     if unknown:
         ap.error(f"unknown job(s) {unknown}; known: {', '.join(known)}")
-    return run(names, args.profile, args.jobs, args.out)
+    return run(names, args.profile, args.jobs, args.out, pin=not args.no_pin)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 first failure stops the rest; ``write_claims`` from concurrent processes loses no entry."""
 
 import multiprocessing as mp
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def test_a_failing_job_stops_the_others_and_shows_its_log(tmp_path, monkeypatch,
     assert not (tmp_path / "logs" / "later.log").exists()
     times, _ = read_wall_times(tmp_path)
     assert times == {}
+
+
+def test_one_core_per_job_slot_only_when_they_match():
+    cpus = sorted(os.sched_getaffinity(0))
+    assert reproduce.cpu_slots(len(cpus)) == ([{c} for c in cpus] if len(cpus) > 1 else None)
+    assert reproduce.cpu_slots(len(cpus) + 1) is None
+    assert reproduce.cpu_slots(1) is None
 
 
 def test_bad_arguments_are_named(tmp_path):
