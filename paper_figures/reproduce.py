@@ -3,15 +3,19 @@ a time, each in its own process with its output in ``<out>/logs/<name>.log``.
 
     python -m paper_figures.reproduce [--profile quick] [--jobs 2] [--only pbrs barfi]
 
-Why processes side by side: a quick-profile experiment spends most of its time in XLA
-compilation and in small, mostly single-threaded programs, so on a 2-core machine two
-experiments at a time take about half the wall time of one after the other (measured in the
-README). Where there are exactly as many usable CPUs as jobs, each job slot is pinned to its own
-core (:func:`cpu_slots`; ``--no-pin`` turns it off): XLA:CPU otherwise spreads each program's
-small thunks over both cores, and the hand-offs cost more than they give (benchmarks/README.md,
-"XLA:CPU runtime investigation"). Results do not depend on any of it: each experiment is its
-own deterministic process, and the shared outputs are written safely (``claims.json`` under a
-file lock, every file atomically).
+Two at a time gains less than one might hope, because an experiment alone already keeps both
+cores of the CI machine partly busy (XLA:CPU runs independent thunks on both): measured on a
+fresh clone with cold caches, ``make reproduce`` took 29 min 22 s with 2 jobs against 32 min 33 s
+one after the other (session 26), each job 1.3-2.2x slower than alone, with the same 93 claims,
+verdicts and details. The README has the times.
+
+``--pin`` pins each job slot to its own core where there are exactly as many usable CPUs as
+jobs (:func:`cpu_slots`); it is off by default because it did not clearly help (one
+BARFI run beside Lipschitz-GAIL: 492 s pinned vs 517 s unpinned; PBRS alone pinned to one core
+103 s vs 83 s on two; the test suite's xdist workers pinned were slower, 155 vs 122 s on three
+modules). Results do not depend on any of it: each experiment is its own deterministic process,
+and the shared outputs are written safely (``claims.json`` under a file lock, every file
+atomically).
 
 Jobs start longest first (``EXPECTED_S``, measured one at a time on the 2-core CI machine), so the
 last to finish is a short one. Each job's wall time (experiment + figure, as it ran beside the
@@ -114,7 +118,7 @@ def run(
     jobs: int,
     out: Path,
     poll_s: float = 1.0,
-    pin: bool = True,
+    pin: bool = False,
 ) -> int:
     """Run every job, ``jobs`` at a time (pinned to a core each where :func:`cpu_slots` says so);
     append each wall time to ``wall_times.txt``."""
@@ -169,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = [n for n in names if n not in known]
     if unknown:
         ap.error(f"unknown job(s) {unknown}; known: {', '.join(known)}")
-    return run(names, args.profile, args.jobs, args.out, pin=not args.no_pin)
+    return run(names, args.profile, args.jobs, args.out, pin=args.pin)
 
 
 if __name__ == "__main__":
