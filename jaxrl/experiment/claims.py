@@ -284,7 +284,7 @@ def write_claims(
     path.parent.mkdir(parents=True, exist_ok=True)
     # Figure scripts of experiments that run side by side (paper_figures.reproduce --jobs) merge
     # into the same file: the read-modify-write holds an exclusive lock so no entry is lost.
-    with open(path.parent / f".{CLAIMS_FILE}.lock", "a") as lock:
+    with open(path.parent / ".claims.lock", "a") as lock:  # not a temp file: it stays
         fcntl.flock(lock, fcntl.LOCK_EX)
         raw = json.loads(path.read_text()) if path.is_file() else {}
         raw[experiment] = {
