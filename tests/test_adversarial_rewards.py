@@ -171,9 +171,8 @@ def test_spectral_norm_layer_normalised_after_power_iterations():
     layer = spectral_dense(8)
     x = jnp.ones((1, 5))
     variables = layer.init(jax.random.PRNGKey(0), x, update_stats=False)
-    kernel = variables["params"]["layer_instance"]["kernel"] * 7.0  # σ_max ≫ 1
-    variables = {"params": {"layer_instance": {**variables["params"]["layer_instance"],
-                                               "kernel": kernel}},
+    kernel = variables["params"]["kernel"] * 7.0  # σ_max ≫ 1
+    variables = {"params": {**variables["params"], "kernel": kernel},
                  "batch_stats": variables["batch_stats"]}  # fmt: skip
     step = jax.jit(lambda v: layer.apply(v, x, update_stats=True, mutable=["batch_stats"])[1])
     for _ in range(100):
@@ -201,7 +200,7 @@ def test_spectral_norm_discriminator_bounds_hidden_layers():
         state, _ = train_adversarial_step(state, expert, agent, jax.random.PRNGKey(i), HP)
     for i in (0, 1):
         kernel = state.params[f"Dense_{i}"]["kernel"]
-        sigma = state.batch_stats[f"SpectralNorm_{i}"][f"Dense_{i}/kernel/sigma"]
+        sigma = state.batch_stats[f"Dense_{i}"]["sigma"]
         true = np.linalg.svd(np.asarray(kernel), compute_uv=False)[0]
         assert true / float(sigma) == pytest.approx(1.0, abs=0.1)  # ≈ 1 (one step per update)
 
@@ -339,7 +338,9 @@ def test_precondition_and_transform_chain():
     tr = _transition(obs, act)
     out, state = jax.jit(t.apply)(t.default_params, t.init(t.default_params), tr)
     base, _ = adversarial_reward(cfg).apply(dstate.variables, (), tr)
-    assert out.shape == (32,) and bool(jnp.all(out <= base)) and bool(jnp.all(out >= 0.7 * base))
+    # ψ ∈ [ψ_min, 1]; rows clamped at ψ_min = 0.7 may round one ulp below 0.7·base
+    lo = 0.7 * base * (1 - 1e-6)
+    assert out.shape == (32,) and bool(jnp.all(out <= base)) and bool(jnp.all(out >= lo))
     assert float(state[1].count) > 32
 
 

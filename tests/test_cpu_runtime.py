@@ -6,9 +6,10 @@ as the pool had threads (independent thunks of one program, e.g. the actor's and
 orthogonal initialisers under ``vmap`` over seeds), every thread waited and nothing ran. We saw it
 hang CI for over an hour (gdb: a worker in ``jax::QrFactorization`` → ``ParallelBatchMap`` →
 ``BlockingCounter::Wait``, all others idle). The program below hung at its first or second call on
-jax 0.10.2 with 2 cores, every time we tried (20 calls here). jaxlib 0.11 no longer does this, so jax 0.11 is the
-floor (pyproject.toml) and the agents initialise their networks with flax's own orthogonal
-initialiser under ``vmap``, with no workaround: this test is the regression guard for that.
+jax 0.10.2 with 2 cores, every time we tried (20 calls here). jaxlib 0.11 no longer does this, so
+jax 0.11 is the floor (pyproject.toml) and the agents initialise their networks with flax's own
+orthogonal initialiser under ``vmap``, with no workaround: this test is the regression guard for
+that.
 """
 
 import subprocess

@@ -217,6 +217,26 @@ def test_sam_runs_vmapped_over_lambda_and_logs_grad_norms():
     assert np.all(np.asarray(m["return_learner_reward"]) == 0)  # env reward never stored
 
 
+def test_rows_of_one_vmap_train_as_their_own_static_programs():
+    # the quick profile's no-penalty runs share wgan's jit: λ = 0 must train as gp_type "none",
+    # and the spectral-norm switch at 0 as a discriminator built without it (same numbers, to
+    # float rounding: only the fusion of the shared program differs)
+    keys = jax.random.split(jax.random.key(3), 2)
+    shared, _, _ = _sam_trainer("wgan")
+    hp = sam.sam_hparams(grad_pen_scale=jnp.array([0.0, 0.0]), spectral_norm=jnp.array([1.0, 0.0]))
+    _, m = jax.jit(jax.vmap(shared))(keys, trainer_hp := shared.check(hp).broadcast(2))
+    assert trainer_hp.spectral_norm.shape == (2,)
+    for row, sn in enumerate((True, False)):
+        own, _, _ = _sam_trainer("none", spectral_norm=sn)
+        _, ref = jax.jit(own)(keys[row], sam.sam_hparams(grad_pen_scale=0.0))
+        for k in ("eval_return", "critic_loss", "d_loss", "d_grad_norm_agent", "learned_reward"):
+            np.testing.assert_allclose(m[k][row], ref[k], rtol=2e-4, atol=1e-5, err_msg=k)
+    # the mutation: the switch is what makes row 1 the no-SN program
+    assert not np.allclose(m["d_grad_norm_agent"][0], m["d_grad_norm_agent"][1], rtol=1e-3)
+    with pytest.raises(ValueError, match="spectral_norm"):
+        sam.sam_hparams(spectral_norm=0.5).check()
+
+
 def test_sam_validation():
     with pytest.raises(ValueError, match="gp_type"):
         sam.SAMStatic(gp_type="wgan-gp")
@@ -342,7 +362,11 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
     runs = exp.main(args + ["--gp-types", "none", "wgan", "--purple"], progress=False)
     assert [r.config["variant"] for r in runs] == ["none", "wgan", "none_nosn", "wgan_purple"]
     assert [r.config["gp_type"] for r in runs] == ["none", "wgan", "none", "wgan"]
-    assert [r.config["static"]["spectral_norm"] for r in runs] == [True, True, False, True]
+    assert [r.config["spectral_norm"] for r in runs] == [True, True, False, True]
+    assert [r.config["program"] for r in runs][:3] == [["none", "none_nosn", "wgan"]] * 3
+    assert not (tmp_path / "lipschitz_gail_program").exists() or not any(
+        (tmp_path / "lipschitz_gail_program").iterdir()
+    )  # the scratch run is deleted
     assert [r.config["static"]["purple"] for r in runs] == [False, False, False, True]
     for run in runs:
         assert run.is_done

@@ -21,10 +21,14 @@ from the base trainer (``td3.make_train(...).agent``) and wrapped into a new
 :class:`~jaxrl.agents.offpolicy_common.OffPolicyAgent` whose state is
 ``SAMState(base, disc)``; ``build_trainer`` then runs it like any off-policy agent.
 
-Hyperparameters: :class:`SAMHParams` ``(agent, disc)``, both traced, so one ``jit`` vmaps
-seeds × λ (or any other field of :class:`~jaxrl.rewards.adversarial.AdversarialHParams`). The
-penalty *type* is static (one ``jit`` per type). ``gamma`` and ``transform`` are forwarded from
-the agent's hyperparameters (what ``build_trainer`` reads).
+Hyperparameters: :class:`SAMHParams` ``(agent, disc, purple, spectral_norm)``, all traced, so
+one ``jit`` vmaps seeds × λ (or any other field of
+:class:`~jaxrl.rewards.adversarial.AdversarialHParams`) and runs with and without spectral
+normalisation. The penalty *type* is static (one ``jit`` per type); a run with λ = 0 trains as
+without a penalty (the penalty's gradient enters the loss times 0; its key is split off either
+way), which is how a no-penalty run shares a penalty type's ``jit``
+(``tests/test_sam.py`` compares both). ``gamma`` and ``transform`` are forwarded from the agent's
+hyperparameters (what ``build_trainer`` reads).
 
 Extra per-row metrics (means over the row's updates): ``d_loss``, ``d_accuracy``,
 ``d_grad_pen``, ``d_grad_norm_agent`` / ``d_grad_norm_expert`` (mean ‖∇_{s,a} D‖ at the agent /
@@ -81,6 +85,7 @@ from jaxrl.rewards.discriminator import (
     DiscriminatorConfig,
     DiscState,
     init_discriminator,
+    set_spectral_norm,
 )
 from jaxrl.rewards.penalties import GP_TYPES, input_gradient_norms
 from jaxrl.rewards.preconditioning import (
@@ -166,12 +171,16 @@ class SAMStatic(td3.TD3Static):
 
 
 class SAMHParams(NamedTuple):
-    """Traced hyperparameters: the base agent's, the discriminator loss's (λ, k, σ, c_ent) and
-    PURPLE's (``f_targ``, ``psi_min``; unused while ``SAMStatic.purple`` is off)."""
+    """Traced hyperparameters: the base agent's, the discriminator loss's (λ, k, σ, c_ent),
+    PURPLE's (``f_targ``, ``psi_min``; unused while ``SAMStatic.purple`` is off) and
+    ``spectral_norm``, the per-run switch (1 on, 0 off) of the discriminator's spectral
+    normalisation (used only when ``SAMStatic.spectral_norm`` builds it; runs with and without
+    it then share one ``vmap``)."""
 
     agent: Any = td3.TD3HParams()
     disc: Any = AdversarialHParams()
     purple: Any = PurpleHParams()
+    spectral_norm: Any = 1.0
 
     @property
     def gamma(self):
@@ -189,15 +198,21 @@ class SAMHParams(NamedTuple):
             check_range("SAMHParams.disc", name, getattr(self.disc, name), 0.0)
         check_range("SAMHParams.purple", "f_targ", self.purple.f_targ, 0.0)
         check_range("SAMHParams.purple", "psi_min", self.purple.psi_min, 0.0, 1.0)
+        if not np.all(np.isin(np.asarray(self.spectral_norm), (0.0, 1.0))):
+            raise ValueError(f"SAMHParams.spectral_norm must be 0 or 1, got {self.spectral_norm}")
         return self
 
 
-def sam_hparams(agent=None, purple: PurpleHParams | None = None, **disc) -> SAMHParams:
-    """``SAMHParams(agent, default_hparams(**disc), purple)`` (float arrays; λ is
+def sam_hparams(
+    agent=None, purple: PurpleHParams | None = None, spectral_norm=1.0, **disc
+) -> SAMHParams:
+    """``SAMHParams(agent, default_hparams(**disc), purple, spectral_norm)`` (float arrays; λ is
     ``grad_pen_scale``; ``purple`` defaults to ``f_targ=5``, ``psi_min=0.7``)."""
     purple = PurpleHParams() if purple is None else purple
     purple = PurpleHParams(*(jnp.asarray(v, jnp.float32) for v in purple))
-    return SAMHParams(td3.TD3HParams() if agent is None else agent, default_hparams(**disc), purple)
+    agent = td3.TD3HParams() if agent is None else agent
+    sn = jnp.asarray(spectral_norm, jnp.float32)
+    return SAMHParams(agent, default_hparams(**disc), purple, sn)
 
 
 class SAMState(NamedTuple):
@@ -271,6 +286,8 @@ def wrap_agent(
             # fold_in: base and D start as without PURPLE (paired on/off comparisons)
             purple = init_purple(jax.random.fold_in(key, 1), purple_config)
         disc = init_discriminator(k_disc, disc_config)
+        if disc_config.spectral_norm:
+            disc = disc.replace(batch_stats=set_spectral_norm(disc.batch_stats, hp.spectral_norm))
         return SAMState(base.init(k_base, hp.agent), disc, purple)
 
     def explore(state: SAMState, obs, key, hp: SAMHParams):

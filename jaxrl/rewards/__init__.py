@@ -55,6 +55,7 @@ from jaxrl.rewards.occupancy_ratio import (
 )
 from jaxrl.rewards.penalties import (
     GP_TYPES,
+    SpectralDense,
     gradient_penalty,
     input_gradient_norms,
     penalty_from_norms,
@@ -120,6 +121,7 @@ __all__ = [
     "purple_preconditioning",
     "reward_fn",
     "reward_from_logits",
+    "SpectralDense",
     "spectral_dense",
     "train_adversarial_step",
     "train_forward_model_step",

@@ -39,13 +39,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl.rewards.penalties import GP_TYPES
+from jaxrl.rewards.penalties import GP_TYPES, SpectralDense
 
 Array = Any
 Params = Any
 
 INPUTS = ("sa", "s", "ss")
 REWARD_TYPES = ("minimax", "non_saturating", "airl")
+SN_SWITCH = "spectral_norm_on"
+"""``batch_stats`` entry of :class:`Discriminator`'s per-run spectral-normalisation switch"""
 
 
 class Discriminator(nn.Module):
@@ -53,6 +55,12 @@ class Discriminator(nn.Module):
 
     Parameter names are ``Dense_0 … Dense_n`` with or without spectral normalisation (the power
     iteration vectors live in the ``batch_stats`` collection).
+
+    With ``spectral_norm`` the hidden layers are :class:`~jaxrl.rewards.penalties.SpectralDense`
+    (weights drawn as without it), and ``batch_stats["spectral_norm_on"]`` (``[]``, 1 at init)
+    switches the normalisation per run: 1 uses ``W / σ̂(W)``, 0 the raw ``W`` (the power
+    iteration still advances). It is a value, not a static setting, so runs with and without
+    spectral normalisation share one ``vmap`` (:func:`set_spectral_norm`).
     """
 
     hidden_sizes: tuple[int, ...] = (256, 256)
@@ -62,15 +70,23 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x, update_stats: bool = False):
-        for h in self.hidden_sizes:
+        if self.spectral_norm:
+            on = self.variable("batch_stats", SN_SWITCH, lambda: jnp.ones((), jnp.float32)).value
+        for i, h in enumerate(self.hidden_sizes):
             if self.spectral_norm:
-                x = nn.SpectralNorm(nn.Dense(h), n_steps=self.sn_steps)(
-                    x, update_stats=update_stats
-                )
+                x = SpectralDense(h, self.sn_steps, name=f"Dense_{i}")(x, update_stats, on)
             else:
-                x = nn.Dense(h)(x)
+                x = nn.Dense(h, name=f"Dense_{i}")(x)
             x = nn.leaky_relu(x, self.negative_slope)
-        return nn.Dense(1)(x)[..., 0]
+        return nn.Dense(1, name=f"Dense_{len(self.hidden_sizes)}")(x)[..., 0]
+
+
+def set_spectral_norm(batch_stats: dict, on: Array) -> dict:
+    """``batch_stats`` of a spectrally normalised :class:`Discriminator` with the per-run switch
+    set to ``on`` (1: normalised, 0: raw weights; may be traced)."""
+    if SN_SWITCH not in batch_stats:
+        raise ValueError("set_spectral_norm needs a discriminator built with spectral_norm=True")
+    return {**batch_stats, SN_SWITCH: jnp.asarray(on, jnp.float32)}
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ added to the discriminator loss with scale λ. The penalty distribution ζ (:dat
 The gradient is w.r.t. the whole concatenated discriminator input, per sample
 (``vmap(grad)``), so the norm is the local Lipschitz constant of D at x̂.
 
-Spectral normalisation: :func:`spectral_dense` wraps a hidden ``nn.Dense`` in flax's
-``nn.SpectralNorm`` (one power-iteration step per call from a persistent ``u`` vector stored in
+Spectral normalisation: :class:`SpectralDense` (:func:`spectral_dense`), a dense layer divided
+by σ̂(W) (one power-iteration step per call from a persistent ``u`` vector stored in
 the ``"batch_stats"`` collection; pass ``update_stats=True`` and ``mutable=["batch_stats"]``
 while training). :func:`power_iteration` is the standalone estimator of ``σ_max(W)`` used by the
 tests and the analysis code.
@@ -130,14 +130,55 @@ def gradient_penalty(
 
 
 # ----------------------------------------------------------------------------- spectral norm
+class SpectralDense(nn.Module):
+    """``x W / σ̂(W) + b``: a dense layer with spectral normalisation (Miyato et al. 2018).
+
+    σ̂ comes from ``n_steps`` power-iteration steps per call, started from the persistent ``u``
+    in the ``"batch_stats"`` collection (``u`` and ``sigma``; ``apply(..., mutable=
+    ["batch_stats"])`` with ``update_stats=True`` stores the advanced ones), with ``u`` and
+    ``v`` held constant for the gradient (flax's ``nn.SpectralNorm`` computes the same). The
+    bias is not normalised. Parameters ``kernel`` / ``bias`` are drawn as ``nn.Dense``'s
+    (same name, same draws).
+
+    ``on`` (``[]``, may be traced) switches the normalisation per call: with 0 the layer is
+    the raw ``x W + b`` (σ̂ is still estimated), so runs with and without it share one
+    ``vmap`` at the cost of one matmul.
+    """
+
+    features: int
+    n_steps: int = 1
+    eps: float = 1e-12
+
+    @nn.compact
+    def __call__(self, x, update_stats: bool = False, on: Array = 1.0):
+        kernel = self.param(
+            "kernel", nn.initializers.lecun_normal(), (jnp.shape(x)[-1], self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        draw_u = lambda: jax.random.normal(self.make_rng("params"), (1, self.features))
+        u_var = self.variable("batch_stats", "u", draw_u)
+        sigma_var = self.variable("batch_stats", "sigma", lambda: jnp.ones((), kernel.dtype))
+        normalize = lambda z: z * jax.lax.rsqrt(jnp.sum(z**2) + self.eps)
+        u = u_var.value
+        for _ in range(self.n_steps):
+            v = normalize(u @ kernel.T)
+            u = normalize(v @ kernel)
+        u, v = jax.lax.stop_gradient(u), jax.lax.stop_gradient(v)
+        sigma = (v @ kernel @ u.T)[0, 0]
+        if update_stats:
+            u_var.value, sigma_var.value = u, sigma
+        scale = jnp.where((jnp.asarray(on) > 0) & (sigma != 0), sigma, 1.0)
+        return x @ (kernel / scale) + bias
+
+
 def spectral_dense(features: int, n_steps: int = 1, name: str | None = None) -> nn.Module:
-    """``nn.SpectralNorm(nn.Dense(features))``: W / σ̂(W) with persistent power iteration.
+    """:class:`SpectralDense`: W / σ̂(W) with persistent power iteration.
 
     Call as ``layer(x, update_stats=...)``. Its ``u``/``sigma`` live in the ``"batch_stats"``
     collection (``init`` creates them; ``apply(..., mutable=["batch_stats"])`` with
     ``update_stats=True`` advances the power iteration). The bias is not normalised.
     """
-    return nn.SpectralNorm(nn.Dense(features), n_steps=n_steps, name=name)
+    return SpectralDense(features, n_steps, name=name)
 
 
 def power_iteration(w: Array, key: Array, n_steps: int = 50) -> tuple[Array, Array]:
