@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--profile", default="quick", help="experiment profile (quick or paper)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("REPRODUCE_JOBS", 2)))
     ap.add_argument("--only", nargs="+", default=None, help="a subset of the jobs")
-    ap.add_argument("--no-pin", action="store_true", help="never pin jobs to cores (see cpu_slots)")
+    ap.add_argument("--pin", action="store_true", help="pin each job slot to a core (cpu_slots)")
     ap.add_argument("--out", default="paper_figures/out", type=Path)
     args = ap.parse_args(argv)
     known = ("theory_checks", *EXPERIMENTS)

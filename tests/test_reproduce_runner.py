@@ -70,6 +70,17 @@ def test_bad_arguments_are_named(tmp_path):
         reproduce.main(["--only", "no_such_experiment"])
 
 
+def test_the_command_line_reaches_the_runner(tmp_path, monkeypatch):
+    # what `make reproduce` calls: every flag lands in run() (a missing one broke it once)
+    seen = []
+    monkeypatch.setattr(reproduce, "run", lambda *a, **kw: seen.append((a, kw)) or 0)
+    assert reproduce.main(["--only", "pbrs", "--jobs", "3", "--out", str(tmp_path)]) == 0
+    assert reproduce.main(["--profile", "paper", "--pin"]) == 0
+    (a1, kw1), (a2, kw2) = seen
+    assert a1 == (["pbrs"], "quick", 3, tmp_path) and kw1 == {"pin": False}
+    assert a2[0][0] == "theory_checks" and a2[1] == "paper" and kw2 == {"pin": True}
+
+
 def _write_many(out: str, experiment: str, n: int) -> None:
     for i in range(n):
         q = {"x": Estimate(i, i, i, 1)}
