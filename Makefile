@@ -38,7 +38,12 @@ test: $(STAMP)
 # each experiment's doc).
 PROFILE ?= quick
 REPRODUCE_JOBS ?= 2
-reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false
+# LLVM -O1 instead of XLA's default -O2 on CPU (not where nvidia-smi finds a GPU): our programs are
+# many small loops, and -O2's loop vectorisation costs compile time and, at these sizes, run time.
+# Measured (session 29, 2-core CPU): PPO CartPole 8 seeds compiles in 4.3-5.0 s instead of 6.2-6.4 s
+# and runs in 8.3 s instead of 9.6-9.9 s, with bit-identical results.
+CPU_OPT := $(if $(shell command -v nvidia-smi),,--xla_backend_optimization_level=1)
+reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false $(CPU_OPT)
 reproduce: $(STAMP)
 	$(BIN)/python -m paper_figures.reproduce --profile $(PROFILE) --jobs $(REPRODUCE_JOBS)
 	$(BIN)/python -m paper_figures.report
