@@ -41,7 +41,8 @@ REPRODUCE_JOBS ?= 2
 # LLVM -O1 instead of XLA's default -O2 on CPU (not where nvidia-smi finds a GPU): our programs are
 # many small loops, and -O2's loop vectorisation costs compile time and, at these sizes, run time.
 # Measured (session 29, 2-core CPU): PPO CartPole 8 seeds compiles in 4.3-5.0 s instead of 6.2-6.4 s
-# and runs in 8.3 s instead of 9.6-9.9 s, with bit-identical results.
+# and runs in 8.3 s instead of 9.6-9.9 s (bit-identical there); make reproduce used 17 % fewer
+# CPU-seconds. Some programs round differently, so some quick-profile numbers change (README).
 CPU_OPT := $(if $(shell command -v nvidia-smi),,--xla_backend_optimization_level=1)
 reproduce: export XLA_FLAGS := $(XLA_FLAGS) --xla_cpu_multi_thread_eigen=false $(CPU_OPT)
 reproduce: $(STAMP)

@@ -41,6 +41,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # jaxrl, when the package is not installed
     sys.path.insert(1, str(ROOT))
 PEER = "rejax"
+#: ``<impl>_sharded``: ``<impl>`` with its seeds split over several CPU devices of one process
+#: (``jax_num_cpu_devices``), one XLA program per device running on its own thread.
+SHARDED = "_sharded"
+#: How many CPU devices a ``*_sharded`` configuration's subprocess gets (set by the parent).
+HOST_DEVICES_VAR = "JAXRL_BENCH_HOST_DEVICES"
 
 Row = dict[str, Any]
 
@@ -72,6 +77,7 @@ class Bench:
       rejax_eval: ``True``: rejax evaluates once, at the end (128 episodes); ``False``: its
         ``eval_callback`` is a no-op, so the timed call does no evaluation work.
       ratios: ``(label, a, b)``: ``a``'s env-steps/s over ``b``'s at the same seed count and round.
+      default_impls: what ``--impls`` runs by default (``None``: every one of ``impls``).
     """
 
     name: str
@@ -90,6 +96,7 @@ class Bench:
     peers: Mapping[str, Callable[[int, int], tuple[Callable, tuple]]] = field(default_factory=dict)
     rejax_eval: bool = True
     ratios: tuple[tuple[str, str, str], ...] = (("ours / rejax", "ours", PEER),)
+    default_impls: tuple[str, ...] | None = None
 
     @property
     def tag(self) -> str:
@@ -124,10 +131,17 @@ def arg_parser(
         default=rounds,
         help="interleaved rounds (order rotated each round), each configuration in a fresh process",
     )
-    ap.add_argument("--impls", nargs="+", default=list(bench.impls), choices=bench.impls)
+    default = bench.impls if bench.default_impls is None else bench.default_impls
+    ap.add_argument("--impls", nargs="+", default=list(default), choices=bench.impls)
     ap.add_argument("--out", type=Path, default=Path(f"results/benchmarks/{bench.name}.json"))
     ap.add_argument("--timeout", type=float, default=None, help="seconds per configuration")
     ap.add_argument("--single", nargs="+", metavar="KEY=VALUE", help=single_help)
+    ap.add_argument(
+        "--host-devices",
+        type=int,
+        default=os.cpu_count() or 2,
+        help=f"CPU devices of a *{SHARDED} configuration (default: the CPU count)",
+    )
     return ap
 
 
@@ -170,6 +184,10 @@ def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
     once, at the end (``eval_freq = total_timesteps``, no initial evaluation), or not at all when
     ``bench.rejax_eval`` is false. ``bench.peers``: their own builder.
     """
+    if impl.endswith(SHARDED):
+        base = impl.removesuffix(SHARDED)
+        fn, args = build(bench, base, num_seeds, total_timesteps)
+        return fn, shard_seed_arg(args, seed_arg=1 if base == PEER else 0)
     if impl in bench.peers:
         return bench.peers[impl](num_seeds, total_timesteps)
 
@@ -203,6 +221,35 @@ def build(bench: Bench, impl: str, num_seeds: int, total_timesteps: int):
     raise ValueError(f"unknown impl {impl!r}; expected one of {bench.impls}")
 
 
+def shard_seed_arg(args: tuple, seed_arg: int) -> tuple:
+    """``args`` placed on every CPU device of the process: ``args[seed_arg]`` (the keys, leading
+    axis = seeds) split over the devices by :func:`jaxrl.experiment.sharding.shard_seeds`, the
+    others replicated. ``jit`` then partitions the vmapped seed axis: each device runs its own
+    seeds, as ``run_chunked(..., shard=True)`` does."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    from jaxrl.experiment.sharding import seed_mesh, shard_seeds
+
+    mesh = seed_mesh()
+    seeds = jax.tree.leaves(args[seed_arg])[0].shape[0]
+    if seeds % mesh.size:
+        raise SystemExit(f"{seeds} seeds cannot be split evenly over {mesh.size} devices")
+    replicated = NamedSharding(mesh, PartitionSpec())
+    return tuple(
+        shard_seeds(a, mesh) if i == seed_arg else jax.device_put(a, replicated)
+        for i, a in enumerate(args)
+    )
+
+
+def sharded_skips(impls: list[str], seeds: list[int], devices: int) -> list[tuple[str, int]]:
+    """The ``(impl, seeds)`` pairs of ``*_sharded`` implementations that cannot run: fewer
+    seeds than devices, or seeds not a multiple of them."""
+    return [
+        (i, s) for i in impls if i.endswith(SHARDED) for s in seeds if s < devices or s % devices
+    ]
+
+
 def _no_eval(algo, train_state, rng):
     """rejax ``eval_callback`` that evaluates nothing (an empty pytree per evaluation point)."""
     del algo, train_state, rng
@@ -214,6 +261,8 @@ def run_single(bench: Bench, impl: str, num_seeds: int, total_timesteps: int, re
     import jax
 
     rss_import_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if impl.endswith(SHARDED):  # before anything initialises the CPU backend
+        jax.config.update("jax_num_cpu_devices", int(os.environ.get(HOST_DEVICES_VAR, "2")))
     fn, args = build(bench, impl, num_seeds, total_timesteps)
 
     t0 = time.perf_counter()
@@ -271,7 +320,10 @@ def spawn(bench: Bench, impl: str, seeds: int, args) -> Row:
         "--repeats",
         str(args.repeats),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT)
+    env = {**os.environ, HOST_DEVICES_VAR: str(getattr(args, "host_devices", 2))}
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=args.timeout, cwd=ROOT, env=env
+    )
     for line in proc.stdout.splitlines():
         if line.startswith(bench.tag):
             return json.loads(line[len(bench.tag) :])
@@ -470,7 +522,12 @@ def main(
     w_impl, w_seeds, w_rate = bench.widths
     rows = []
     rounds = max(1, getattr(args, "rounds", 1))
+    skips = set(sharded_skips(list(args.impls), list(args.seeds), args.host_devices))
+    for impl, seeds in sorted(skips):
+        print(f"{impl} seeds={seeds} skipped: not a multiple of {args.host_devices} devices")
     for rnd, seeds, impl in schedule(list(args.impls), list(args.seeds), rounds):
+        if (impl, seeds) in skips:
+            continue
         t = time.perf_counter()
         row = spawn(bench, impl, seeds, args)
         row["round"] = rnd
@@ -504,6 +561,7 @@ def main(
             "repeats": args.repeats,
             "rounds": rounds,
             "impls": list(args.impls),
+            "host_devices_of_sharded_impls": args.host_devices,
             **bench.hparams,
         },
         "device": device,

@@ -9,6 +9,13 @@ PureJaxRL is its own ``purejaxrl/ppo.py`` (``make_train(config)`` -> ``train(rng
 a folder outside this repository: ``--purejaxrl-dir`` or ``$PUREJAXRL_DIR`` (see
 ``_purejaxrl_compat.py``). Without either it is skipped, with one printed line.
 
+``ours_sharded`` and ``purejaxrl_sharded`` are the same programs with the seeds split over
+``--host-devices`` CPU devices of one process (default: the CPU count), the way
+``run_chunked(..., shard=True)`` runs an experiment; PureJaxRL's is the control that shows what
+the sharding gives any vmapped program. Seed counts that do not split evenly are skipped. They
+run only when named in ``--impls``: on the 2-core CPU they were not reliably faster (benchmarks/
+README.md).
+
 ``--rounds`` interleaved rounds; in each, every (impl, seeds) configuration runs once in a fresh
 subprocess of this script (``--single``), the implementations' order rotated by one per round.
 
@@ -35,7 +42,7 @@ import _harness  # noqa: E402  (it puts the repository root on sys.path, for jax
 import _purejaxrl_compat  # noqa: E402
 
 PUREJAXRL = "purejaxrl"
-IMPLS = ("ours", "ours_pbrs", "rejax", PUREJAXRL)
+IMPLS = ("ours", "ours_pbrs", "rejax", PUREJAXRL, "ours_sharded", f"{PUREJAXRL}_sharded")
 
 # PureJaxRL defaults for CartPole-v1.
 NUM_ENVS, NUM_STEPS, EPOCHS, MINIBATCHES = 4, 128, 4, 4
@@ -158,6 +165,10 @@ def _footer(rows, args) -> str:
             "(optax.clip), not by global norm.",
             "PBRS/identity run time = ours env-steps/s / ours_pbrs env-steps/s (Phi = -|pole "
             "angle|).",
+            f"*_sharded: the same program with its seeds split over {args.host_devices} CPU "
+            "devices of one process (jax_num_cpu_devices; jit partitions the vmapped seed axis, "
+            "each device runs its seeds on its own thread); PureJaxRL_sharded is PureJaxRL's "
+            "unchanged train(rng) placed the same way, the control for what sharding alone gives.",
             "peak MB: CPU = ru_maxrss of the configuration's own subprocess (includes JAX/XLA "
             "runtime and compilation); GPU = peak_bytes_in_use.",
         ]
@@ -183,11 +194,15 @@ BENCH = _harness.Bench(
     hparams=HP,
     peers={PUREJAXRL: _purejaxrl},
     rejax_eval=False,
+    default_impls=IMPLS[:4],  # the *_sharded ones on request (--impls), see the module doc
     ratios=(
         ("ours / PureJaxRL", "ours", PUREJAXRL),
         ("ours / rejax", "ours", "rejax"),
         ("ours_pbrs / PureJaxRL", "ours_pbrs", PUREJAXRL),
         ("PBRS / identity run time", "ours", "ours_pbrs"),
+        ("ours_sharded / PureJaxRL", "ours_sharded", PUREJAXRL),
+        ("ours_sharded / PureJaxRL_sharded", "ours_sharded", f"{PUREJAXRL}_sharded"),
+        ("ours_sharded / ours", "ours_sharded", "ours"),
     ),
 )
 
@@ -219,7 +234,7 @@ def main(argv=None) -> int:
                     "unset (point it at a clone of luchris429/purejaxrl).",
                     flush=True,
                 )
-            args.impls = [i for i in args.impls if i != PUREJAXRL]
+            args.impls = [i for i in args.impls if not i.startswith(PUREJAXRL)]
         else:
             os.environ[_purejaxrl_compat.ENV_VAR] = str(folder)  # for the subprocesses
             header = {"purejaxrl_dir": str(folder)}
