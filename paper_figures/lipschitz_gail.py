@@ -199,7 +199,9 @@ def env_row(ax_row, env_id: str, groups) -> tuple[str, list[dict]]:
     any_run = groups.get("wgan") or next(iter(groups.values()))
     exp_cfg = any_run.config["experiment"]
     default_lam = float(exp_cfg["default_lambda"])
-    expert = float(any_run.read_json("sweep")["expert_return"])
+    sweep = any_run.read_json("sweep")
+    expert = float(sweep["expert_return"])
+    gate = lg_claims.expert_gate_missed(sweep.get("expert_summary", {}))
     m0 = any_run.load_metrics(finite=True, schema=SCHEMA)
     ax_ret, ax_lam, ax_gn, ax_gnl, ax_q = ax_row
     _variant_panels(ax_ret, ax_gn, ax_q, env_id, groups, default_lam, m0)
@@ -220,16 +222,27 @@ def env_row(ax_row, env_id: str, groups) -> tuple[str, list[dict]]:
                 f"  {_label(name, lam):26s} final true return IQM {p:8.1f}  95% CI "
                 f"[{lo:8.1f}, {hi:8.1f}]  ({d['ret'].shape[0]} seeds)"
             )
-    claims = lg_claims.compute(data, expert, default_lam, tag=env_id.split("/")[-1])
+    claims = lg_claims.compute(
+        data, expert, default_lam, tag=env_id.split("/")[-1], expert_gate=gate
+    )
     static = any_run.config["static"]
+    summ = sweep.get("expert_summary", {})
+    if summ.get("min_return") is not None:
+        gate_text = (
+            f" Expert gate (best final evaluation ≥ {summ['min_return']:g}): "
+            f"{'met' if summ['gate_met'] else 'missed'} after {summ['rounds']} round(s) of "
+            f"{len(summ['train_eval_return_final']) // summ['rounds']} seeds."
+        )
+    else:
+        gate_text = ""
     text = plotting.caption(
         sorted(seeds),
         f"{env_id}: {int(m0['eval_env_steps'][0][-1]):,} imitator env steps, "
         f"{exp_cfg['expert_episodes']} expert episodes subsampled every "
         f"{exp_cfg['subsample_every']} steps",
-        extra=f"Expert (dashed): {expert:.0f}. Evaluation: {static['num_eval_envs']} fixed "
-        "episodes. Panel (b): final evaluation, IQM and 95% CI; panels (c–e): row means "
-        "over updates at the agent's replay minibatch.",
+        extra=f"Expert (dashed): {expert:.0f}.{gate_text} Evaluation: "
+        f"{static['num_eval_envs']} fixed episodes. Panel (b): final evaluation, IQM and 95% "
+        "CI; panels (c–e): row means over updates at the agent's replay minibatch.",
     )
     return text + "\n" + claims_caption(claims), claims
 

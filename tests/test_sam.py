@@ -326,8 +326,11 @@ def test_sam_paper_options_run_vmapped_over_lambda():
 # --------------------------------------------------------------------------------------------
 
 
-def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
+def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path, monkeypatch):
     exp = experiment("lipschitz_gail")
+    # an expert-quality gate Pendulum never meets (its returns are negative): two rounds of fresh
+    # seeds, then the claims that divide by the expert's return are not testable
+    monkeypatch.setitem(exp.EXPERT_MIN_RETURN, "Pendulum-v1", 0.0)
     args = [
         "--profile",
         "quick",
@@ -352,6 +355,8 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
         "400",
         "--expert-seeds",
         "1",
+        "--expert-max-rounds",
+        "2",
         "--expert-episodes",
         "3",
         "--subsample-every",
@@ -380,10 +385,22 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
     load_declared(expert_run, expert_schema(expert_run.config["algo"]), "expert_metrics")
     assert demos.size == 3 * 10 and demos.episode_returns.shape == (3,)
     assert (expert_run.path / "expert_actor.msgpack").exists()
+    summary = expert_run.read_json("expert_summary")
+    finals = summary["train_eval_return_final"]
+    assert summary["rounds"] == 2 and len(finals) == 2 and finals[0] != finals[1]
+    assert summary["gate_met"] is False and summary["best_seed"] == int(np.argmax(finals))
+    load_declared(expert_run, expert_schema(expert_run.config["algo"]), "expert_metrics_1")
     # a second invocation reuses the finished expert run
     again = exp.main(args + ["--gp-types", "none", "--nogp-ablations"], progress=False)
     assert again[0].config["expert_run"] == expert_run.run_id and len(again) == 1
     fig = _load(ROOT / "paper_figures" / "lipschitz_gail.py")
+    captions = []
+    save = fig.plotting.save_captioned
+    monkeypatch.setattr(
+        fig.plotting,
+        "save_captioned",
+        lambda f, p, text, **k: captions.append(text) or save(f, p, text, **k),
+    )
     png = fig.main(["--results", str(tmp_path), "--out", str(tmp_path / "out")])
     assert png.exists() and png.stat().st_size > 10_000
     # every claim is in claims.json with a verdict; (f) is testable (PURPLE ran)
@@ -391,6 +408,11 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path):
     verdicts = {c.id.rsplit(".", 1)[1]: c.verdict for c in entry["claims"]}
     assert sorted(verdicts) == list("abcdef")
     assert verdicts["c"] == verdicts["d"] == "not testable" and verdicts["f"] != "not testable"
+    assert verdicts["a"] == verdicts["b"] == "not testable"
+    assert (
+        "Expert gate (best final evaluation ≥ 0): missed after 2 round(s) of 1 seeds"
+        in (captions[0])
+    )
 
 
 def test_lipschitz_gail_config_reaches_the_imitator():

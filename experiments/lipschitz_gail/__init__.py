@@ -1,5 +1,5 @@
 """``python -m experiments.lipschitz_gail``: see :mod:`experiments.lipschitz_gail.experiment`."""
 
-from experiments.lipschitz_gail.experiment import PRESETS, LipschitzGail, main
+from experiments.lipschitz_gail.experiment import EXPERT_MIN_RETURN, PRESETS, LipschitzGail, main
 
-__all__ = ["LipschitzGail", "PRESETS", "main"]
+__all__ = ["EXPERT_MIN_RETURN", "LipschitzGail", "PRESETS", "main"]

@@ -73,12 +73,25 @@ def _untestable(cid, statement, rule, missing) -> Claim:
     return _claim(cid, statement, {}, rule, "not testable", f"no finished run of {missing}")
 
 
+def expert_gate_missed(summary: dict) -> str | None:
+    """Why the expert of ``summary`` (``expert_summary.json``) missed its quality gate, or None
+    (met, or no gate; summaries written before the gate existed have neither key)."""
+    if summary.get("gate_met", True):
+        return None
+    best = max(summary["train_eval_return_final"])
+    return (
+        f"the expert missed its gate: best final evaluation return {best:.0f} < "
+        f"{summary['min_return']:g} after {summary['rounds']} round(s) of seeds"
+    )
+
+
 def compute(
     data: dict[str, dict[float, dict[str, np.ndarray]]],
     expert: float,
     lam: float,
     k: float = 1.0,
     tag: str = "",
+    expert_gate: str | None = None,
 ) -> list[Claim]:
     """The claims (a)–(f).
 
@@ -89,6 +102,10 @@ def compute(
       lam: ``default_lambda`` (the λ of wgan in (b), (c), (e), (f)).
       k: the penalty's target norm.
       tag: inserted into the ids (``lipschitz_gail.<tag>.a``), e.g. the environment.
+      expert_gate: why the expert missed its quality gate (:func:`expert_gate_missed`), or
+        None. (a) and (b) compare a return with the expert's, so a weak expert makes them not
+        testable (their numbers are kept in the detail); (c)-(f) compare the imitators with each
+        other, where the expert's return cancels.
     """
 
     def rel(name, lm):
@@ -222,6 +239,15 @@ def compute(
         out.append(_claim("f", st, q, rule, v, f"‖∇Q‖ lower: {lower}; returns overlap: {equal}"))
     else:
         out.append(_untestable("f", st, rule, "wgan and wgan_purple with q_jacobian_norm"))
+    if expert_gate is not None:
+        out = [
+            dataclasses.replace(
+                c, verdict="not testable", detail=f"{expert_gate}; measured: {c.detail}"
+            )
+            if c.id.endswith((".a", ".b")) and c.verdict != "not testable"
+            else c
+            for c in out
+        ]
     if tag:
         out = [
             dataclasses.replace(c, id=f"lipschitz_gail.{tag}.{c.id.rsplit('.', 1)[1]}") for c in out

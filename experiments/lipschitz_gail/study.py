@@ -83,7 +83,8 @@ def table(runs) -> list[str]:
             for v, d in data[name].items():
                 r = lg_claims.ci(d["ret"] / expert)
                 lines.append(f"  {env} {name:12s} λ={v:<6g} return/expert {r.fmt()}")
-        for c in lg_claims.compute(data, expert, lam):
+        gate = lg_claims.expert_gate_missed(sweep.get("expert_summary", {}))
+        for c in lg_claims.compute(data, expert, lam, expert_gate=gate):
             lines.append(f"  claim {c.id[-1]}: {c.verdict} ({c.detail})")
     return lines
 

@@ -218,9 +218,20 @@ class ExpertConfig(Config):
     """demonstration episodes rolled out with the deterministic policy"""
     subsample_every: int = 10
     """GAIL subsampling period (the paper uses 20 on 1000-step MuJoCo episodes)"""
+    min_return: float | None = None
+    """expert-quality gate: the best seed's final deterministic evaluation return must reach it;
+    else ``seeds`` fresh seeds are trained, up to ``max_rounds`` rounds (None: no gate)"""
+    max_rounds: int = 1
 
     def check(self) -> None:
-        for f in ("total_timesteps", "seeds", "num_episodes", "subsample_every", "num_chunks"):
+        for f in (
+            "total_timesteps",
+            "seeds",
+            "num_episodes",
+            "subsample_every",
+            "num_chunks",
+            "max_rounds",
+        ):
             self.require(getattr(self, f) > 0, f, "must be positive")
 
 
@@ -250,26 +261,37 @@ def _expert_trainer(cfg: ExpertConfig):
 
 
 def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True):
-    """Train ``cfg.seeds`` experts; returns ``(env, env_params, trainer, agent_state, metrics,
-    best)`` with the best seed's agent state (unbatched)."""
+    """Train ``cfg.seeds`` experts per round until the best final deterministic evaluation return
+    reaches ``cfg.min_return`` (one round without a gate; at most ``cfg.max_rounds``). Round ``r``
+    uses the keys of seed ``cfg.seed + r`` and writes ``expert_metrics`` (round 0) or
+    ``expert_metrics_<r>``. Returns ``(env, env_params, trainer, agent_state, metrics, best)``:
+    the best seed over all rounds (unbatched state), every round's metrics concatenated on the
+    seed axis, and the best seed's index on that axis."""
     from jaxrl.experiment.sweep import grid_keys, run_sweep
 
     env, env_params, trainer, hp = _expert_trainer(cfg)
     hp = trainer.check(hp).broadcast(cfg.seeds)
-    keys = grid_keys(cfg.seed, cfg.seeds)
-    metrics, state = run_sweep(
-        None,
-        run,
-        trainer,
-        keys,
-        hp,
-        progress=progress,
-        metrics_name="expert_metrics",
-        schema=expert_schema(cfg.algo),
-        return_state=True,
-    )
+    rounds, agents = [], []
+    for r in range(cfg.max_rounds):
+        metrics, state = run_sweep(
+            None,
+            run,
+            trainer,
+            grid_keys(cfg.seed + r, cfg.seeds),
+            hp,
+            progress=progress,
+            metrics_name="expert_metrics" if r == 0 else f"expert_metrics_{r}",
+            schema=expert_schema(cfg.algo),
+            return_state=True,
+        )
+        rounds.append(metrics)
+        agents.append(state.agent)
+        best_return = max(float(np.max(m["eval_return"][:, -1])) for m in rounds)
+        if cfg.min_return is None or best_return >= cfg.min_return:
+            break
+    metrics = {k: np.concatenate([m[k] for m in rounds]) for k in rounds[0]}
     best = int(np.argmax(metrics["eval_return"][:, -1]))
-    agent_state = jax.tree.map(lambda x: x[best], state.agent)
+    agent_state = jax.tree.map(lambda x: x[best % cfg.seeds], agents[best // cfg.seeds])
     return env, env_params, trainer, agent_state, metrics, best
 
 
@@ -287,6 +309,10 @@ def make_expert_demonstrations(
     summary = {
         "best_seed": best,
         "train_eval_return_final": metrics["eval_return"][:, -1].tolist(),
+        "rounds": len(metrics["eval_return"]) // cfg.seeds,
+        "min_return": cfg.min_return,
+        "gate_met": cfg.min_return is None
+        or float(metrics["eval_return"][best, -1]) >= cfg.min_return,
         "demo_return_mean": float(demos.episode_returns.mean()),
         "demo_return_std": float(demos.episode_returns.std()),
         "num_samples": demos.size,
