@@ -15,6 +15,7 @@ worker's test (Makefile). Ordinary failures are never rerun.
 """
 
 import os
+import time
 
 # LLVM -O1 (XLA's default is -O2), as `make reproduce` (Makefile CPU_OPT): the suite's time is
 # mostly compilation (~74 % of the workers' time was XLA backend compile in a session-29 census),
@@ -36,3 +37,24 @@ def x64():
     are unaffected. A module opts in with ``pytestmark = pytest.mark.usefixtures("x64")``."""
     with jax.enable_x64(True):
         yield
+
+
+def _loop_ns(n: int = 3_000_000) -> float:
+    """Nanoseconds per iteration of a pure-Python loop: a probe of this machine's speed (the
+    shared CI machine's has been seen to vary ~3x between hours), so that a suite time can be
+    read against the speed it ran at."""
+    t, s = time.perf_counter(), 0
+    for i in range(n):
+        s += i
+    return (time.perf_counter() - t) / n * 1e9
+
+
+_PROBE_START = None if os.environ.get("PYTEST_XDIST_WORKER") else _loop_ns()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _PROBE_START is not None:
+        terminalreporter.write_line(
+            f"machine speed probe (pure-Python loop, ns per iteration; lower is faster): "
+            f"{_PROBE_START:.0f} before the tests, {_loop_ns():.0f} after"
+        )
