@@ -6,9 +6,11 @@ gradient penalties {none, wgan, dragan, nagard} and a λ sweep of the (one-sided
     python -m experiments.lipschitz_gail --profile quick --resume   # continue an interrupted run
 
 1. Expert: SAC trained on the environment's true reward (``expert_seeds`` seeds, the best by
-   deterministic evaluation is kept); ``expert_episodes`` deterministic episodes are subsampled
-   every ``subsample_every`` steps from a random offset (GAIL) and saved, with the actor's
-   parameters, in ``results/lipschitz_gail_expert/<run-id>/`` (reused when the config matches).
+   deterministic evaluation is kept; on an environment of ``EXPERT_MIN_RETURN``, rounds of fresh
+   seeds until one reaches it, at most ``expert_max_rounds``); ``expert_episodes`` deterministic
+   episodes are subsampled every ``subsample_every`` steps from a random offset (GAIL) and
+   saved, with the actor's parameters, in ``results/lipschitz_gail_expert/<run-id>/`` (reused
+   when the config matches).
 2. Imitator: SAM (:mod:`jaxrl.agents.sam`, TD3 whose rewards are ``softplus(D(s, a))`` relabelled
    at update time with the current discriminator, one D step per G step). One results directory
    per (environment, variant) under ``results/lipschitz_gail/``; ``wgan`` holds the λ sweep,
@@ -164,9 +166,9 @@ class LipschitzGail(SeededSweep):
 #: The expert-quality gate's return per environment: an expert that keeps the pendulum up for
 #: the whole 1000-step episode (the maximum is about 9,360). Found necessary in session 29: at
 #: LLVM -O1 the best of two 30k-step SAC seeds fell after ~370 steps (demo return 3,492 against
-#: 9,360 at -O2), and the imitators then "reached" 2.7x the expert. On this CPU about one 30k-step
-#: seed in four balances to the end (session 30, -O1: final returns 2,458 / 1,582 / 9,359 / 3,750
-#: for the quick preset's 4 seeds), hence 4 seeds per round and up to 3 rounds.
+#: 9,360 at -O2), and the imitators then "reached" 2.7x the expert. Few 30k-step seeds balance to
+#: the end (session 30, make reproduce's flags: final returns 1,738 / 2,012 / 8,516 / 8,038 in
+#: round 0, 2,949 / 9,357 / 2,383 / 9,360 in round 1), hence 4 seeds per round, up to 3 rounds.
 EXPERT_MIN_RETURN = {"brax/inverted_double_pendulum": 9_000.0}
 
 PRESETS = {
