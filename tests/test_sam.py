@@ -25,6 +25,7 @@ from jaxrl.experiment.demonstrations import (
     DEMOS_SCHEMA,
     Demonstrations,
     collect_episodes,
+    expert_round_keys,
     expert_schema,
     load_demonstrations,
     save_demonstrations,
@@ -91,6 +92,20 @@ def test_demonstrations_save_load_round_trip(tmp_path):
         np.testing.assert_array_equal(getattr(back, name), getattr(d, name), err_msg=name)
         assert getattr(back, name).dtype == getattr(d, name).dtype
     assert back.terminated.dtype == bool
+
+
+def test_expert_round_keys_are_fresh_and_apart_from_the_demo_keys():
+    from jaxrl.experiment.sweep import grid_keys
+
+    data = lambda k: [tuple(x) for x in np.asarray(jax.random.key_data(k)).reshape(-1, 2)]
+    seed, seeds = 1000, 4
+    assert data(expert_round_keys(seed, 0, seeds)) == data(grid_keys(seed, seeds))
+    rounds = [data(expert_round_keys(seed, r, seeds)) for r in range(3)]
+    # collect_episodes splits the demo key(seed + 1) in two; the old rounds, key(seed + r), had
+    # these children as round 1's first two training keys
+    demo = data(jax.random.key(seed + 1)) + data(jax.random.split(jax.random.key(seed + 1)))
+    used = sum(rounds, []) + demo
+    assert len(set(used)) == len(used)
 
 
 def test_collect_episodes_pendulum_next_obs_and_returns():

@@ -260,14 +260,23 @@ def _expert_trainer(cfg: ExpertConfig):
     return env, env_params, trainer, hp
 
 
+def expert_round_keys(seed: int, r: int, seeds: int) -> jax.Array:
+    """Training keys ``[seeds]`` of the expert's round ``r``: round 0 splits ``key(seed)`` (the
+    keys of :func:`~jaxrl.experiment.sweep.grid_keys`), round ``r ≥ 1`` splits
+    ``fold_in(key(seed), r)``. Not ``key(seed + r)``: the demonstrations are rolled out with
+    ``key(seed + 1)``, whose split children would be round 1's training keys."""
+    root = jax.random.key(seed)
+    return jax.random.split(root if r == 0 else jax.random.fold_in(root, r), seeds)
+
+
 def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True):
     """Train ``cfg.seeds`` experts per round until the best final deterministic evaluation return
     reaches ``cfg.min_return`` (one round without a gate; at most ``cfg.max_rounds``). Round ``r``
-    uses the keys of seed ``cfg.seed + r`` and writes ``expert_metrics`` (round 0) or
+    uses the keys of :func:`expert_round_keys` and writes ``expert_metrics`` (round 0) or
     ``expert_metrics_<r>``. Returns ``(env, env_params, trainer, agent_state, metrics, best)``:
     the best seed over all rounds (unbatched state), every round's metrics concatenated on the
     seed axis, and the best seed's index on that axis."""
-    from jaxrl.experiment.sweep import grid_keys, run_sweep
+    from jaxrl.experiment.sweep import run_sweep
 
     env, env_params, trainer, hp = _expert_trainer(cfg)
     hp = trainer.check(hp).broadcast(cfg.seeds)
@@ -277,7 +286,7 @@ def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = 
             None,
             run,
             trainer,
-            grid_keys(cfg.seed + r, cfg.seeds),
+            expert_round_keys(cfg.seed, r, cfg.seeds),
             hp,
             progress=progress,
             metrics_name="expert_metrics" if r == 0 else f"expert_metrics_{r}",
