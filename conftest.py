@@ -27,6 +27,19 @@ for _flag, _name in (
     if _name not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_flag}".strip()
 
+# JAX's persistent compilation cache from the first compile, in a directory of the suite's own
+# (never the experiments' ~/.cache/jaxrl/jax, which the experiment smoke tests would otherwise
+# fill through enable_compilation_cache, which reads these variables). A fresh machine (CI) starts
+# cold, and only programs that several tests or workers compile alike are loaded (a few % of the
+# suite's compile time); a rerun on the same machine loads nearly every program. Suite times in
+# the README are cold ones.
+for _var, _default in (
+    ("JAX_COMPILATION_CACHE_DIR", os.path.expanduser("~/.cache/jaxrl/tests-xla")),
+    ("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2"),
+    ("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30)),  # bytes, least recently used evicted first
+):
+    os.environ.setdefault(_var, _default)
+
 import jax  # noqa: E402  (after XLA_FLAGS: jax reads them on import)
 import pytest  # noqa: E402
 

@@ -195,13 +195,24 @@ def test_check_finite_names_seed_and_skips_allowed():
     check_finite(m, chunk=7, allow={"ret"})
 
 
-def test_enable_compilation_cache(tmp_path):
-    before = jax.config.jax_compilation_cache_dir
+def test_enable_compilation_cache(tmp_path, monkeypatch):
+    before = (
+        jax.config.jax_compilation_cache_dir,
+        jax.config.jax_persistent_cache_min_compile_time_secs,
+    )
     try:
         p = enable_compilation_cache(tmp_path / "cache")
         assert p.is_dir() and jax.config.jax_compilation_cache_dir == str(p)
+        # without a path, the environment's directory and threshold (conftest.py sets them)
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "env"))
+        monkeypatch.setenv("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.25")
+        assert enable_compilation_cache() == tmp_path / "env"
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.25
+        assert enable_compilation_cache(min_compile_time_secs=2.0) == tmp_path / "env"
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 2.0
     finally:
-        jax.config.update("jax_compilation_cache_dir", before)
+        jax.config.update("jax_compilation_cache_dir", before[0])
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
 
 
 def _corrupt(step_dir):

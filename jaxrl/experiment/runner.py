@@ -38,18 +38,24 @@ POSTFIX_METRICS = ("eval_return", "episode_return", "return", "loss")
 
 
 def enable_compilation_cache(
-    path: str | os.PathLike = "~/.cache/jaxrl/jax", *, min_compile_time_secs: float = 1.0
+    path: str | os.PathLike | None = None, *, min_compile_time_secs: float | None = None
 ) -> Path:
     """Turn on JAX's persistent compilation cache (experiment entry points call this).
 
-    Only compilations slower than ``min_compile_time_secs`` are cached. Note that values baked
-    into the HLO as constants (e.g. a Python-float learning rate) defeat the cache, which is one
-    more reason hyperparameters are traced arguments.
+    The directory is ``path``, else ``$JAX_COMPILATION_CACHE_DIR``, else ``~/.cache/jaxrl/jax``;
+    only compilations slower than ``min_compile_time_secs`` (else
+    ``$JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS``, else 1 s) are cached. The test suite sets both
+    variables (conftest.py), so experiments run by tests share the suite's own cold cache, never
+    the user's. Note that values baked into the HLO as constants (e.g. a Python-float learning
+    rate) defeat the cache, which is one more reason hyperparameters are traced arguments.
 
     Returns:
       The (expanded, created) cache directory.
     """
-    p = Path(path).expanduser()
+    env = os.environ.get
+    p = Path(path or env("JAX_COMPILATION_CACHE_DIR") or "~/.cache/jaxrl/jax").expanduser()
+    if min_compile_time_secs is None:
+        min_compile_time_secs = float(env("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1.0"))
     p.mkdir(parents=True, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", str(p))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", min_compile_time_secs)
