@@ -36,8 +36,7 @@ for _flag, _name in (
 for _var, _default in (
     ("JAX_COMPILATION_CACHE_DIR", os.path.expanduser("~/.cache/jaxrl/tests-xla")),
     ("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2"),
-    ("JAX_COMPILATION_CACHE_MAX_SIZE", str(2**30)),  # bytes, least recently used evicted first
-):
+):  # (no JAX_COMPILATION_CACHE_MAX_SIZE: it needs the `filelock` package, else every read fails)
     os.environ.setdefault(_var, _default)
 
 import jax  # noqa: E402  (after XLA_FLAGS: jax reads them on import)
