@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints-py312.txt
 STAMP := $(VENV)/.installed
 
-.PHONY: test reproduce install lock lint bench clean
+.PHONY: test test-heavy reproduce install lock lint bench clean
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,9 +25,16 @@ install: $(STAMP)
 # that hangs is ended by pytest-timeout's thread method (stacks dumped) and, being a crashed worker,
 # rerun once; an ordinary failure is never rerun (--only-rerun matches timeouts only). See conftest.py.
 # The 25 slowest tests are listed at the end (where the time goes, for keeping the suite lean).
+# Three tiers (markers in pyproject.toml): `make test` runs neither `heavy` (over ~4 s cold each,
+# mostly a training program's compile) nor `slow` (over a minute); `make test-heavy` runs the heavy
+# tier; CI (.ci/run) runs both. Plain `pytest` runs everything but `slow` (pyproject addopts).
 TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout' --durations=25
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --reruns 1 --only-rerun 'Timeout' --durations=25
+	$(PYTEST) -m 'not slow and not heavy'
+
+test-heavy: $(STAMP)
+	$(PYTEST) -m 'heavy and not slow'
 
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.

@@ -150,6 +150,7 @@ def test_penalty_points_distributions():
         penalty_points(key, xe, xa, "bogus")
 
 
+@pytest.mark.heavy
 def test_train_step_penalty_on_linear_network():
     """hidden_sizes=() makes D(x) = w·x + b exactly; the step's GP is (‖w‖ − k)² (two-sided)."""
     cfg = gail_config(
@@ -192,6 +193,7 @@ def test_power_iteration_matches_svd():
     assert float(sigma) == pytest.approx(np.linalg.svd(np.asarray(w))[1][0], rel=1e-4)
 
 
+@pytest.mark.heavy
 def test_spectral_norm_discriminator_bounds_hidden_layers():
     cfg = SMALL_CFG
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
@@ -206,6 +208,7 @@ def test_spectral_norm_discriminator_bounds_hidden_layers():
 
 
 # ----------------------------------------------------------------------------- training
+@pytest.mark.heavy
 def test_discriminator_separates_gaussian_clouds():
     cfg = SMALL_CFG
     state = init_discriminator(jax.random.PRNGKey(0), cfg)
@@ -223,6 +226,7 @@ def test_discriminator_separates_gaussian_clouds():
     )
 
 
+@pytest.mark.heavy
 def test_vmap_over_seeds_and_lambda():
     cfg = gail_config(**SMALL)
     expert, agent = _clouds(jax.random.PRNGKey(1))
@@ -302,6 +306,7 @@ def test_psi_range_and_pessimism():
     np.testing.assert_allclose(psi_from_penalty(jnp.zeros(2), 1.0), 1.0)
 
 
+@pytest.mark.heavy
 def test_forward_model_gp_on_linear_model_and_training():
     cfg = PurpleConfig(obs_dim=2, action_dim=1, hidden_sizes=(), f_targ=0.5, psi_min=0.7)
     st = init_purple(jax.random.PRNGKey(0), cfg)
@@ -321,6 +326,7 @@ def test_forward_model_gp_on_linear_model_and_training():
     assert mses[-1] < 0.2 * mses[0]
 
 
+@pytest.mark.heavy
 def test_precondition_and_transform_chain():
     cfg = gail_config(**SMALL)
     dstate = init_discriminator(jax.random.PRNGKey(0), cfg)
@@ -349,6 +355,7 @@ def test_unused_module_import_guard():
 
 
 # ----------------------------------------------------------------------------- SAM's loss options
+@pytest.mark.heavy
 def test_leaky_relu_slope_matches_hand_forward_and_changes_the_loss():
     """The SAM discriminator's hidden activation is LeakyReLU(slope) (paper: 0.1); slope 0 is
     ReLU. Same init, so the logits differ only through the negative pre-activations."""
@@ -397,6 +404,7 @@ def test_entropy_regularisation_is_minus_c_times_bernoulli_entropy():
     assert not np.allclose(k0, k1, rtol=0, atol=1e-7)
 
 
+@pytest.mark.heavy
 def test_label_smoothing_draws_expert_labels_in_0_7_to_1_2():
     cfg = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False)
     smooth = gail_config(2, 1, hidden_sizes=(8,), spectral_norm=False, label_smoothing=True)

@@ -24,7 +24,14 @@ def test_there_are_at_least_63_cases_with_unique_names():
     assert len({c.name for c in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+# Cases that compile a whole vmapped training run (~10 s cold) are in the heavy tier.
+HEAVY = {"trainer-ppo-pbrs-gamma-mismatch-jit-vmap"}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.name, marks=[pytest.mark.heavy] * (c.name in HEAVY)) for c in CASES],
+)
 def test_bad_input_raises_a_clear_error(case: Case, tmp_path):
     args = (tmp_path,) if case.needs_tmp or inspect.signature(case.run).parameters else ()
     with pytest.raises(case.error) as info:

@@ -22,6 +22,7 @@ def _trainer(static=None, length=1, aux_arm=0):
     return barfi.make_train(static, env, f, n), n
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("K", [0, 5])
 def test_outer_step_turns_down_misleading_aux(K):
     # Bandit: arm 1 pays primary 1; the aux pays 1 on arm 0 (misleading). Lowering φ₂ moves the
@@ -48,6 +49,7 @@ def test_outer_step_turns_down_misleading_aux(K):
     assert float(raw.bias[1]) > 0
 
 
+@pytest.mark.heavy
 def test_barfi_run_lowers_phi2_and_learns_primary_arm():
     tr, _ = _trainer(barfi.BarfiStatic(episodes=240, num_chunks=1, buffer_size=30, hess_batch=15))
     S = 4
@@ -63,6 +65,7 @@ def test_barfi_run_lowers_phi2_and_learns_primary_arm():
     assert float(np.mean(m["primary_return"][:, -30:])) > 0.6
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("K", [0, 5])
 def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
     # reward_lr = gamma_lr = 0: φ stays at the naive blend, so BARFI's on-policy inner loop must be
@@ -89,6 +92,7 @@ def test_frozen_phi_inner_loop_is_the_naive_baseline(K):
     assert float(np.abs(np.asarray(st_n.params[0][0])).max()) > 0.1
 
 
+@pytest.mark.heavy
 def test_barfi_experiment_and_figure_smoke(tmp_path):
     flags = (
         "--envs gridworld --auxes bad --gridworld-episodes 12 --num-chunks 2 --tune-seeds 2 "
@@ -166,6 +170,7 @@ def _protocol_trainers(transform=None):
     return [(reinforce, rh), (barfi.make_train(bs, env, f, n), bh)]
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("which", [0, 1], ids=["reinforce", "barfi"])
 def test_trainer_protocol_call_is_init_plus_chunks(which):
     tr, hp = _protocol_trainers()[which]

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 BENCH_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCH_DIR))
 
@@ -59,6 +61,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.heavy
 def test_sharded_configuration_splits_the_seeds_and_computes_the_same():
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run(

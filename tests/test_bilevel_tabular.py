@@ -4,6 +4,7 @@ anchored logits, the biased γ^t-dropping field, Newton solve)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxrl.bilevel import dense_jacobian
 from jaxrl.bilevel.tabular import (
@@ -45,6 +46,7 @@ def test_entropy_return_is_return_plus_discounted_entropy():
         )
 
 
+@pytest.mark.heavy
 def test_policy_gradient_theorem_matches_autodiff():
     """With visits under γ_φ the field is −inner_grad + ∇penalty (soft PG theorem)."""
     with jax.enable_x64(True):
@@ -54,6 +56,7 @@ def test_policy_gradient_theorem_matches_autodiff():
         np.testing.assert_allclose(field - pen, -inner_grad(theta, phi, prob), atol=1e-12)
 
 
+@pytest.mark.heavy
 def test_anchored_entropy_root_is_nonsingular_and_unanchored_is_singular():
     with jax.enable_x64(True):
         prob, phi, _ = _setup(entropy=1.0, anchor=1.0)
@@ -67,6 +70,7 @@ def test_anchored_entropy_root_is_nonsingular_and_unanchored_is_singular():
         assert abs(lam0[0]) < 1e-10  # shift invariance: singular H
 
 
+@pytest.mark.heavy
 def test_biased_field_is_not_a_gradient_and_differs_from_the_true_one():
     with jax.enable_x64(True):
         prob, phi, theta = _setup(l2=0.1)

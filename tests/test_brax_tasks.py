@@ -102,6 +102,7 @@ def test_unknown_backend_is_named():
         assert b in str(e.value)
 
 
+@pytest.mark.heavy
 def test_default_backend_unchanged_for_other_tasks():
     env, _ = make("brax/inverted_pendulum")
     assert env.unwrapped.backend == "spring"

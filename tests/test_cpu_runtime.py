@@ -39,6 +39,7 @@ PROGRAM = textwrap.dedent(
 )
 
 
+@pytest.mark.heavy
 def test_concurrent_batched_qr_does_not_deadlock():
     try:
         out = subprocess.run(

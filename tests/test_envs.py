@@ -19,7 +19,7 @@ from jaxrl.mdp import TabularMDP
 
 N_ENVS = 4
 T = 48
-ENV_IDS = [
+ENV_NAMES = [
     "CartPole-v1",
     "Acrobot-v1",
     "MountainCar-v0",
@@ -28,8 +28,16 @@ ENV_IDS = [
     "brax/inverted_pendulum",
     "tabular",
 ]
+
+
+def _tier(name: str):
+    """Brax's env compiles for ~15 s cold: its cases are in the heavy tier (`make test-heavy`)."""
+    return pytest.param(name, marks=pytest.mark.heavy) if name.startswith("brax/") else name
+
+
+ENV_IDS = [_tier(n) for n in ENV_NAMES]
 # Envs that terminate under uniformly random actions within T steps.
-TERMINATING = ["CartPole-v1", "brax/inverted_pendulum", "tabular"]
+TERMINATING = [_tier(n) for n in ("CartPole-v1", "brax/inverted_pendulum", "tabular")]
 
 
 def chain_mdp(n: int = 7) -> TabularMDP:
@@ -91,6 +99,7 @@ def with_limit(params, n: int):
     return params.replace(max_steps_in_episode=n)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_shapes_dtypes_and_channels(env_id):
     env, params, rollout = built(env_id)
@@ -200,7 +209,7 @@ def test_make_unknown_name_lists_valid_names():
     with pytest.raises(ValueError) as e:
         make("NoSuchEnv")
     msg = str(e.value)
-    for name in ENV_IDS:
+    for name in ENV_NAMES:
         if not name.startswith("brax/"):
             assert name in msg
     assert "brax/<env_name>" in msg
@@ -240,6 +249,7 @@ def test_register():
         registry_module._REGISTRY.pop(name, None)
 
 
+@pytest.mark.heavy
 def test_every_env_id_registered_on_package_import():
     # A fresh interpreter: ids must not depend on which module a test happened to import first.
     import subprocess

@@ -18,6 +18,7 @@ def _run(monkeypatch, tmp_path, name):
 
 # ~18 s of CPU (measured on a loaded 2-core machine), nearly all of it compiling the vmapped PPO
 # program (init ~4 s, one chunk ~8 s): over the default suite's per-test budget.
+@pytest.mark.heavy
 def test_custom_potential_smoke(monkeypatch, tmp_path, capsys):
     g = _run(monkeypatch, tmp_path, "custom_potential")
     png = tmp_path / "results/examples/custom_potential.png"
@@ -41,6 +42,7 @@ def test_custom_potential_smoke(monkeypatch, tmp_path, capsys):
         assert f"c = {c:g}: final IQM eval return {point[-1]:.1f}" in out
 
 
+@pytest.mark.heavy
 def test_new_theory_check_smoke(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         _run(monkeypatch, tmp_path, "new_theory_check")

@@ -91,6 +91,7 @@ def test_progress_is_furthest_subgoal_of_the_state():
     assert p[11 + C] == 1 and p[8 + C] == 2 and p[15] == 3 and p[15 + C] == 3
 
 
+@pytest.mark.heavy
 def test_rollout_form_pays_along_the_shortest_solution():
     """The env's shortest solution: bonus +c at key and door (memoryless = once here), PBRS
     telescopes to γ-weighted potential differences; same numbers from obs and from indices."""

@@ -61,6 +61,7 @@ def trained():
     return t, p, st0, st
 
 
+@pytest.mark.heavy
 def test_noise_keeps_pe_bonus_but_hindsight_bonus_decays(trained):
     _, _, st0, st = trained
     pe0, hs0 = _eval(st0, TV, 0)  # 0 -> 0 with a = 0: the TV, seen in training
@@ -109,6 +110,7 @@ def test_reward_shapes_params_and_update():
     assert float(pe2.mean()) < float(pe.mean())
 
 
+@pytest.mark.heavy
 def test_vmap_over_params():
     t = curiosity_transform(D, A, batch=N)
     p = CuriosityParams(jnp.array([0.0, 1.0, 0.0]), jnp.array([0.0, 0.0, 1.0]), jnp.arange(3))

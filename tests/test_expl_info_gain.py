@@ -211,6 +211,7 @@ def _small_trainer(transform=None, updates=60, advantage="grpo"):
     return gr.make_train(st, env, transform, p), env
 
 
+@pytest.mark.heavy
 def test_training_improves_return_two_vmapped_seeds():
     tr, _ = _small_trainer()
     hp = gr.GroupHParams(learning_rate=1e-2, kl_coef=jnp.array([0.01, 0.0])).broadcast(2)

@@ -149,6 +149,7 @@ def test_grid_cell_maps_maze_coords_to_cells(grid):
 
 
 # ----------------------------------------------------------------------------- searches
+@pytest.mark.heavy
 def test_novelty_search_vmap_over_seeds(grid):
     ev = _evaluator(grid)
     cfg = _cfg(grid, population=16, generations=6, horizon=24, archive_size=16, n_add=4, k=3)
@@ -164,6 +165,7 @@ def test_novelty_search_vmap_over_seeds(grid):
     assert not np.array_equal(np.asarray(ns.archive.points[0]), np.asarray(ns.archive.points[1]))
 
 
+@pytest.mark.heavy
 def test_map_elites_vmap_over_seeds(grid):
     ev = _evaluator(grid)
     cfg = _cfg(grid, population=16, generations=6, horizon=24)

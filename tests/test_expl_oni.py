@@ -35,6 +35,7 @@ def _stream(t, steps, model, params, **kw):
     return jax.lax.scan(body, state, idx)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("model", MODELS)
 def test_each_model_converges_to_oracle(model):
     """ε = 0, p = 1: each model's reward equals the oracle's label on every state."""
@@ -50,6 +51,7 @@ def test_each_model_converges_to_oracle(model):
     np.testing.assert_array_equal(np.asarray(r[-1]), np.asarray(LABELS)[idx])
 
 
+@pytest.mark.heavy
 def test_delay_delays():
     """Hashing with delay K: a positive state pays 0 for the first K steps, then 1."""
     K = 5
@@ -70,6 +72,7 @@ def test_delay_delays():
     np.testing.assert_array_equal(np.asarray(r0), 1.0)
 
 
+@pytest.mark.heavy
 def test_subsample_and_flip_rates():
     """Delivered fraction ≈ p and flipped fraction of delivered ≈ ε (binomial 5-sigma bands)."""
     t = oni(oracle, D, N, "hashing")
@@ -104,6 +107,7 @@ def test_count_term_and_episode_reset():
     np.testing.assert_allclose(out, [0.5, 0.5 / 4, 0.5 / 9, 0.5], rtol=1e-6)
 
 
+@pytest.mark.heavy
 def test_vmapped_params_and_bad_input():
     """Conditions vmap (ε per run changes the flips); bad constructor values name themselves."""
     t = oni(oracle, D, N, "classifier")

@@ -160,6 +160,7 @@ def _dense_gn(pol, theta, feat, act, w, c, std):
     return np.asarray(jax.jacfwd(cvp)(flat * 0))
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("continuous", [False, True])
 def test_reinforce_gn_is_hessian_for_nonnegative_returns_and_psd_otherwise(continuous):
     with jax.enable_x64(True):
@@ -211,6 +212,7 @@ def test_barfi_hparams_check_damping():
         barfi.BarfiStatic(curvature="fisher")
 
 
+@pytest.mark.heavy
 def test_barfi_curvature_vp_is_the_hessian_for_nonnegative_returns():
     tr, theta, _, old = _barfi("gauss_newton")
     hp = barfi.BarfiHParams(transform=tr.transform.default_params)  # naive blend: r_p + r_aux ≥ 0
@@ -221,6 +223,7 @@ def test_barfi_curvature_vp_is_the_hessian_for_nonnegative_returns():
     np.testing.assert_allclose(_flat(cu), _flat(hvp(u)), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("curvature", ["hessian", "gauss_newton"])
 def test_barfi_outer_step_with_damping_and_curvature(curvature):
     tr, theta, new, old = _barfi(curvature)

@@ -299,6 +299,7 @@ def test_random_mdp_structure(k):
 
 
 # ----------------------------------------------------------------------------- jit / vmap / dtype
+@pytest.mark.heavy
 def test_vmap_matches_loop():
     n, S, A = 3, 6, 3
     keys = jax.random.split(jax.random.key(4), n)

@@ -312,6 +312,7 @@ def test_at_least_fifteen_mutants():
     assert len(MUTANTS) >= 15, f"only {len(MUTANTS)} library mutants"
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.name for m in MUTANTS])
 def test_suite_catches_mutant(mutant: Mutant):
     checks = [c for c in discover() if any(k in c.name for k in mutant.checks)]

@@ -159,6 +159,7 @@ def test_absorbing_needs_terminals_for_self_loops():
     assert np.all(np.asarray(batch.obs[:, 1]) == 0.0)
 
 
+@pytest.mark.heavy
 def test_nstep_window_runs_on_through_the_absorbing_self_loop():
     buf, table = _filled_buffer(indicator=True)
     n = 4
@@ -197,6 +198,7 @@ def test_absorbing_indicator_env_and_validation():
         td3.TD3Static(n_step=0)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("algo", ["td3", "sac"])
 def test_layer_norm_changes_params_not_shapes(algo):
     mod, cls = (td3, td3.TD3Static) if algo == "td3" else (sac, sac.SACStatic)
@@ -222,6 +224,7 @@ def test_layer_norm_changes_params_not_shapes(algo):
     assert a0.shape == a1.shape == (5, 1) and not np.allclose(a0, a1)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("algo", ["td3", "sac"])
 def test_all_options_on_a_terminating_probe(algo):
     """n-step + absorbing end to end: one-step episodes, reward −(a − 0.5)²; the absorbing

@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import pytest
 
 from jaxrl.rewards.oprl import (
     TokenTree,
@@ -28,6 +29,7 @@ def test_tree_paths_layout():
     np.testing.assert_array_equal(p.nodes[13], [0, 1 + 3])
 
 
+@pytest.mark.heavy
 def test_trained_prm_reaches_the_kl_regularised_optimum():
     with jax.enable_x64(True):
         tree = TokenTree(depth=3, branch=2)

@@ -32,6 +32,7 @@ def _reference_params(action: int):
     return params
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("method", ["none", "om", "ad_kl", "ad_chi2"])
 def test_methods_run_and_report(method):
     orpo = ORPOStatic(method=method, disc_hidden=(16,), disc_epochs=2)
@@ -49,6 +50,7 @@ def test_methods_run_and_report(method):
         assert "ad_penalty" in metrics
 
 
+@pytest.mark.heavy
 def test_strong_regularisation_keeps_the_reference_behaviour():
     # The probe pays +1 for action 1; the reference always takes action 0. Unregularised PPO
     # learns action 1 (return 1); with a large occupancy penalty it stays with the reference
@@ -65,6 +67,7 @@ def test_strong_regularisation_keeps_the_reference_behaviour():
     assert results["om"] < 0.0 and results["ad_kl"] < 0.0, results
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("divergence", ["kl", "sqrt_chi2"])
 def test_penalty_is_the_trained_discriminator_on_the_current_rollout(divergence):
     # One update: the penalty reward comes from the discriminator *after* this update's

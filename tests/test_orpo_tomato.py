@@ -57,6 +57,7 @@ def test_exact_ascent_without_penalty_finds_the_proxy_optimum(tomato):
     assert abs(out["true_return"][1] - 5.49) < 0.3  # strong KL keeps the uniform reference
 
 
+@pytest.mark.heavy
 def test_orpo_tomato_experiment_and_figure_smoke(tmp_path):
     flags = (
         "--methods none om_sqrt_chi2 --sqrt-chi2-coefs 0.05 1.0 "

@@ -13,6 +13,7 @@ EXACT_CLAIMS = ("invariance_exact", "bicycle_exact", "terminal_exact")
 LEARNED_CLAIMS = ("good_phi_faster", "invariance_learned", "bicycle_learned", "terminal_learned")
 
 
+@pytest.mark.heavy
 def test_pbrs_experiment_and_figure_smoke(tmp_path):
     exp = experiment("pbrs")
     runs = run_quick(

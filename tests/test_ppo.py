@@ -73,23 +73,27 @@ def _value(state, obs):
     return jax.vmap(lambda p: ts.apply_fn(p, obs)[2])(ts.params)
 
 
+@pytest.mark.heavy
 def test_probe_value():
     _, _, state, _ = _train("value", anneal_lr=False)
     np.testing.assert_allclose(_value(state, jnp.zeros((1,))), 1.0, atol=0.1)
 
 
+@pytest.mark.heavy
 def test_probe_obs_dependent_value():
     _, _, state, _ = _train("obs_value", anneal_lr=False)
     np.testing.assert_allclose(_value(state, jnp.array([1.0])), 1.0, atol=0.15)
     np.testing.assert_allclose(_value(state, jnp.array([-1.0])), -1.0, atol=0.15)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("kind", ["action", "obs_action"])
 def test_probe_policy(kind):
     _, _, _, metrics = _train(kind)
     np.testing.assert_allclose(metrics["eval_return"][:, -1], 1.0)  # optimal first-episode return
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("kind", ["obs_action", "continuous"])
 def test_stochastic_evaluation_runs(kind):
     # deterministic_eval=False samples one action per evaluation env with that env's own key
@@ -97,6 +101,7 @@ def test_stochastic_evaluation_runs(kind):
     assert np.all(np.isfinite(metrics["eval_return"]))
 
 
+@pytest.mark.heavy
 def test_probe_continuous_action():
     _, _, _, metrics = _train(
         "continuous", total=16384, hp=PPOHParams(learning_rate=3e-3, ent_coef=0.0)
@@ -104,6 +109,7 @@ def test_probe_continuous_action():
     assert np.all(metrics["eval_return"][:, -1] > -0.02), metrics["eval_return"]
 
 
+@pytest.mark.heavy
 def test_probe_truncation_bootstraps_from_final_observation():
     # Reward 1 forever, cut by a 10-step time limit: with γ = 0.9 the value is 1/(1−γ) = 10 at every
     # step. Treating truncation as termination would give Σ_{k<10−t} γ^k ≤ 6.5 on average.
@@ -117,6 +123,7 @@ def test_probe_truncation_bootstraps_from_final_observation():
     np.testing.assert_allclose(_value(state, jnp.zeros((1,))), 10.0, rtol=0.1)
 
 
+@pytest.mark.heavy
 def test_same_seed_same_metrics_bitwise():
     _, _, _, m1 = _train("obs_action", total=2048)
     _, _, _, m2 = _train("obs_action", total=2048)
@@ -135,6 +142,7 @@ def test_trainer_protocol():
     assert isinstance(make_train(TINY, Probe("action")), Trainer)
 
 
+@pytest.mark.heavy
 def test_vmap_over_hyperparameters():
     train = make_train(TINY, Probe("action"))
     lrs = jnp.array([1e-4, 1e-3, 1e-2])
@@ -146,6 +154,7 @@ def test_vmap_over_hyperparameters():
     assert np.all(metrics["learning_rate"][:, -1] < lrs)
 
 
+@pytest.mark.heavy
 def test_transform_hook_logs_raw_and_learner_rewards():
     train = make_train(TINY, Probe("action"), transform=scale(2.0))
     hp = PPOHParams(transform=jnp.asarray(2.0))
@@ -180,6 +189,7 @@ def test_invalid_hparams(field, value):
         PPOHParams(**{field: value}).check()
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("n", [1, 2, 3, 100, 512, 4096])  # 4096: two sort rounds
 def test_permutation_is_jax_random_permutation(n):
     keys = jax.random.split(jax.random.key(3), 16)
@@ -206,6 +216,7 @@ def test_epoch_permutations_follow_the_key_chain():
     np.testing.assert_array_equal(epoch_permutations(jax.random.key(7), 3, 64), np.stack(want))
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("normalize_obs", [False, True])
 def test_next_values_equal_a_critic_pass_over_every_next_observation(normalize_obs):
     # V(s'_t) from the shifted rollout values, with V(final_observation) recomputed only on

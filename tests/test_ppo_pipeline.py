@@ -30,6 +30,7 @@ def _trainer(transform=None, num_chunks=4):
     return trainer, jax.jit(jax.vmap(trainer.init)), jax.jit(jax.vmap(trainer.chunk))
 
 
+@pytest.mark.heavy
 def test_resume_after_kill_equals_uninterrupted(tmp_path):
     trainer, init, chunk = _trainer()
     keys = jax.random.split(jax.random.key(3), SEEDS)
@@ -64,6 +65,7 @@ def _nan_after(steps: int) -> RewardTransform:
     return RewardTransform(lambda p: jnp.zeros((), jnp.int32), apply, ())
 
 
+@pytest.mark.heavy
 def test_nan_is_reported_with_its_chunk_and_no_done_marker(tmp_path):
     # 2 updates per chunk × 16 steps per update: NaN from step 40 lies in chunk 1 (updates 2–3).
     trainer, init, chunk = _trainer(_nan_after(40))
@@ -91,6 +93,7 @@ def test_unknown_env_fails_before_compiling():
         make("CartPол-v1")
 
 
+@pytest.mark.heavy
 def test_ppo_classic_experiment_and_figure_smoke(tmp_path):
     flags = "--envs CartPole-v1 --cartpole-steps 2048 --num-chunks 2"
     runs = run_quick("ppo_classic", tmp_path, flags)

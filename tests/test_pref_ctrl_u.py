@@ -75,6 +75,7 @@ def test_rectified_rewards_exact():
         rectify(mean, std, 1.0, "ucb")
 
 
+@pytest.mark.heavy
 def test_ensemble_fits_and_is_uncertain_off_distribution():
     key = jax.random.key(1)
     k1, k2 = jax.random.split(key)
@@ -95,6 +96,7 @@ def test_ensemble_fits_and_is_uncertain_off_distribution():
         train_bt_ensemble(key, x_a[:, 0], x_b[:, 0], label)
 
 
+@pytest.mark.heavy
 def test_uncertainty_reward_transform_matches_rectify():
     x_a = jax.random.normal(jax.random.key(3), (32, 3))
     x_b = jax.random.normal(jax.random.key(4), (32, 3))

@@ -82,6 +82,7 @@ def test_bt_loss_masks_ties_exact():
         assert float(label_accuracy(-p, apply, x, i, j, labels)) == 0.0
 
 
+@pytest.mark.heavy
 def test_rm_learns_the_ranking():
     """Segments of 1-factor steps, labels from the tree: the RM's returns order held-out
     segments like the top factor."""

@@ -36,6 +36,7 @@ def test_sample_table_matches_softmax():
     assert abs(float(jnp.mean(p == 0)) - 0.5) < 0.01
 
 
+@pytest.mark.heavy
 def test_polar_batch_contrasts_different_policies():
     # Two deterministic policies (one response each): pos is always policy i's, neg policy j's.
     pop = jnp.array([[[30.0, 0.0, 0.0]], [[0.0, 0.0, 30.0]], [[0.0, 30.0, 0.0]]])  # [3, 1, 3]
@@ -47,6 +48,7 @@ def test_polar_batch_contrasts_different_policies():
     np.testing.assert_array_equal(np.asarray(b.mask), np.arange(5)[None] < m[:, None])
 
 
+@pytest.mark.heavy
 def test_discriminator_is_permutation_invariant_and_masks(tb):
     model = PolicyDiscriminator(hidden_sizes=(16,), embed_dim=8)
     F = tb.features.shape[-1]
@@ -67,6 +69,7 @@ def test_discriminator_is_permutation_invariant_and_masks(tb):
     np.testing.assert_allclose(table[1, 2], direct, rtol=1e-5)
 
 
+@pytest.mark.heavy
 def test_loss_is_the_bt_contrastive_objective(tb):
     """polar_loss = −mean log σ(r⁺ − r⁻) with r from the module's own call (float64)."""
     with jax.enable_x64(True):
@@ -90,6 +93,7 @@ def test_loss_is_the_bt_contrastive_objective(tb):
         np.testing.assert_allclose(acc, np.mean(np.where(d == 0, 0.5, d > 0)), rtol=1e-12)
 
 
+@pytest.mark.heavy
 def test_pretraining_learns_to_discriminate_held_out_policies(tb):
     """After pre-training, the discriminator beats chance on policies it never saw, and its
     reward for a held-out target correlates with the target's log-probability."""

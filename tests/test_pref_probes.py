@@ -22,6 +22,7 @@ from jaxrl.analysis.probes import (
 from jaxrl.rewards.preference import RewardMLP
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("hidden,act", [((8,), "relu"), ((16, 8), "tanh"), ((4, 6, 5), "gelu")])
 def test_hidden_features_reproduce_the_reward_through_the_head(hidden, act):
     model = RewardMLP(hidden, act)
@@ -97,6 +98,7 @@ def test_ranking_accuracy_against_brute_force_with_ties_and_weights():
     assert float(ranking_accuracy(t, t)) == 1.0 and float(ranking_accuracy(-t, t)) == 0.0
 
 
+@pytest.mark.heavy
 def test_probe_scores_separate_informative_from_uninformative_features():
     rng = np.random.default_rng(3)
     P, K, H = 4, 20, 6

@@ -108,6 +108,7 @@ def test_denoise_config_rejects_bad_values(bad):
         DenoiseConfig(**bad).check()
 
 
+@pytest.mark.heavy
 def test_train_reward_models_fits_and_weights_matter():
     rng = np.random.default_rng(0)
     w_true = rng.normal(size=4)

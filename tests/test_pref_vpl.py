@@ -28,6 +28,7 @@ def _pairs(key, B=3, N=5, F=6):
     return user_pairs(jax.random.normal(k1, (B, N, F)), jax.random.normal(k2, (B, N, F)), lab)
 
 
+@pytest.mark.heavy
 def test_encoder_is_permutation_invariant_and_ignores_masked_pairs():
     model = VPLModel(3, (16,))
     ctx = _pairs(jax.random.key(0))
@@ -71,6 +72,7 @@ def test_resplit_keeps_each_users_pairs():
         resplit(jax.random.key(0), pairs, 6)
 
 
+@pytest.mark.heavy
 def test_vpl_loss_kl_weight_enters_linearly():
     model = VPLModel(2, (8,))
     pairs = _pairs(jax.random.key(4), B=4, N=6)
@@ -82,6 +84,7 @@ def test_vpl_loss_kl_weight_enters_linearly():
     np.testing.assert_allclose(float(l1 - l0), float(kl1) / tgt.label.shape[1], rtol=1e-5)
 
 
+@pytest.mark.heavy
 def test_vpl_learns_opposite_user_types_that_one_bt_model_cannot():
     """Two types with opposite utilities on 6 items: a unimodal model is at chance on each
     type, VPL's few-shot z ranks each type's held-out pairs correctly."""

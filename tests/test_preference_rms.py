@@ -2,8 +2,10 @@
 common interface (each system's own tests are tests/test_pref_<system>.py)."""
 
 import numpy as np
+import pytest
 
 
+@pytest.mark.heavy
 def test_kl_regularised_table_gives_the_kl_objective():
     """E_π[r + β log π_ref] + β H(π) = E_π[r] − β KL(π ‖ π_ref) for any π (float64), and the
     maximiser of the table-plus-entropy objective is the Gibbs policy π_ref·exp(r/β)."""

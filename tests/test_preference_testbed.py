@@ -57,6 +57,7 @@ def test_labels_flip_rate_and_ties():
         label_pairs(key, g_a, g_b, flip_rate=1.5)
 
 
+@pytest.mark.heavy
 def test_sample_pairs_users_and_gold(tb):
     pairs = sample_pairs(jax.random.key(1), tb, 4000)
     assert abs(float(jnp.mean(pairs.user == 1)) - 0.3) < 0.03

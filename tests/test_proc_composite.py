@@ -157,6 +157,7 @@ def _rollout_vs_table(settings, name, B=64, seed=0):
     return ret_t, ret_tab
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("name", exp.COMPOSITES)
 def test_transforms_match_exact_tables_on_rollouts(name):
     got, want = _rollout_vs_table(exp.QUICK, name)

@@ -34,6 +34,7 @@ def _mode_hist(x):
     return np.bincount(np.asarray(jnp.argmin(d, -1)), minlength=8) / d.shape[0]
 
 
+@pytest.mark.heavy
 def test_ddpm_loss_decreases(fitted):
     _, losses, _ = fitted
     assert losses[-200:].mean() < 0.8 * losses[:50].mean(), (losses[:50].mean(), losses[-200:])
@@ -50,6 +51,7 @@ def test_sampler_reproduces_mixture(fitted):
     assert np.abs(_mode_hist(x) - 1 / 8).max() < 0.05, _mode_hist(x)
 
 
+@pytest.mark.heavy
 def test_lambda_zero_is_unsteered(fitted):
     params, _, sched = fitted
     at = tuple(range(5, 50, 5))

@@ -59,6 +59,7 @@ def test_table_form_is_the_pbrs_table_of_phi_on_states():
         assert float(jnp.max(jnp.abs(R - mdp.R))) > 0.1  # the shaping is not a no-op
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("c", [0.01, 1.0, 50.0])
 def test_potential_keeps_optimal_action_sets_for_any_c(c):
     with jax.enable_x64(True):

@@ -81,6 +81,7 @@ def exact_small():
     return rd.exact_progress(SMALL, ProgressMLP(SMALL.rm_hidden), params), float(mse)
 
 
+@pytest.mark.heavy
 def test_potential_use_keeps_the_optimum_raw_use_changes_it(exact_small):
     ex, mse = exact_small
     assert mse < 0.25  # clean-label MSE includes the hidden right/wrong variance at each obs

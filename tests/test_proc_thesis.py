@@ -38,6 +38,7 @@ def _potentials(mdp, key):
     }
 
 
+@pytest.mark.heavy
 def test_teacher_potentials_keep_optimal_action_sets_exactly():
     with jax.enable_x64(True):
         for i, mdp in enumerate(_mdps()):

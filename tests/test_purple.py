@@ -146,6 +146,7 @@ def _trainer(**kw):
     return sam.make_train(static, env, demos, params)
 
 
+@pytest.mark.heavy
 def test_sam_with_purple_trains_vmapped_over_seeds_and_f_targ():
     """Two seeds, f_targ 0 (every (s, a) penalised) and 1e6 (never): finite metrics, ψ in
     [0.7, 1], exactly 1 at the huge target and below 1 at 0; the forward model trains and the

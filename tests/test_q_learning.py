@@ -166,6 +166,7 @@ def _pbrs_runs():
     return jax.jit(jax.vmap(trainer, in_axes=in_axes))(keys, hp)
 
 
+@pytest.mark.heavy
 def test_q_learning_converges_to_q_star():
     Q_star = value_iteration(_mdp()).Q
     pi_star = policy_iteration(_mdp()).pi
@@ -234,6 +235,7 @@ def _lookback(phi_sa, gamma, num_envs) -> RewardTransform:
     )
 
 
+@pytest.mark.heavy
 def test_lookback_advice_empirical():
     """Q-learning with look-back advice on the random MDP (min Q* action gap ≈ 0.41).
 

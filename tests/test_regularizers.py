@@ -112,6 +112,7 @@ def _small_problem(seed=3, S=6, A=3, gamma=0.9):
     return mdp, pi_ref, mu_ref
 
 
+@pytest.mark.heavy
 def test_ascent_lambda_zero_recovers_proxy_optimum(x64):
     mdp, _, mu_ref = _small_problem()
     occ, ret = tabular_fns(mdp)
@@ -157,6 +158,7 @@ def test_ascent_other_divergences_pin(x64, name):
     assert float(tv(occ(res.logits), mu_ref)) < 1e-3
 
 
+@pytest.mark.heavy
 def test_ascent_pluggable_finite_horizon(x64):
     mdp, _, _ = _small_problem()
     H = 8
@@ -191,6 +193,7 @@ def _two_distributions():
     return rng.dirichlet(np.full(S_D * A_D, 2.0)), rng.dirichlet(np.full(S_D * A_D, 2.0))
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("use_action", [True, False])
 def test_discriminator_learns_log_ratio(use_action):
     p, q = _two_distributions()
@@ -219,6 +222,7 @@ def test_discriminator_learns_log_ratio(use_action):
     assert 0.5 < float(metrics["accuracy"]) <= 1.0
 
 
+@pytest.mark.heavy
 def test_discriminator_returns_its_final_logits():
     # return_logits hands back the final pass's d on both batches (leading shapes kept), the
     # same values as running the trained network again, and changes nothing else.
@@ -362,6 +366,7 @@ def test_check12_adversarial_chi2_bound_is_tight_and_kl_fails(x64):
     assert slacks(case._replace(root="kl"))[0, 0] < -0.05  # √KL in place of √χ²: violated
 
 
+@pytest.mark.heavy
 def test_check13_trained_and_untrained_discriminator(x64):
     from theory_checks.check_orpo_discriminator import DiscCase, discriminator_errors
     from theory_checks.harness import MDPCase, numpy_mdp, pad_mdp

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import struct
 from gymnax.environments import spaces
 
@@ -112,6 +113,7 @@ def _train(env, episodes, seeds=4, **hp):
     return tr, st, m
 
 
+@pytest.mark.heavy
 def test_reinforce_learns_two_armed_bandit():
     env = Chain(1)
     tr, st, m = _train(env, 150, actor_lr=0.05)
@@ -127,6 +129,7 @@ def test_naive_sum_with_misleading_aux_picks_wrong_arm():
     assert float(np.mean(m["primary_return"][:, -20:])) < 0.2
 
 
+@pytest.mark.heavy
 def test_actor_critic_learns_tiny_chain():
     env = Chain(3)
     _, _, m = _train(env, 300, actor_lr=0.05, critic_lr=0.05, actor_critic=True)

@@ -90,6 +90,7 @@ def _write_many(out: str, experiment: str, n: int) -> None:
         write_claims(Path(out), experiment, [claim])
 
 
+@pytest.mark.heavy
 def test_concurrent_claim_writers_lose_no_entry(tmp_path):
     ctx = mp.get_context("spawn")
     procs = [ctx.Process(target=_write_many, args=(str(tmp_path), f"e{k}", 15)) for k in range(3)]

@@ -33,6 +33,7 @@ def testbed():
     return build_testbed(SMALL)
 
 
+@pytest.mark.heavy
 def test_tables_shapes_and_gold_length_term():
     features, lengths, quality, gold, ref_logits = build_tables(SMALL)
     C, K = SMALL.num_contexts, SMALL.num_responses
@@ -46,6 +47,7 @@ def test_tables_shapes_and_gold_length_term():
     assert int(jnp.argmax(h)) == 35 and float(h[-1]) < 0 < float(h[35])
 
 
+@pytest.mark.heavy
 def test_env_contract_and_channels(testbed):
     env = RLHFBandit(testbed)
     params = env.default_params
@@ -108,6 +110,7 @@ def test_preference_sampling_from_reference(testbed):
     assert float(data.chosen[:, -1].mean()) < 0.35
 
 
+@pytest.mark.heavy
 def test_bt_model_learns_preferences_on_its_distribution():
     # linear gold reward on random features; noisy BT labels; held-out accuracy vs gold order
     key = jax.random.key(0)
@@ -125,6 +128,7 @@ def test_bt_model_learns_preferences_on_its_distribution():
     assert float(bt_loss(fit.params, fit.model.apply, test)) < float(np.log(2))
 
 
+@pytest.mark.heavy
 def test_testbed_rm_accurate_on_training_distribution(testbed):
     report = describe_testbed(testbed)
     assert report["rm_gold_accuracy"] > 0.8

@@ -4,11 +4,13 @@ unit checks of the experiment's pieces (divergence estimators, the select transf
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from experiment_helpers import draw_figure, experiment, load_declared, run_quick
 
 from experiments.rlhf_shaping.schema import schema
 
 
+@pytest.mark.heavy
 def test_divergence_estimators_match_exact_values():
     exp = experiment("rlhf_shaping")
     p = jnp.array([0.5, 0.3, 0.2])
@@ -34,6 +36,7 @@ def test_select_transform_picks_branch_and_vmaps():
     np.testing.assert_allclose(out, [[1, 2], [3, 6]])
 
 
+@pytest.mark.heavy
 def test_rlhf_shaping_experiment_and_figures_smoke(tmp_path):
     exp = experiment("rlhf_shaping")
     runs = run_quick(

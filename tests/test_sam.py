@@ -176,6 +176,7 @@ def _relabel(disc, batch):
     return tf.apply(disc.variables, (), replay_transition(batch, 0.99))[0]
 
 
+@pytest.mark.heavy
 def test_relabel_is_softplus_of_current_discriminator():
     trainer, _, _ = _sam_trainer()
     state = trainer.agent.init(jax.random.key(0), sam.sam_hparams())
@@ -185,6 +186,7 @@ def test_relabel_is_softplus_of_current_discriminator():
     np.testing.assert_allclose(_relabel(state.disc, batch), jax.nn.softplus(d), rtol=1e-6)
 
 
+@pytest.mark.heavy
 def test_critic_target_uses_current_discriminator_not_stored_reward():
     trainer, _, _ = _sam_trainer()
     hp = sam.sam_hparams(td3.TD3HParams(learning_rate=1e-2))
@@ -212,6 +214,7 @@ def test_critic_target_uses_current_discriminator_not_stored_reward():
     assert int(s1.disc.step) == 1  # one D step per G step
 
 
+@pytest.mark.heavy
 def test_sam_runs_vmapped_over_lambda_and_logs_grad_norms():
     trainer, _, _ = _sam_trainer("wgan")
     lambdas = jnp.array([0.0, 10.0])
@@ -232,6 +235,7 @@ def test_sam_runs_vmapped_over_lambda_and_logs_grad_norms():
     assert np.all(np.asarray(m["return_learner_reward"]) == 0)  # env reward never stored
 
 
+@pytest.mark.heavy
 def test_rows_of_one_vmap_train_as_their_own_static_programs():
     # the quick profile's no-penalty runs share wgan's jit: λ = 0 must train as gp_type "none",
     # and the spectral-norm switch at 0 as a discriminator built without it (same numbers, to
@@ -292,6 +296,7 @@ def test_expert_arrays_add_one_absorbing_sample_per_expert_terminal():
         sam.expert_arrays(_demos(terminated=None), absorbing=True)
 
 
+@pytest.mark.heavy
 def test_sam_window_relabels_every_valid_step():
     """With n_step > 1 every step of the window is relabelled by D (the stored rewards are
     ignored) and only the valid steps enter the critic target."""
@@ -341,6 +346,7 @@ def test_sam_paper_options_run_vmapped_over_lambda():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path, monkeypatch):
     exp = experiment("lipschitz_gail")
     # an expert-quality gate Pendulum never meets (its returns are negative): two rounds of fresh

@@ -8,6 +8,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxrl.experiment.sharding import shard_seeds
 
@@ -75,6 +76,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.heavy
 def test_sharded_matches_unsharded_on_4_cpu_devices():
     env = dict(os.environ)
     env["XLA_FLAGS"] = env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=4"

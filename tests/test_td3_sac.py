@@ -88,6 +88,7 @@ def test_offpolicy_common_keeps_its_public_names():
     assert set(offpolicy_common.__all__) <= set(dir(offpolicy_common))
 
 
+@pytest.mark.heavy
 def test_buffer_holds_final_obs_terminated_and_transformed_reward():
     """Pendulum cut at 5 steps: truncation only. The buffer must store next_obs = the final
     observation (not the reset one), terminated=False throughout, and the *transformed* reward."""
@@ -111,6 +112,7 @@ def test_buffer_holds_final_obs_terminated_and_transformed_reward():
     assert float(metrics["learning_rounds"][0]) == 0.0  # still in the warm-up
 
 
+@pytest.mark.heavy
 def test_truncated_value_probe_bootstraps_through_time_limit():
     """+1 per step, never terminates, cut every 10 steps: correct bootstrapping gives
     Q = 1/(1−γ) = 10 for γ = 0.9 (treating the cut as terminal would give ≈ 6.5)."""
@@ -130,6 +132,7 @@ def test_truncated_value_probe_bootstraps_through_time_limit():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("algo", ["td3", "sac"])
 def test_continuous_probe_learns_target_action(algo):
     """Reward −(a − 0.5)², one-step episodes: the greedy action must move to 0.5."""
@@ -143,6 +146,7 @@ def test_continuous_probe_learns_target_action(algo):
     assert np.all(np.isfinite(metrics["critic_loss"]))
 
 
+@pytest.mark.heavy
 def test_discrete_sac_probe_and_lr_sweep():
     """Discrete SAC on obs_action (+1 iff the action matches the sign of obs), with a
     learning-rate sweep vmapped together with the seeds."""
@@ -163,6 +167,7 @@ def test_discrete_sac_probe_and_lr_sweep():
 # --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.heavy
 def test_same_seed_identical_and_chunked_equals_whole_run(tmp_path):
     trainer = _trainer("td3", Probe("continuous"), total_timesteps=1600, num_chunks=2)
     hp = td3.TD3HParams(learning_rate=3e-3).broadcast(SEEDS)
@@ -213,6 +218,7 @@ def test_validation_errors():
         td3.TD3Static(policy_delay=0)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(
     ("algo", "env_id", "env_kw", "episodes"),
     [

@@ -133,6 +133,7 @@ def test_truncation_and_termination(env4):
         assert bool(term) == (k == 4) and not bool(trunc)
 
 
+@pytest.mark.heavy
 def test_reference_returns(env4, mdp4):
     env, _ = env4
     opt = finite_horizon_sparse(mdp4, "true_reward", horizon=H)

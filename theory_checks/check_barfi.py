@@ -44,6 +44,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import assume
 from jax.flatten_util import ravel_pytree
 
@@ -323,7 +324,7 @@ FEASIBILITY = Check(
     "gap to the primary-only blend; attained = max fraction recovered.",
 )
 
-test_ift_vs_fd = as_pytest(IFT_VS_FD)
-test_biased_inner = as_pytest(BIASED_INNER)
-test_neumann = as_pytest(NEUMANN)
-test_feasibility = as_pytest(FEASIBILITY)
+test_ift_vs_fd = pytest.mark.heavy(as_pytest(IFT_VS_FD))
+test_biased_inner = pytest.mark.heavy(as_pytest(BIASED_INNER))
+test_neumann = pytest.mark.heavy(as_pytest(NEUMANN))
+test_feasibility = pytest.mark.heavy(as_pytest(FEASIBILITY))

@@ -41,6 +41,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from hypothesis import assume
 from hypothesis import strategies as st
 from jax.flatten_util import ravel_pytree
@@ -353,6 +354,7 @@ test_damped = as_pytest(DAMPED)
 test_gauss_newton = as_pytest(GAUSS_NEWTON)
 
 
+@pytest.mark.heavy
 def test_compare_variants():
     """What the comparison shows, on 40 indefinite and 40 positive-definite cases (module doc)."""
     with jax.enable_x64(True):

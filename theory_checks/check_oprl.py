@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import jax
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 from jaxrl.agents.reinforce import discounted_returns
@@ -174,5 +175,5 @@ OPRL_SUM = Check(
     description="Sum of step log-ratios = trajectory log-ratio; margins = outcome differences.",
 )
 
-test_oprl_pbrs = as_pytest(OPRL_PBRS)
+test_oprl_pbrs = pytest.mark.heavy(as_pytest(OPRL_PBRS))
 test_oprl_sum = as_pytest(OPRL_SUM)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxrl.analysis.lipschitz import gradient_norms
 from jaxrl.mdp import policy_evaluation, policy_iteration
@@ -99,4 +100,4 @@ PESSIMISM = Check(
     "MDP), and |grad(psi r)| <= sup psi L_r + sup|r| L_psi on a ball.",
 )
 
-test_pessimism = as_pytest(PESSIMISM)
+test_pessimism = pytest.mark.heavy(as_pytest(PESSIMISM))
