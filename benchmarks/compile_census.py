@@ -117,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix="census-"))
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="census-xla-") as cache:
-        env = {**os.environ, _OUT_ENV: str(out), "JAX_COMPILATION_CACHE_DIR": cache}
+        # (a caller's xdist worker variables would name the files after it: dropped)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+        env.update({_OUT_ENV: str(out), "JAX_COMPILATION_CACHE_DIR": cache})
         here = str(Path(__file__).resolve().parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
         workers = ["-n", str(args.workers), "--dist", "worksteal"] if args.workers else []

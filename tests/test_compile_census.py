@@ -1,6 +1,5 @@
 """benchmarks/compile_census.py: per-test XLA compile counts from jax's monitoring events."""
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -66,7 +65,8 @@ def test_census_counts_each_tests_own_compiles(tmp_path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = json.loads((out / "main.json").read_text())
+    assert [p.name for p in out.glob("*.json")] == ["main.json"]  # one process, no xdist worker
+    rows = compile_census.load(out)
     two, none = rows["test_toy.py::test_two_programs"], rows["test_toy.py::test_no_jax"]
     assert two["compiles"] >= 2 and two["compile_s"] > 0  # two jits (plus any eager ops)
     assert none["compiles"] == 0 and none["wall"] >= 0
