@@ -60,6 +60,13 @@ LABELS = {
 }
 
 
+def _round_text(summ: dict) -> str:
+    """How the expert's rounds trained (summaries before ``round_mode`` had fresh seeds)."""
+    if summ.get("round_mode", "fresh") == "fresh":
+        return ", fresh seeds each round"
+    return f" × {summ['round_steps']:,} steps, each round continuing the last"
+
+
 def latest_groups(results) -> dict[str, dict[str, object]]:
     """env -> variant -> newest finished run (runs before variants existed: their gp_type)."""
     out: dict[str, dict[str, object]] = {}
@@ -231,7 +238,8 @@ def env_row(ax_row, env_id: str, groups) -> tuple[str, list[dict]]:
         gate_text = (
             f" Expert gate (best final evaluation ≥ {summ['min_return']:g}): "
             f"{'met' if summ['gate_met'] else 'missed'} after {summ['rounds']} round(s) of "
-            f"{len(summ['train_eval_return_final']) // summ['rounds']} seeds."
+            f"{len(summ['train_eval_return_final']) // summ['rounds']} seeds"
+            f"{_round_text(summ)}."
         )
     else:
         gate_text = ""

@@ -24,12 +24,14 @@ from jaxrl.experiment.claims import read_claims
 from jaxrl.experiment.demonstrations import (
     DEMOS_SCHEMA,
     Demonstrations,
+    ExpertConfig,
     collect_episodes,
     expert_round_keys,
     expert_schema,
     load_demonstrations,
     save_demonstrations,
     subsample,
+    train_expert,
 )
 from jaxrl.rewards.adversarial import adversarial_reward
 from jaxrl.rewards.discriminator import DiscBatch, discriminator_logits
@@ -106,6 +108,30 @@ def test_expert_round_keys_are_fresh_and_apart_from_the_demo_keys():
     demo = data(jax.random.key(seed + 1)) + data(jax.random.split(jax.random.key(seed + 1)))
     used = sum(rounds, []) + demo
     assert len(set(used)) == len(used)
+
+
+@pytest.mark.heavy
+def test_expert_rounds_continue_one_longer_run():
+    # A gate Pendulum never meets: round 1 continues round 0's agents, so two rounds of T steps
+    # (4 chunks each) are one run of 2T steps in 8 chunks; fresh rounds restart at round 0's level
+    base = ExpertConfig(
+        total_timesteps=400,
+        seeds=2,
+        learning_starts=100,
+        batch_size=16,
+        hidden_sizes=(16,),
+        num_episodes=2,
+        min_return=0.0,
+    )
+    two = dataclasses.replace(base, max_rounds=2)
+    cont = train_expert(two, progress=False)[4]["eval_return"]
+    fresh = train_expert(dataclasses.replace(two, round_mode="fresh"), progress=False)[4]
+    one = train_expert(
+        dataclasses.replace(base, total_timesteps=800, num_chunks=8), progress=False
+    )[4]["eval_return"]
+    assert cont.shape == (4, 4) and one.shape == (2, 8)
+    np.testing.assert_allclose(np.concatenate([cont[:2], cont[2:]], axis=1), one, rtol=1e-5)
+    assert not np.allclose(fresh["eval_return"][2:], one[:, 4:])
 
 
 def test_collect_episodes_pendulum_next_obs_and_returns():
@@ -349,8 +375,9 @@ def test_sam_paper_options_run_vmapped_over_lambda():
 @pytest.mark.heavy
 def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path, monkeypatch):
     exp = experiment("lipschitz_gail")
-    # an expert-quality gate Pendulum never meets (its returns are negative): two rounds of fresh
-    # seeds, then the claims that divide by the expert's return are not testable
+    # an expert-quality gate Pendulum never meets (its returns are negative): two rounds (the
+    # second continues the first), then the claims that divide by the expert's return are not
+    # testable
     monkeypatch.setitem(exp.EXPERT_MIN_RETURN, "Pendulum-v1", 0.0)
     args = [
         "--profile",
@@ -431,8 +458,8 @@ def test_lipschitz_gail_experiment_and_figure_smoke(tmp_path, monkeypatch):
     assert verdicts["c"] == verdicts["d"] == "not testable" and verdicts["f"] != "not testable"
     assert verdicts["a"] == verdicts["b"] == "not testable"
     assert (
-        "Expert gate (best final evaluation ≥ 0): missed after 2 round(s) of 1 seeds"
-        in (captions[0])
+        "Expert gate (best final evaluation ≥ 0): missed after 2 round(s) of 1 seeds × 400 "
+        "steps, each round continuing the last" in (captions[0])
     )
 
 

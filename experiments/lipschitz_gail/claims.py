@@ -81,7 +81,7 @@ def expert_gate_missed(summary: dict) -> str | None:
     best = max(summary["train_eval_return_final"])
     return (
         f"the expert missed its gate: best final evaluation return {best:.0f} < "
-        f"{summary['min_return']:g} after {summary['rounds']} round(s) of seeds"
+        f"{summary['min_return']:g} after {summary['rounds']} round(s) of training"
     )
 
 

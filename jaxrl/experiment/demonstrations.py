@@ -220,8 +220,12 @@ class ExpertConfig(Config):
     """GAIL subsampling period (the paper uses 20 on 1000-step MuJoCo episodes)"""
     min_return: float | None = None
     """expert-quality gate: the best seed's final deterministic evaluation return must reach it;
-    else ``seeds`` fresh seeds are trained, up to ``max_rounds`` rounds (None: no gate)"""
+    else another round is trained, up to ``max_rounds`` rounds (None: no gate)"""
     max_rounds: int = 1
+    round_mode: Literal["continue", "fresh"] = "continue"
+    """what a round after the first trains: ``continue`` the same seeds for another
+    ``total_timesteps`` steps (one longer run, stopped at the first round that meets the gate;
+    the replay buffer holds all ``max_rounds`` rounds), or ``fresh`` seeds from scratch"""
 
     def check(self) -> None:
         for f in (
@@ -233,6 +237,12 @@ class ExpertConfig(Config):
             "max_rounds",
         ):
             self.require(getattr(self, f) > 0, f, "must be positive")
+        self.require(self.round_mode in ("continue", "fresh"), "round_mode", "continue or fresh")
+
+
+def _buffer_rounds(cfg: ExpertConfig) -> int:
+    """Rounds of transitions one seed's replay buffer holds: all of them when rounds continue."""
+    return cfg.max_rounds if cfg.round_mode == "continue" else 1
 
 
 def _expert_trainer(cfg: ExpertConfig):
@@ -247,7 +257,7 @@ def _expert_trainer(cfg: ExpertConfig):
     static = static_cls(
         num_envs=cfg.num_envs,
         total_timesteps=cfg.total_timesteps,
-        buffer_capacity=min(max(cfg.total_timesteps, 1000), 1_000_000),
+        buffer_capacity=min(max(cfg.total_timesteps * _buffer_rounds(cfg), 1000), 1_000_000),
         batch_size=cfg.batch_size,
         learning_starts=min(cfg.learning_starts, cfg.total_timesteps // 4),
         log_interval=max(cfg.total_timesteps // (4 * cfg.num_chunks), cfg.num_envs),
@@ -271,23 +281,31 @@ def expert_round_keys(seed: int, r: int, seeds: int) -> jax.Array:
 
 def train_expert(cfg: ExpertConfig, run: RunDir | None = None, progress: bool = True):
     """Train ``cfg.seeds`` experts per round until the best final deterministic evaluation return
-    reaches ``cfg.min_return`` (one round without a gate; at most ``cfg.max_rounds``). Round ``r``
-    uses the keys of :func:`expert_round_keys` and writes ``expert_metrics`` (round 0) or
-    ``expert_metrics_<r>``. Returns ``(env, env_params, trainer, agent_state, metrics, best)``:
-    the best seed over all rounds (unbatched state), every round's metrics concatenated on the
-    seed axis, and the best seed's index on that axis."""
+    reaches ``cfg.min_return`` (one round without a gate; at most ``cfg.max_rounds``). Round 0
+    starts from the keys of :func:`expert_round_keys`; round ``r ≥ 1`` continues round ``r - 1``'s
+    agents (``round_mode="continue"``: their state, buffer and keys, so ``r + 1`` rounds are one
+    run of ``(r + 1) · total_timesteps`` steps) or starts fresh seeds from round ``r``'s keys
+    (``"fresh"``). Round ``r`` writes ``expert_metrics`` (round 0) or ``expert_metrics_<r>``.
+    Returns ``(env, env_params, trainer, agent_state, metrics, best)``: the best (seed, round)
+    state by final evaluation return (unbatched), every round's metrics concatenated on the seed
+    axis, and the best's index on that axis (``round · seeds + seed``)."""
     from jaxrl.experiment.sweep import run_sweep
 
     env, env_params, trainer, hp = _expert_trainer(cfg)
     hp = trainer.check(hp).broadcast(cfg.seeds)
-    rounds, agents = [], []
+    rounds, agents, state = [], [], None
     for r in range(cfg.max_rounds):
+        program, init_batched = trainer, False
+        if r > 0 and cfg.round_mode == "continue":
+            program, init_batched = (lambda _keys, _hp, s=state: s, trainer.chunk), True
         metrics, state = run_sweep(
             None,
             run,
-            trainer,
+            program,
             expert_round_keys(cfg.seed, r, cfg.seeds),
             hp,
+            num_chunks=trainer.static.num_chunks,
+            init_batched=init_batched,
             progress=progress,
             metrics_name="expert_metrics" if r == 0 else f"expert_metrics_{r}",
             schema=expert_schema(cfg.algo),
@@ -319,6 +337,8 @@ def make_expert_demonstrations(
         "best_seed": best,
         "train_eval_return_final": metrics["eval_return"][:, -1].tolist(),
         "rounds": len(metrics["eval_return"]) // cfg.seeds,
+        "round_mode": cfg.round_mode,
+        "round_steps": cfg.total_timesteps,
         "min_return": cfg.min_return,
         "gate_met": cfg.min_return is None
         or float(metrics["eval_return"][best, -1]) >= cfg.min_return,
