@@ -9,13 +9,16 @@ fresh clone with cold caches, ``make reproduce`` took 29 min 22 s with 2 jobs ag
 one after the other (session 26), each job 1.3-2.2x slower than alone, with the same 93 claims,
 verdicts and details. The README has the times.
 
-``--pin`` pins each job slot to its own core where there are exactly as many usable CPUs as
-jobs (:func:`cpu_slots`); it is off by default because it did not clearly help (one
-BARFI run beside Lipschitz-GAIL: 492 s pinned vs 517 s unpinned; PBRS alone pinned to one core
-103 s vs 83 s on two; the test suite's xdist workers pinned were slower, 155 vs 122 s on three
-modules). Results do not depend on any of it: each experiment is its own deterministic process,
-and the shared outputs are written safely (``claims.json`` under a file lock, every file
-atomically).
+Each job slot is pinned to its own core where there are exactly as many usable CPUs as jobs
+(:func:`cpu_slots`; ``--no-pin`` or ``REPRODUCE_PIN=0`` turns it off), and a job left running
+alone once nothing is waiting is unpinned (every thread) so that it gets both cores again. Two
+copies of one quick experiment side by side, as the two jobs run here, cold caches, alternating
+(session 34, 2-core CPU): ``rlhf_shaping`` 130, 131 / 124, 124 s pinned against 135, 136 /
+141, 138 s unpinned; pinned, each XLA program stops handing work across the cores (for one job
+alone, two cores are faster: PBRS 83 s unpinned against 103 s on one core, hence the unpinning;
+session 27: one BARFI run beside Lipschitz-GAIL 492 s pinned against 517 s unpinned).
+Results do not depend on any of it: each experiment is its own deterministic process, and the
+shared outputs are written safely (``claims.json`` under a file lock, every file atomically).
 
 Jobs start longest first (``EXPECTED_S``, measured one at a time on the 2-core CI machine), so the
 last to finish is a short one. Each job's wall time (experiment + figure, as it ran beside the
@@ -76,6 +79,12 @@ class Job:
         self.file = open(log, "wb")  # noqa: SIM115  (closed in poll)
         self.proc = self._next()
 
+    def unpin(self, cpus: set[int]) -> None:
+        """Let this job (every thread of its running process, and its later commands) use
+        ``cpus``."""
+        self.cpus = None
+        set_affinity(self.proc.pid, cpus)
+
     def _next(self) -> subprocess.Popen:
         cmd = self.cmds.pop(0)
         self.file.write(f"$ {' '.join(cmd)}\n".encode())
@@ -105,6 +114,20 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def set_affinity(pid: int, cpus: set[int]) -> None:
+    """``sched_setaffinity`` for every thread of ``pid`` (a thread keeps the mask it was
+    created with, so the process's own call would move only its main thread)."""
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        tids = [pid]
+    for tid in tids:
+        try:
+            os.sched_setaffinity(tid, cpus)
+        except OSError:  # the thread (or the process) has just ended
+            pass
+
+
 def cpu_slots(jobs: int) -> list[set[int]] | None:
     """One CPU per job slot when there are exactly as many usable CPUs as jobs (pinned, each
     job's XLA runs on its own core instead of handing work across cores); else ``None``."""
@@ -120,8 +143,8 @@ def run(
     poll_s: float = 1.0,
     pin: bool = False,
 ) -> int:
-    """Run every job, ``jobs`` at a time (pinned to a core each where :func:`cpu_slots` says so);
-    append each wall time to ``wall_times.txt``."""
+    """Run every job, ``jobs`` at a time (pinned to a core each where :func:`cpu_slots` says so,
+    until nothing is left to start); append each wall time to ``wall_times.txt``."""
     if jobs < 1:
         raise ValueError(f"--jobs must be >= 1, got {jobs}")
     slots = cpu_slots(jobs) if pin else None
@@ -156,6 +179,11 @@ def run(
             with walls.open("a") as f:
                 f.write(f"{job.name} {secs:.0f}\n")
             print(f"[{time.monotonic() - t0:6.0f} s] done  {job.name} in {secs:.0f} s", flush=True)
+        if slots is not None and not todo and len(running) < jobs:
+            for job in running:
+                if job.cpus is not None:
+                    job.unpin(set().union(*slots))
+                    print(f"[{time.monotonic() - t0:6.0f} s] unpin {job.name}", flush=True)
     print(f"all {len(names)} jobs done in {time.monotonic() - t0:.0f} s ({jobs} at a time)")
     return 0
 
@@ -165,7 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--profile", default="quick", help="experiment profile (quick or paper)")
     ap.add_argument("--jobs", type=int, default=int(os.environ.get("REPRODUCE_JOBS", 2)))
     ap.add_argument("--only", nargs="+", default=None, help="a subset of the jobs")
-    ap.add_argument("--pin", action="store_true", help="pin each job slot to a core (cpu_slots)")
+    ap.add_argument(
+        "--pin",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("REPRODUCE_PIN", "1") != "0",
+        help="pin each job slot to a core (cpu_slots; default on, REPRODUCE_PIN=0 for off)",
+    )
     ap.add_argument("--out", default="paper_figures/out", type=Path)
     args = ap.parse_args(argv)
     known = ("theory_checks", *EXPERIMENTS)

@@ -63,6 +63,30 @@ def test_one_core_per_job_slot_only_when_they_match():
     assert reproduce.cpu_slots(1) is None
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable CPUs")
+def test_pinned_slots_and_the_last_job_is_unpinned(tmp_path, monkeypatch, capsys):
+    # Two slots on two CPUs; once "short" ends and nothing waits, "long" (each of its threads)
+    # may use both.
+    a, b = sorted(os.sched_getaffinity(0))[:2]
+    ready = tmp_path / "long_started"  # "short" ends only after "long" has started its thread
+    show = "import os, time; print('cpus', sorted(os.sched_getaffinity(0)), flush=True)"
+    thread = "import threading; t = threading.Thread(target=time.sleep, args=(3,)); t.start()"
+    threads = "print('thread', sorted(os.sched_getaffinity(t.native_id)), flush=True)"
+    script = {
+        "long": f"{show}; {thread}; open({str(ready)!r}, 'w').close(); time.sleep(2); {show}; "
+        + threads,
+        "short": f"{show}\nwhile not os.path.exists({str(ready)!r}): time.sleep(0.02)",
+    }
+    monkeypatch.setattr(reproduce, "EXPECTED_S", {"long": 2, "short": 1})
+    monkeypatch.setattr(reproduce, "commands", fake_commands(script))
+    monkeypatch.setattr(reproduce, "cpu_slots", lambda jobs: [{a}, {b}])
+    assert reproduce.run(["short", "long"], "quick", 2, tmp_path, poll_s=0.05, pin=True) == 0
+    assert "unpin long" in capsys.readouterr().out
+    long_log = (tmp_path / "logs" / "long.log").read_text().splitlines()
+    assert long_log[1:] == [f"cpus [{a}]", f"cpus [{a}, {b}]", f"thread [{a}, {b}]"]
+    assert (tmp_path / "logs" / "short.log").read_text().splitlines()[-1] == f"cpus [{b}]"
+
+
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="--jobs must be >= 1, got 0"):
         reproduce.run(["pbrs"], "quick", 0, tmp_path)
@@ -76,9 +100,13 @@ def test_the_command_line_reaches_the_runner(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "run", lambda *a, **kw: seen.append((a, kw)) or 0)
     assert reproduce.main(["--only", "pbrs", "--jobs", "3", "--out", str(tmp_path)]) == 0
     assert reproduce.main(["--profile", "paper", "--pin"]) == 0
-    (a1, kw1), (a2, kw2) = seen
-    assert a1 == (["pbrs"], "quick", 3, tmp_path) and kw1 == {"pin": False}
+    assert reproduce.main(["--no-pin"]) == 0
+    monkeypatch.setenv("REPRODUCE_PIN", "0")
+    assert reproduce.main([]) == 0
+    (a1, kw1), (a2, kw2), (_, kw3), (_, kw4) = seen
+    assert a1 == (["pbrs"], "quick", 3, tmp_path) and kw1 == {"pin": True}  # pinned by default
     assert a2[0][0] == "theory_checks" and a2[1] == "paper" and kw2 == {"pin": True}
+    assert kw3 == kw4 == {"pin": False}
 
 
 def _write_many(out: str, experiment: str, n: int) -> None:
