@@ -39,7 +39,8 @@ test-heavy: $(STAMP)
 # Single-threaded Eigen, as in the tests (conftest.py): an Eigen thread-pool hang was once seen on a
 # small machine, and the quick profiles' recorded numbers were made this way. A no-op on GPU.
 # The theory checks and the experiments (run + figure each) go through paper_figures.reproduce,
-# REPRODUCE_JOBS (default 2) at a time, longest first, each logged to paper_figures/out/logs/;
+# REPRODUCE_JOBS (default 2) at a time, longest first, each pinned to its own core where the
+# machine has as many cores as jobs (REPRODUCE_PIN=0: not), each logged to paper_figures/out/logs/;
 # each one's wall time goes to wall_times.txt, which the report reads. REPRODUCE_JOBS=1 runs them
 # one after the other. `make reproduce PROFILE=paper` runs the paper profiles (GPU budgets; see
 # each experiment's doc).

@@ -17,8 +17,12 @@ copies of one quick experiment side by side, as the two jobs run here, cold cach
 141, 138 s unpinned; pinned, each XLA program stops handing work across the cores (for one job
 alone, two cores are faster: PBRS 83 s unpinned against 103 s on one core, hence the unpinning;
 session 27: one BARFI run beside Lipschitz-GAIL 492 s pinned against 517 s unpinned).
-Results do not depend on any of it: each experiment is its own deterministic process, and the
-shared outputs are written safely (``claims.json`` under a file lock, every file atomically).
+Each experiment is its own deterministic process, and the shared outputs are written safely
+(``claims.json`` under a file lock, every file atomically). But XLA compiles some programs
+differently when the process may use one CPU rather than two, so pinned and unpinned runs differ
+in a few numbers, each bit-reproducible in its own setting (session 34: preference_rms's VPL alone,
+pinned and unpinned, each equal to its ``make reproduce`` run, the two not; 7 of the 93 claims'
+details and one verdict changed, README).
 
 Jobs start longest first (``EXPECTED_S``, measured one at a time on the 2-core CI machine), so the
 last to finish is a short one. Each job's wall time (experiment + figure, as it ran beside the
