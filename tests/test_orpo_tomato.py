@@ -46,6 +46,30 @@ def test_visitation_gradient_matches_finite_differences(tomato):
     np.testing.assert_allclose(g, fd, rtol=2e-2)
 
 
+@pytest.mark.parametrize("state_only", [False, True])
+def test_sparse_terms_is_one_pass_of_sparse_fns(tomato, state_only):
+    """make_ascent's shared-visitation path computes what the two separate functions compute."""
+    from jaxrl.regularizers.exact_ascent import make_ascent
+
+    _, _, mdp, _ = tomato
+    occ, ret = tomato_exact.sparse_fns(mdp, horizon=100, state_only=state_only)
+    terms = tomato_exact.sparse_terms(mdp, horizon=100, state_only=state_only)
+    r = mdp.expected_reward("proxy_reward")
+    logits = 0.5 * jax.random.normal(jax.random.key(0), (mdp.n_states, 4))
+    J, mu = terms(logits, r)
+    np.testing.assert_array_equal(J, ret(logits, r))
+    np.testing.assert_array_equal(mu, occ(logits))
+    pi_ref = jax.nn.softmax(logits, axis=-1)
+    ref = occ(jnp.log(pi_ref))
+    args = (jnp.log(pi_ref), r, ref, 0.05, mdp.expected_reward("true_reward"))
+    shared = jax.jit(make_ascent(occ, ret, "kl", steps=20, terms_fn=terms))(*args)
+    apart = jax.jit(make_ascent(occ, ret, "kl", steps=20))(*args)
+    # the same math; float32 sums the two cotangent streams in another order
+    for f in ("proxy_return", "true_return", "divergence", "objective", "trace"):
+        np.testing.assert_allclose(getattr(shared, f), getattr(apart, f), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(shared.policy, apart.policy, atol=1e-4)
+
+
 def test_exact_ascent_without_penalty_finds_the_proxy_optimum(tomato):
     _, _, mdp, _ = tomato
     pi = jnp.full((mdp.n_states, 4), 0.25)

@@ -163,6 +163,18 @@ def sparse_fns(mdp: SparseMDP, *, horizon: int, state_only: bool = False):
     return occupancy_fn, return_fn
 
 
+def sparse_terms(mdp: SparseMDP, *, horizon: int, state_only: bool = False):
+    """``terms_fn(logits, reward) -> (return_fn(logits, reward), occupancy_fn(logits))`` of
+    :func:`sparse_fns` from one visitation pass (``make_ascent(..., terms_fn=...)``)."""
+    _check_horizon("sparse_terms", horizon)
+
+    def terms_fn(logits, reward):
+        mu = visitation(mdp, jax.nn.softmax(logits, axis=-1), horizon=horizon)
+        return jnp.sum(mu * reward), (state_marginal(mu) if state_only else mu)
+
+    return terms_fn
+
+
 def policy_returns(mdp: SparseMDP, pi: Array, *, horizon: int) -> dict[str, Array]:
     """Exact expected episode return (sum over ``H`` steps) of every reward channel."""
     mu = visitation(mdp, pi, horizon=horizon)
@@ -201,7 +213,8 @@ def exact_curves(
     for (div, state_only), lam in lams.items():
         occ, ret = sparse_fns(mdp, horizon=horizon, state_only=state_only)
         ref = state_marginal(mu_ref) if state_only else mu_ref
-        run = make_ascent(occ, ret, div, steps=steps, learning_rate=learning_rate)
+        terms = sparse_terms(mdp, horizon=horizon, state_only=state_only)
+        run = make_ascent(occ, ret, div, steps=steps, learning_rate=learning_rate, terms_fn=terms)
         batched = jax.jit(jax.vmap(run, in_axes=(None, None, None, 0, None)))
         res = batched(init, proxy, ref, jnp.asarray(lam, proxy.dtype), true)
         out[(div, state_only)] = {
