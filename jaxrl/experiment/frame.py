@@ -147,9 +147,9 @@ def _settings(config: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]] | N
     return None
 
 
-def _row_table(run: RunDir, n: int) -> list[tuple[str, dict[str, Any], int]]:
-    """``(variant, hyperparameters, seed)`` of each of ``n`` rows of the run axis."""
-    config = run.config
+def _row_table(run: RunDir, n: int, config: Mapping) -> list[tuple[str, dict[str, Any], int]]:
+    """``(variant, hyperparameters, seed)`` of each of ``n`` rows of the run axis (``config``:
+    the run's, read once per run: each read verifies its checksum)."""
     seeds = _seeds(config)
     settings = _settings(config) if seeds else None
     if settings is not None and len(settings) * seeds == n:
@@ -173,7 +173,7 @@ def _row_table(run: RunDir, n: int) -> list[tuple[str, dict[str, Any], int]]:
     return rows
 
 
-def _steps(run: RunDir, arrays: Mapping[str, np.ndarray], axes: Mapping[str, tuple]) -> dict:
+def _steps(config: Mapping, arrays: Mapping[str, np.ndarray], axes: Mapping[str, tuple]) -> dict:
     """Time axis name -> ``(steps [lead, T] or [T], unit)`` for the axes a counter or the
     config's static settings give in env steps."""
     out: dict[str, tuple[np.ndarray, str]] = {}
@@ -182,7 +182,7 @@ def _steps(run: RunDir, arrays: Mapping[str, np.ndarray], axes: Mapping[str, tup
         if ax is not None and len(ax) == 2 and ax[0] in RUN_AXES:
             if np.issubdtype(arrays[name].dtype, np.integer):
                 out.setdefault(ax[1], (np.asarray(arrays[name], np.int64), "env_step"))
-    static = run.config.get("static")
+    static = config.get("static")
     if "update" not in out and isinstance(static, Mapping):
         envs, steps, total = (static.get(k) for k in ("num_envs", "num_steps", "total_timesteps"))
         sizes = [arrays[m].shape[1] for m, ax in axes.items() if ax[1:2] == ("update",)]
@@ -226,20 +226,20 @@ def _metric_frame(arr: np.ndarray, axes: tuple[str, ...], steps: Mapping) -> dic
     }
 
 
-def _rows_of(run: RunDir, key: str, axes: tuple[str, ...], lead: int):
+def _rows_of(run: RunDir, key: str, axes: tuple[str, ...], lead: int, config: Mapping):
     """``(rows, metric key)`` for one metric: ``rows[i]`` is the ``(variant, hyperparameters,
     seed)`` of position ``i`` on its first axis (rules 1-4 of the module docstring)."""
-    seeds = _seeds(run.config)
-    settings = _settings(run.config) if seeds else None
+    seeds = _seeds(config)
+    settings = _settings(config) if seeds else None
     prefix, _, rest = key.partition("/")
     if axes[0] == "seed" and seeds == lead and settings and len(settings) > 1:
         names = [v for v, _ in settings]
         if rest and prefix in names:  # rule 3: "<variant>/<metric>" [seed, ...]
-            full = _row_table(run, len(settings) * seeds)
+            full = _row_table(run, len(settings) * seeds, config)
             g = names.index(prefix)
             return full[g * seeds : (g + 1) * seeds], rest
         return [("", {}, i) for i in range(lead)], key  # per seed, shared by the variants
-    return _row_table(run, lead), key
+    return _row_table(run, lead, config), key
 
 
 def _run_frame(run: RunDir):
@@ -247,6 +247,7 @@ def _run_frame(run: RunDir):
     import pandas as pd
 
     parts = []
+    config = run.config
     for path in sorted(run.path.glob("*.npz")):
         stem = path.stem
         schema = run.load_schema(stem)
@@ -254,12 +255,12 @@ def _run_frame(run: RunDir):
             continue  # axes unknown
         arrays = run.load_metrics(stem, schema=schema)
         axes = {s.name: s.axes for s in schema.metrics}
-        steps = _steps(run, arrays, axes)
+        steps = _steps(config, arrays, axes)
         for spec in schema.metrics:
             if spec.axes[0] not in RUN_AXES:
                 continue  # data (demonstrations' samples), not one entry per run
             arr = np.asarray(arrays[spec.name])
-            rows, key = _rows_of(run, spec.name, spec.axes, arr.shape[0])
+            rows, key = _rows_of(run, spec.name, spec.axes, arr.shape[0], config)
             cols = _metric_frame(arr, spec.axes, steps)
             lead = cols.pop("lead")
             variant = np.asarray([v for v, _, _ in rows], object)
@@ -282,10 +283,27 @@ def _run_frame(run: RunDir):
     df = pd.concat(parts, ignore_index=True)
     df.insert(0, "experiment", run.experiment)
     df.insert(1, "run", run.run_id)
-    for key, value in sorted(run.config.items()):
+    for key, value in sorted(config.items()):
         if isinstance(value, str | int | float | bool):
             df[f"cfg.{key}"] = value
     return df
+
+
+def _str_categories(values):
+    """``values`` (a Series of objects) as a categorical of ``str(v)``, missing where ``v`` is
+    None or NaN, with sorted categories (as ``.map(str).astype("category")`` gives), converting
+    each distinct value once instead of every row (millions in ``make reproduce``)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    labels = np.asarray([str(u) for u in uniques], object)
+    categories = np.asarray(sorted(set(labels.tolist())), object)
+    remap = np.searchsorted(categories, labels) if len(labels) else np.zeros(0, np.int64)
+    new_codes = np.where(codes >= 0, remap[np.maximum(codes, 0)] if len(labels) else -1, -1)
+    # (pandas gives str categories, or object ones when every value is missing)
+    kind = "str" if len(categories) else object
+    cat = pd.Categorical.from_codes(new_codes, categories=pd.Index(categories, dtype=kind))
+    return pd.Series(cat, index=values.index, name=values.name)
 
 
 def finished_runs(root: str | Path) -> list[RunDir]:
@@ -324,8 +342,7 @@ def to_frame(path: str | Path):
         values = df[col].infer_objects()
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             # strings (or a mix, e.g. str in one run and float in another): categories of str
-            values = values.map(lambda v: None if v is None or pd.isna(v) else str(v))
-            values = values.astype("category")
+            values = _str_categories(values)
         df[col] = values
     for col in ("experiment", "run", "variant", "hyperparameters", "step_unit", "metric", "index"):
         df[col] = df[col].astype("category")
